@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * `ppai`: the command line. Each area registers its own subcommands
+ * (`register*` functions), so this file only assembles them.
+ */
+import { Command } from 'commander'
+
+const program = new Command()
+  .name('ppai')
+  .description('Personal LLM agents that lend and borrow expertise over a peer-to-peer network')
+  .version('0.1.0')
+  .showHelpAfterError()
+
+// Subcommands: one line per area.
+
+await program.parseAsync(process.argv)
