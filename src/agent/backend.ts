@@ -1,0 +1,31 @@
+/**
+ * What actually answers a question on a node: a local LLM server, a simulated
+ * agent, or the instant backend. The node only sees this interface.
+ */
+
+/** One question put to a backend. */
+export interface AgentRequest {
+  /** Query id, for logs and traces. */
+  id: string
+  question: string
+  /** Aborted when the asker gives up (stream closed, deadline passed): stop working. */
+  signal?: AbortSignal
+}
+
+/** A backend's answer. */
+export interface AgentAnswer {
+  text: string
+}
+
+/** An agent that answers questions; implementations must honour `signal`. */
+export interface AgentBackend {
+  /** One line naming the backend and its parameters, shown in status and logs. */
+  readonly description: string
+  answer(req: AgentRequest): Promise<AgentAnswer>
+}
+
+/** Thrown by a backend when the request was aborted before it answered. */
+export class AgentAbortedError extends Error {
+  override name = 'AgentAbortedError'
+  readonly code = 'ERR_AGENT_ABORTED'
+}
