@@ -1,0 +1,126 @@
+/**
+ * An agent backend that asks an OpenAI-compatible model server: Ollama
+ * (`http://127.0.0.1:11434/v1`), llama.cpp server (`http://127.0.0.1:8080/v1`),
+ * vLLM (`http://127.0.0.1:8000/v1`) or any `/v1/chat/completions` endpoint.
+ *
+ * Every failure becomes an {@link OpenAiBackendError} whose `reason` can be
+ * counted and whose message names the URL (and the HTTP status when there is one);
+ * a call the asker cancelled ends in the node's {@link AgentAbortedError}.
+ */
+import { AgentAbortedError, type AgentBackend } from './backend.js'
+import { chatCompletionResponseSchema, errorBodySchema, type ChatCompletionRequest } from './openai-wire.js'
+
+/** Why a call to the model server failed. */
+export type OpenAiFailureReason = 'unreachable' | 'timeout' | 'http-status' | 'malformed-body'
+
+/** A failed call to the model server, with a countable reason, the URL and the HTTP status when there was one. */
+export class OpenAiBackendError extends Error {
+  override name = 'OpenAiBackendError'
+  constructor (
+    readonly reason: OpenAiFailureReason,
+    readonly url: string,
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options)
+  }
+}
+
+export interface OpenAiBackendInit {
+  /** Base URL up to and including `/v1`, e.g. `http://127.0.0.1:11434/v1`. */
+  baseUrl: string
+  /** Model name as the server knows it, e.g. `llama3.2:3b`. */
+  model: string
+  /** Sent as a bearer token when given; local servers usually need none. */
+  apiKey?: string
+  /** Whole-call timeout, ms (default 60,000: a small model on a laptop can be slow). */
+  timeoutMs?: number
+  /** System prompt put before the question; none by default. */
+  systemPrompt?: string
+  maxTokens?: number
+  temperature?: number
+}
+
+/** Largest part of an error body quoted in an error message. */
+const QUOTE_LIMIT = 200
+
+/** Creates a backend that answers by `POST {baseUrl}/chat/completions`. */
+export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
+  let base: URL
+  try {
+    base = new URL(init.baseUrl.endsWith('/') ? init.baseUrl : init.baseUrl + '/')
+  } catch (err) {
+    throw new OpenAiBackendError('unreachable', init.baseUrl, `not a URL: ${init.baseUrl}`, undefined, { cause: err })
+  }
+  const url = new URL('chat/completions', base).toString()
+  const timeoutMs = init.timeoutMs ?? 60_000
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
+  if (init.apiKey != null && init.apiKey !== '') headers.authorization = `Bearer ${init.apiKey}`
+
+  return {
+    description: `openai-compatible ${init.model} at ${base.toString().replace(/\/$/, '')}`,
+    async answer (req) {
+      const messages: ChatCompletionRequest['messages'] = []
+      if (init.systemPrompt != null && init.systemPrompt !== '') messages.push({ role: 'system', content: init.systemPrompt })
+      messages.push({ role: 'user', content: req.question })
+      const body: ChatCompletionRequest = { model: init.model, messages, stream: false }
+      if (init.maxTokens != null) body.max_tokens = init.maxTokens
+      if (init.temperature != null) body.temperature = init.temperature
+
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const signal = req.signal == null ? timeout : AbortSignal.any([timeout, req.signal])
+      let res: Response
+      let text: string
+      try {
+        res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal })
+        text = await res.text()
+      } catch (err) {
+        throw failure(err, url, timeout, timeoutMs, req.signal)
+      }
+      if (!res.ok) {
+        throw new OpenAiBackendError('http-status', url, `${url} answered HTTP ${res.status}${quoteError(text)}`, res.status)
+      }
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch (err) {
+        throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${res.status} with a body that is not JSON: ${quote(text)}`, res.status, { cause: err })
+      }
+      const parsed = chatCompletionResponseSchema.safeParse(json)
+      if (!parsed.success) {
+        throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${res.status} without choices[0].message.content: ${quote(text)}`, res.status, { cause: parsed.error })
+      }
+      return { text: parsed.data.choices[0].message.content }
+    }
+  }
+}
+
+/** Names what went wrong with a fetch that threw: our timeout, the caller's abort, or no server. */
+function failure (err: unknown, url: string, timeout: AbortSignal, timeoutMs: number, callerSignal?: AbortSignal): Error {
+  if (callerSignal?.aborted === true) return new AgentAbortedError(`call to ${url} was cancelled by the asker`, { cause: err })
+  if (timeout.aborted) return new OpenAiBackendError('timeout', url, `${url} did not answer within ${timeoutMs} ms`, undefined, { cause: err })
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+  return new OpenAiBackendError('unreachable', url, `${url} is unreachable (${detail})`, undefined, { cause: err })
+}
+
+function quote (text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim()
+  return oneLine.length > QUOTE_LIMIT ? JSON.stringify(oneLine.slice(0, QUOTE_LIMIT) + '…') : JSON.stringify(oneLine)
+}
+
+/** The server's own error message when the body carries one, so the user sees why. */
+function quoteError (text: string): string {
+  if (text.trim() === '') return ''
+  try {
+    const parsed = errorBodySchema.safeParse(JSON.parse(text))
+    if (parsed.success) {
+      const e = parsed.data.error
+      return `: ${typeof e === 'string' ? e : e.message}`
+    }
+  } catch {
+    // not JSON: quote it raw
+  }
+  return `: ${quote(text)}`
+}

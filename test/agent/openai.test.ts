@@ -1,0 +1,137 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AgentAbortedError } from '../../src/agent/backend.js'
+import { createOpenAiBackend, OpenAiBackendError } from '../../src/agent/openai.js'
+
+/** A real HTTP server on 127.0.0.1 whose behaviour each test picks by path. */
+let server: Server
+let base: string
+const received: Array<{ path: string, auth?: string, body: unknown }> = []
+
+function route (req: IncomingMessage, res: ServerResponse, raw: string): void {
+  const path = req.url ?? ''
+  received.push({ path, auth: req.headers.authorization, body: raw === '' ? undefined : JSON.parse(raw) })
+  if (path === '/ok/v1/chat/completions') {
+    const body = JSON.parse(raw) as { messages: Array<{ content: string }> }
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${body.messages.at(-1)?.content}` } }] }))
+  } else if (path === '/status500/v1/chat/completions') {
+    res.statusCode = 500
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ error: { message: 'model not loaded', type: 'server_error' } }))
+  } else if (path === '/notjson/v1/chat/completions') {
+    res.end('<html>proxy error page</html>')
+  } else if (path === '/nochoices/v1/chat/completions') {
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ choices: [] }))
+  } else if (path === '/hang/v1/chat/completions') {
+    // Never answers: the backend's timeout must fire.
+    req.socket.setTimeout(10_000)
+  } else {
+    res.statusCode = 404
+    res.end('not found')
+  }
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => { raw += chunk })
+    req.on('end', () => route(req, res, raw))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise<void>(resolve => server.close(() => resolve()))
+})
+
+async function failureOf (promise: Promise<unknown>): Promise<OpenAiBackendError> {
+  try {
+    await promise
+  } catch (err) {
+    expect(err).toBeInstanceOf(OpenAiBackendError)
+    return err as OpenAiBackendError
+  }
+  throw new Error('expected the call to fail')
+}
+
+describe('OpenAI-compatible backend', () => {
+  it('posts the question to {base}/chat/completions and returns the first choice', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/ok/v1`, model: 'tiny-model', apiKey: 'sekret', systemPrompt: 'Answer with one letter.', maxTokens: 8 })
+    const out = await backend.answer({ id: 'q1', question: 'What is 2+2?' })
+    expect(out.text).toBe('echo: What is 2+2?')
+    const req = received.find(r => r.path === '/ok/v1/chat/completions')
+    expect(req?.auth).toBe('Bearer sekret')
+    expect(req?.body).toMatchObject({ model: 'tiny-model', max_tokens: 8, stream: false, messages: [{ role: 'system' }, { role: 'user', content: 'What is 2+2?' }] })
+    expect(backend.description).toContain('tiny-model')
+  })
+
+  it('accepts a base URL with a trailing slash', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/ok/v1/`, model: 'm' })
+    expect((await backend.answer({ id: 'q', question: 'hi' })).text).toBe('echo: hi')
+  })
+
+  it('reports a non-2xx status with the URL, the status and the server message', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/status500/v1`, model: 'm' })
+    const err = await failureOf(backend.answer({ id: 'q', question: 'hi' }))
+    expect(err.reason).toBe('http-status')
+    expect(err.status).toBe(500)
+    expect(err.message).toContain(`${base}/status500/v1/chat/completions`)
+    expect(err.message).toContain('500')
+    expect(err.message).toContain('model not loaded')
+  })
+
+  it('reports a body that is not JSON as malformed', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/notjson/v1`, model: 'm' })
+    const err = await failureOf(backend.answer({ id: 'q', question: 'hi' }))
+    expect(err.reason).toBe('malformed-body')
+    expect(err.status).toBe(200)
+    expect(err.message).toContain(`${base}/notjson/v1/chat/completions`)
+    expect(err.message).toContain('proxy error page')
+  })
+
+  it('reports JSON without an answer as malformed', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/nochoices/v1`, model: 'm' })
+    const err = await failureOf(backend.answer({ id: 'q', question: 'hi' }))
+    expect(err.reason).toBe('malformed-body')
+    expect(err.message).toContain('choices[0].message.content')
+  })
+
+  it('times out a server that never answers', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/hang/v1`, model: 'm', timeoutMs: 300 })
+    const started = performance.now()
+    const err = await failureOf(backend.answer({ id: 'q', question: 'hi' }))
+    const elapsed = performance.now() - started
+    expect(err.reason).toBe('timeout')
+    expect(err.message).toContain(`${base}/hang/v1/chat/completions`)
+    expect(err.message).toContain('300 ms')
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    expect(elapsed).toBeLessThan(3_000)
+  })
+
+  it('stops when the caller aborts, and says so', async () => {
+    const backend = createOpenAiBackend({ baseUrl: `${base}/hang/v1`, model: 'm', timeoutMs: 10_000 })
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 100)
+    await expect(backend.answer({ id: 'q', question: 'hi', signal: controller.signal })).rejects.toBeInstanceOf(AgentAbortedError)
+  })
+
+  it('reports a server that is not running as unreachable, naming the URL', async () => {
+    // A port that was just free: bind, read the port, close.
+    const probe = createServer()
+    await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+    const port = (probe.address() as AddressInfo).port
+    await new Promise<void>(resolve => probe.close(() => resolve()))
+    const backend = createOpenAiBackend({ baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm' })
+    const err = await failureOf(backend.answer({ id: 'q', question: 'hi' }))
+    expect(err.reason).toBe('unreachable')
+    expect(err.status).toBeUndefined()
+    expect(err.message).toContain(`http://127.0.0.1:${port}/v1/chat/completions`)
+    expect(err.message).toContain('ECONNREFUSED')
+  })
+})
