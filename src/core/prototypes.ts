@@ -1,0 +1,167 @@
+/**
+ * Online prototypes (DESIGN §3): an agent's expertise as at most K
+ * `(centroid, count, Beta(α, β))` triples. Each observed query moves its
+ * nearest prototype toward it and updates that prototype's Beta; a query far
+ * from all of them spawns a new one; over the cap the two closest merge.
+ * Deterministic: no randomness is needed.
+ */
+import type { Profile, Prototype } from './types.js'
+import { dot, normalize } from './vector.js'
+
+/** How a profile learns. */
+export interface ProfileOptions {
+  /** Cap on the number of prototypes, K (default 8). */
+  maxPrototypes?: number
+  /** A query whose cosine with every prototype is below this spawns a new one (default 0.35). */
+  spawnSimilarity?: number
+  /** Beta prior of a new prototype (default 1, 1: uniform). */
+  priorAlpha?: number
+  priorBeta?: number
+  /**
+   * Floor on the step a centroid moves toward a new query. 0 (default) keeps
+   * the centroid the exact running mean; a small floor lets it follow drift.
+   */
+  minLearningRate?: number
+}
+
+const DEFAULTS = { maxPrototypes: 8, spawnSimilarity: 0.35, priorAlpha: 1, priorBeta: 1, minLearningRate: 0 }
+
+type Resolved = typeof DEFAULTS
+
+function resolve (opts: ProfileOptions | undefined): Resolved {
+  return { ...DEFAULTS, ...stripUndefined(opts) }
+}
+
+function stripUndefined<T extends object> (o: T | undefined): Partial<T> {
+  const out: Partial<T> = {}
+  if (o == null) return out
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v
+  return out
+}
+
+/** A profile with no prototypes yet. */
+export function emptyProfile (embedderId: string, dim: number): Profile {
+  return { embedderId, dim, version: 0, prototypes: [] }
+}
+
+/** Index and cosine of the prototype nearest to a unit `embedding`; -1 when there is none. */
+export function nearestPrototype (profile: Profile, embedding: Float32Array): { index: number, similarity: number } {
+  let index = -1
+  let similarity = -Infinity
+  profile.prototypes.forEach((p, i) => {
+    const s = dot(p.centroid, embedding)
+    if (s > similarity) { similarity = s; index = i }
+  })
+  return { index, similarity }
+}
+
+/** The Beta mean of a prototype: its estimated success rate. */
+export function prototypeQuality (p: Prototype): number {
+  return p.alpha / (p.alpha + p.beta)
+}
+
+function checkOutcome (outcome: number | undefined): void {
+  if (outcome !== undefined && !(outcome >= 0 && outcome <= 1)) throw new RangeError(`outcome must be in [0, 1], got ${outcome}`)
+}
+
+/**
+ * Learns from one query (`embedding`, unit length, of the profile's dim) and,
+ * when known, how well it went (`outcome` in [0, 1], e.g. 1 right, 0 wrong).
+ * Mutates `profile` and bumps its version.
+ */
+export function observe (profile: Profile, embedding: Float32Array, outcome?: number, opts?: ProfileOptions): void {
+  if (embedding.length !== profile.dim) throw new RangeError(`embedding has ${embedding.length} dims, profile ${profile.dim}`)
+  checkOutcome(outcome)
+  const o = resolve(opts)
+  const { index, similarity } = nearestPrototype(profile, embedding)
+  if (index < 0 || similarity < o.spawnSimilarity) {
+    profile.prototypes.push({
+      centroid: Float32Array.from(embedding),
+      count: 1,
+      alpha: o.priorAlpha + (outcome ?? 0),
+      beta: o.priorBeta + (outcome === undefined ? 0 : 1 - outcome)
+    })
+    if (profile.prototypes.length > o.maxPrototypes) mergeClosest(profile, o)
+  } else {
+    const p = profile.prototypes[index]
+    const rate = Math.max(1 / (p.count + 1), o.minLearningRate)
+    // Running mean of unit vectors, renormalised: the centroid is the direction of its queries' average.
+    const c = p.centroid
+    for (let i = 0; i < c.length; i++) c[i] += (embedding[i] - c[i]) * rate
+    normalize(c)
+    p.count += 1
+    if (outcome !== undefined) { p.alpha += outcome; p.beta += 1 - outcome }
+  }
+  profile.version += 1
+}
+
+/** Merges the two most similar prototypes into one (count-weighted centroid, pooled Beta evidence). */
+export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
+  const o = resolve(opts)
+  const ps = profile.prototypes
+  if (ps.length < 2) return
+  let bi = 0
+  let bj = 1
+  let best = -Infinity
+  for (let i = 0; i < ps.length; i++) {
+    for (let j = i + 1; j < ps.length; j++) {
+      const s = dot(ps[i].centroid, ps[j].centroid)
+      if (s > best) { best = s; bi = i; bj = j }
+    }
+  }
+  const a = ps[bi]
+  const b = ps[bj]
+  const n = a.count + b.count
+  const c = new Float32Array(a.centroid.length)
+  for (let i = 0; i < c.length; i++) c[i] = (a.centroid[i] * a.count + b.centroid[i] * b.count) / n
+  normalize(c)
+  // Both carry the prior once; the merged one carries it once too.
+  const merged: Prototype = {
+    centroid: c,
+    count: n,
+    alpha: Math.max(o.priorAlpha, a.alpha + b.alpha - o.priorAlpha),
+    beta: Math.max(o.priorBeta, a.beta + b.beta - o.priorBeta)
+  }
+  ps.splice(bj, 1)
+  ps[bi] = merged
+}
+
+/** Options of {@link buildProfile}. */
+export interface BuildOptions extends ProfileOptions {
+  /** Rounds of k-means refinement after the online pass, which is order-sensitive (default 3). */
+  refineRounds?: number
+}
+
+/**
+ * A profile from examples (e.g. a training split with recorded outcomes):
+ * one online pass, then a few k-means rounds that reassign every example to
+ * its nearest centroid and recompute centroids, counts and Betas from them.
+ */
+export function buildProfile (embedderId: string, dim: number, examples: Array<{ embedding: Float32Array, outcome?: number }>, opts?: BuildOptions): Profile {
+  const o = resolve(opts)
+  const rounds = opts?.refineRounds ?? 3
+  const profile = emptyProfile(embedderId, dim)
+  for (const ex of examples) observe(profile, ex.embedding, ex.outcome, o)
+  for (let r = 0; r < rounds && profile.prototypes.length > 1; r++) {
+    const k = profile.prototypes.length
+    const sums = Array.from({ length: k }, () => new Float32Array(dim))
+    const counts = new Array<number>(k).fill(0)
+    const wins = new Array<number>(k).fill(0)
+    const losses = new Array<number>(k).fill(0)
+    for (const ex of examples) {
+      const { index } = nearestPrototype(profile, ex.embedding)
+      const s = sums[index]
+      for (let i = 0; i < dim; i++) s[i] += ex.embedding[i]
+      counts[index] += 1
+      if (ex.outcome !== undefined) { wins[index] += ex.outcome; losses[index] += 1 - ex.outcome }
+    }
+    const next: Prototype[] = []
+    for (let i = 0; i < k; i++) {
+      if (counts[i] === 0) continue
+      next.push({ centroid: normalize(sums[i]), count: counts[i], alpha: o.priorAlpha + wins[i], beta: o.priorBeta + losses[i] })
+    }
+    profile.prototypes = next
+  }
+  profile.version = Math.max(1, profile.version)
+  return profile
+}
