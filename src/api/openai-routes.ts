@@ -1,0 +1,125 @@
+/**
+ * The OpenAI-compatible surface: `POST /v1/chat/completions` (plain and
+ * streamed) and `GET /v1/models`. The node's answer goes out unchanged, with
+ * the AskResult in an extra `ppai` field that OpenAI clients ignore.
+ */
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import type { AskResult, ModelChoice, NodeService } from '../net/service.js'
+import { ApiError } from './errors.js'
+import { readJsonBody } from './json-body.js'
+import { ChatCompletionRequest, type ChatMessage } from './schemas.js'
+
+export interface OpenAiRoutesOptions {
+  /** Whole-request deadline handed to the node; past it the client gets a 504. */
+  requestTimeoutMs: number
+}
+
+/** The models a client may name: `ppai`, `local`, and `peer:<id>` per known peer. */
+export function listModels (service: NodeService): Array<{ id: string, object: 'model', created: number, owned_by: string }> {
+  const created = Math.floor(service.status().startedAt / 1000)
+  return [
+    { id: 'ppai', object: 'model', created, owned_by: 'ppai-network' },
+    { id: 'local', object: 'model', created, owned_by: service.name },
+    ...service.peers().map(p => ({ id: `peer:${p.peerId}`, object: 'model' as const, created, owned_by: p.name ?? p.peerId }))
+  ]
+}
+
+/** Maps a requested model name to the node's choice, or a `model_not_found` error. */
+export function resolveModel (service: NodeService, model: string): ModelChoice {
+  if (model === 'ppai' || model === 'local') return model
+  if (model.startsWith('peer:')) {
+    const id = model.slice(5)
+    if (service.peers().some(p => p.peerId === id)) return `peer:${id}`
+    throw new ApiError('model_not_found', `unknown peer '${id}': GET /v1/models lists the known peers`, 'model')
+  }
+  throw new ApiError('model_not_found', `unknown model '${model}': use 'ppai', 'local' or 'peer:<peer id>'`, 'model')
+}
+
+/** The question is the text of the last user message. */
+export function lastUserText (messages: ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]
+    if (m.role !== 'user') continue
+    const text = typeof m.content === 'string'
+      ? m.content
+      : (m.content ?? []).filter(p => p.type === 'text' && typeof p.text === 'string').map(p => p.text).join('\n')
+    if (text.trim() === '') break
+    return text
+  }
+  throw new ApiError('no_user_message', 'messages must end with a user message that has text content', 'messages')
+}
+
+/** Asks the node under a deadline; a failure or a timeout becomes a 5xx, never a hang. */
+async function askWithDeadline (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal): Promise<AskResult> {
+  const deadline = new AbortController()
+  const signal = AbortSignal.any([deadline.signal, clientGone])
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      deadline.abort()
+      reject(new ApiError('backend_timeout', `no answer within ${timeoutMs} ms`))
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([service.ask(question, { model, deadlineMs: timeoutMs, signal }), timeout])
+  } catch (err) {
+    if (err instanceof ApiError) throw err
+    throw new ApiError('backend_failed', `the node could not answer: ${err instanceof Error ? err.message : String(err)}`)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Splits an answer into stream deltas of a few words each, at most ~100 deltas. */
+function deltas (answer: string): string[] {
+  const words = answer.match(/\s*\S+\s*/g) ?? [answer]
+  const per = Math.max(1, Math.ceil(words.length / 100))
+  const out: string[] = []
+  for (let i = 0; i < words.length; i += per) out.push(words.slice(i, i + per).join(''))
+  return out
+}
+
+export function openAiRoutes (service: NodeService, opts: OpenAiRoutesOptions): Hono {
+  const app = new Hono()
+
+  app.get('/models', c => c.json({ object: 'list', data: listModels(service) }))
+
+  app.get('/models/:id{.+}', c => {
+    const model = listModels(service).find(m => m.id === c.req.param('id'))
+    if (model == null) throw new ApiError('model_not_found', `unknown model '${c.req.param('id')}'`, 'model')
+    return c.json(model)
+  })
+
+  app.post('/chat/completions', async c => {
+    const body = ChatCompletionRequest.parse(await readJsonBody(c.req.raw))
+    const model = resolveModel(service, body.model)
+    const question = lastUserText(body.messages)
+    const result = await askWithDeadline(service, question, model, opts.requestTimeoutMs, c.req.raw.signal)
+    const id = `chatcmpl-${result.id}`
+    const created = Math.floor(Date.now() / 1000)
+
+    if (body.stream !== true) {
+      return c.json({
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: result.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        ppai: result
+      })
+    }
+
+    // The backend answers whole, so the stream starts once the answer is in: errors still get their proper status.
+    return streamSSE(c, async stream => {
+      const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): string =>
+        JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })
+      await stream.writeSSE({ data: chunk({ role: 'assistant', content: '' }, null) })
+      for (const piece of deltas(result.answer)) await stream.writeSSE({ data: chunk({ content: piece }, null) })
+      await stream.writeSSE({ data: chunk({}, 'stop', { ppai: result }) })
+      await stream.writeSSE({ data: '[DONE]' })
+    })
+  })
+
+  return app
+}

@@ -1,0 +1,89 @@
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startApiNetwork, type ApiNetwork } from './support/network.js'
+
+describe('OpenAI-compatible chat completions', () => {
+  let net: ApiNetwork
+  let client: OpenAI
+
+  beforeAll(async () => {
+    net = await startApiNetwork({ nodes: 2 })
+    client = new OpenAI({ baseURL: `${net.apis[0].url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 })
+  })
+  afterAll(async () => { await net?.close() })
+
+  it('answers a plain completion and says which agent served it', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'local',
+      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'What is the derivative of x squared?' }]
+    })
+    expect(completion.object).toBe('chat.completion')
+    expect(completion.choices[0].message.role).toBe('assistant')
+    expect(completion.choices[0].message.content).toContain('What is the derivative of x squared?')
+    expect(completion.choices[0].finish_reason).toBe('stop')
+    const ppai = (completion as unknown as { ppai: { id: string, servedBy: string, attempts: unknown[] } }).ppai
+    expect(ppai.servedBy).toBe('local')
+    expect(ppai.id).toBeTruthy()
+    expect(completion.id).toBe(`chatcmpl-${ppai.id}`)
+    expect(ppai.attempts.length).toBeGreaterThan(0)
+  })
+
+  it('streams a completion as chunks that reassemble to the plain answer, ending with the AskResult', async () => {
+    const question = 'Which enzyme unwinds the DNA double helix during replication?'
+    const stream = await client.chat.completions.create({ model: 'local', stream: true, messages: [{ role: 'user', content: question }] })
+    let text = ''
+    let chunks = 0
+    let finish: string | null = null
+    let ppai: { servedBy: string } | undefined
+    for await (const chunk of stream) {
+      chunks++
+      expect(chunk.object).toBe('chat.completion.chunk')
+      text += chunk.choices[0]?.delta?.content ?? ''
+      finish = chunk.choices[0]?.finish_reason ?? finish
+      ppai = (chunk as unknown as { ppai?: { servedBy: string } }).ppai ?? ppai
+    }
+    expect(chunks).toBeGreaterThan(2)
+    expect(finish).toBe('stop')
+    expect(ppai?.servedBy).toBe('local')
+    const plain = await client.chat.completions.create({ model: 'local', messages: [{ role: 'user', content: question }] })
+    expect(text).toBe(plain.choices[0].message.content)
+  })
+
+  it('ends the raw event stream with data: [DONE]', async () => {
+    const res = await fetch(`${net.apis[0].url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'local', stream: true, messages: [{ role: 'user', content: 'name a noble gas' }] })
+    })
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const events = (await res.text()).split('\n\n').filter(e => e.trim() !== '')
+    expect(events.at(-1)).toBe('data: [DONE]')
+    expect(events.slice(0, -1).every(e => e.startsWith('data: {'))).toBe(true)
+  })
+
+  it('lists ppai, local and every known peer as models', async () => {
+    const ids: string[] = []
+    for await (const m of client.models.list()) ids.push(m.id)
+    expect(ids).toContain('ppai')
+    expect(ids).toContain('local')
+    for (const peer of net.services[0].peers()) expect(ids).toContain(`peer:${peer.peerId}`)
+    expect(ids.length).toBe(2 + net.services[0].peers().length)
+  })
+
+  it('routes model ppai through the network and still answers', async () => {
+    const completion = await client.chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: 'What does a plaintiff have to prove in a negligence tort?' }] })
+    const ppai = (completion as unknown as { ppai: { servedBy: string, decision?: { action: string } } }).ppai
+    expect(completion.choices[0].message.content).toBeTruthy()
+    const known = ['local', ...net.services.map(s => s.peerId)]
+    expect(known).toContain(ppai.servedBy)
+  })
+
+  it('sends model peer:<id> to that peer', async () => {
+    const peers = net.services[0].peers()
+    if (peers.length === 0) return expect(net.real).toBe(false)
+    const target = peers[0].peerId
+    const completion = await client.chat.completions.create({ model: `peer:${target}`, messages: [{ role: 'user', content: 'Which planet has the largest moon?' }] })
+    const ppai = (completion as unknown as { ppai: { servedBy: string } }).ppai
+    expect(ppai.servedBy).toBe(target)
+  })
+})
