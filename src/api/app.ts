@@ -61,7 +61,11 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
 
   app.use('*', bodyLimit({
     maxSize: limit,
-    onError: c => reject(c, new ApiError('body_too_large', `the request body is larger than ${limit} bytes`))
+    onError: c => {
+      // The rest of the body is never read: close the connection so the client does not reuse a desynchronised socket.
+      c.header('Connection', 'close')
+      return reject(c, new ApiError('body_too_large', `the request body is larger than ${limit} bytes`))
+    }
   }))
 
   // Public: the dashboard shell holds no data, and the card is how others discover the node (it declares the auth scheme).
