@@ -1,0 +1,259 @@
+/**
+ * Beliefs about the backlog of remote peers (DESIGN §5).
+ *
+ * Load is never observed in time: a beacon says what the backlog was when it
+ * was sent. A belief carries that value forward as a queue would evolve — the
+ * mean relaxes toward the stationary M/M/1 backlog (or grows at arrival minus
+ * service when the peer is overloaded) and the variance grows with age — and
+ * is corrected by what this node sees itself: fast "busy" refusals (an exact
+ * reading) and response times (a noisy reading of the backlog at send time).
+ *
+ * Pure: every method takes the caller's clock; memory is bounded by `maxPeers`.
+ */
+import type { Belief, LoadBeacon } from './types.js'
+
+/** Configuration of {@link LoadBeliefs}. */
+export interface LoadBeliefsInit {
+  /** Belief about a peer nothing is known of. Default 1. */
+  priorBacklog?: number
+  /** Variance of that prior. Default 4. */
+  priorVariance?: number
+  /** Peers remembered at most; the least recently updated is forgotten first. Default 1024. */
+  maxPeers?: number
+  /** A beacon whose `sentAt` lies within this many ms before its arrival is dated by `sentAt` (same clock, e.g. the simulator); otherwise by its arrival. Default 30 000. */
+  maxClockSkewMs?: number
+  /** Variance of a backlog read from a refusal (the count is exact, but a moment old). Default 0.25. */
+  refusalVariance?: number
+  /** Beacons older than this no longer count toward {@link LoadBeliefs.estimateRivals}. Default 60 000. */
+  beaconExpiryMs?: number
+  /** Without a known service time a reading cannot be carried forward; it relaxes toward the prior with this time constant, ms. Default 10 000. */
+  priorRelaxMs?: number
+}
+
+/** One peer's anchor: a backlog estimate at a time, plus what the peer's queue dynamics are believed to be. */
+interface PeerState {
+  mean: number
+  variance: number
+  /** Local clock of the estimate, ms. */
+  at: number
+  serviceMs: number | undefined
+  /** Whether `serviceMs` came from a beacon (else: the fastest answer seen, a bound). */
+  serviceFromBeacon: boolean
+  arrivalPerSec: number
+  /** Local clock of the last beacon, ms (undefined: none yet). */
+  beaconAt: number | undefined
+}
+
+/** What a response from a peer revealed: the time from send to answer, and the network part of it. */
+export interface ResponseTiming {
+  latencyMs: number
+  rttMs: number
+}
+
+/**
+ * The expected number of other nodes placing a delegated query in one decision
+ * window, from the arrival rates their beacons carry: Σ rate × window × share.
+ *
+ * @param arrivalRatesPerSec - per other node, queries per second
+ * @param windowMs - the decision window: how long others' choices stay invisible (e.g. the beacon period)
+ * @param delegatedShare - the fraction of those queries that are delegated rather than kept local (default 1, the worst case)
+ */
+export function expectedRivals (arrivalRatesPerSec: readonly number[], windowMs: number, delegatedShare = 1): number {
+  let sum = 0
+  for (const rate of arrivalRatesPerSec) {
+    if (Number.isFinite(rate) && rate > 0) sum += rate
+  }
+  return sum * Math.max(0, windowMs) / 1000 * Math.min(1, Math.max(0, delegatedShare))
+}
+
+/**
+ * Carries a backlog estimate `(mean0, variance0)` forward by `dtMs` for a queue
+ * with the given arrival rate and mean service time.
+ *
+ * Stable queue (ρ < 1): an Ornstein–Uhlenbeck approximation that relaxes toward
+ * the stationary M/M/1 backlog ρ/(1−ρ) (variance ρ/(1−ρ)²) with the M/M/1
+ * relaxation time 1/(μ(1−√ρ)²). Overloaded queue: a random walk drifting at
+ * λ−μ with variance growing at λ+μ.
+ */
+export function carryForward (mean0: number, variance0: number, dtMs: number, arrivalPerSec: number, serviceMs: number): { mean: number, variance: number } {
+  const dt = Math.max(0, dtMs)
+  if (dt === 0 || !(serviceMs > 0)) return { mean: mean0, variance: variance0 }
+  const lambda = Math.max(0, arrivalPerSec) / 1000 // per ms
+  const mu = 1 / serviceMs
+  const rho = lambda / mu
+  if (rho < 0.98) {
+    const meanInf = rho / (1 - rho)
+    const varInf = rho / ((1 - rho) * (1 - rho))
+    const tau = 1 / (mu * (1 - Math.sqrt(rho)) ** 2)
+    const w = Math.exp(-dt / tau)
+    const mean = meanInf + (mean0 - meanInf) * w
+    const variance = variance0 * w * w + varInf * (1 - w * w)
+    return { mean, variance }
+  }
+  const mean = Math.max(0, mean0 + (lambda - mu) * dt)
+  return { mean, variance: variance0 + (lambda + mu) * dt }
+}
+
+/**
+ * What this node believes about the current backlog of each peer.
+ *
+ * Feed it beacons ({@link onBeacon}), refusals ({@link onRefusal}) and response
+ * times ({@link onResponse}); ask {@link belief} at decision time.
+ */
+export class LoadBeliefs {
+  private readonly peers = new Map<string, PeerState>()
+  private readonly priorBacklog: number
+  private readonly priorVariance: number
+  private readonly maxPeers: number
+  private readonly maxClockSkewMs: number
+  private readonly refusalVariance: number
+  private readonly beaconExpiryMs: number
+  private readonly priorRelaxMs: number
+
+  constructor (init: LoadBeliefsInit = {}) {
+    this.priorBacklog = init.priorBacklog ?? 1
+    this.priorVariance = init.priorVariance ?? 4
+    this.maxPeers = Math.max(1, init.maxPeers ?? 1024)
+    this.maxClockSkewMs = init.maxClockSkewMs ?? 30_000
+    this.refusalVariance = init.refusalVariance ?? 0.25
+    this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
+    this.priorRelaxMs = init.priorRelaxMs ?? 10_000
+  }
+
+  /** Number of peers remembered. */
+  get size (): number {
+    return this.peers.size
+  }
+
+  /**
+   * A beacon arrived. It replaces the estimate unless this node already knows
+   * something newer (a beacon that overtook it, or its own observation).
+   */
+  onBeacon (beacon: LoadBeacon, receivedAt: number): void {
+    const skew = receivedAt - beacon.sentAt
+    const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
+    const prev = this.peers.get(beacon.peerId)
+    const serviceMs = beacon.serviceMs > 0 ? beacon.serviceMs : prev?.serviceMs
+    const arrivalPerSec = Math.max(0, Number.isFinite(beacon.arrivalPerSec) ? beacon.arrivalPerSec : 0)
+    if (prev !== undefined && prev.at > at) {
+      // Older than what we hold: keep the estimate, but learn the rates.
+      prev.serviceMs = serviceMs
+      prev.serviceFromBeacon = prev.serviceFromBeacon || beacon.serviceMs > 0
+      prev.arrivalPerSec = arrivalPerSec
+      prev.beaconAt = Math.max(prev.beaconAt ?? -Infinity, receivedAt)
+      this.touch(beacon.peerId, prev)
+      return
+    }
+    this.touch(beacon.peerId, {
+      mean: Math.max(0, beacon.backlog),
+      variance: 0,
+      at,
+      serviceMs,
+      serviceFromBeacon: beacon.serviceMs > 0 || (prev?.serviceFromBeacon ?? false),
+      arrivalPerSec,
+      beaconAt: receivedAt
+    })
+  }
+
+  /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
+  onRefusal (peerId: string, reportedBacklog: number, now: number): void {
+    const prev = this.peers.get(peerId)
+    this.touch(peerId, {
+      mean: Math.max(0, reportedBacklog),
+      variance: this.refusalVariance,
+      at: now,
+      serviceMs: prev?.serviceMs,
+      serviceFromBeacon: prev?.serviceFromBeacon ?? false,
+      arrivalPerSec: prev?.arrivalPerSec ?? 0,
+      beaconAt: prev?.beaconAt
+    })
+  }
+
+  /**
+   * A peer answered. The time it spent beyond the round trip is the queue
+   * ahead plus one service: it implies the backlog when the query was sent,
+   * a noisy reading (a sum of k+1 service times has variance ≈ k+1 services²)
+   * that is blended with the belief at that time (a Kalman step).
+   */
+  onResponse (peerId: string, timing: ResponseTiming, now: number): void {
+    const prev = this.peers.get(peerId)
+    const spentMs = Math.max(0, timing.latencyMs - timing.rttMs)
+    if (prev === undefined || prev.serviceMs === undefined || !prev.serviceFromBeacon) {
+      // No service time from a beacon: the fastest answer seen bounds it from
+      // above, and a backlog read against a bound would be biased, so none is.
+      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined }
+      state.serviceMs = spentMs > 0 ? Math.min(state.serviceMs ?? Infinity, spentMs) : state.serviceMs
+      this.touch(peerId, state)
+      return
+    }
+    const sentAt = now - timing.latencyMs
+    const implied = Math.max(0, spentMs / prev.serviceMs - 1)
+    const obsVariance = implied + 1
+    const at = Math.max(prev.at, sentAt)
+    const before = carryForward(prev.mean, prev.variance, at - prev.at, prev.arrivalPerSec, prev.serviceMs)
+    const gain = before.variance / (before.variance + obsVariance)
+    const atSend = {
+      mean: before.mean + gain * (implied - before.mean),
+      variance: (1 - gain) * before.variance
+    }
+    // Served since it was sent: the backlog it saw has partly drained.
+    const after = carryForward(atSend.mean, atSend.variance, now - at, prev.arrivalPerSec, prev.serviceMs)
+    this.touch(peerId, { ...prev, mean: after.mean, variance: after.variance, at: now })
+  }
+
+  /** The believed backlog of `peerId` at `now`; the prior (with `ageMs` = Infinity) when nothing is known. */
+  belief (peerId: string, now: number): Belief {
+    const state = this.peers.get(peerId)
+    if (state === undefined) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
+    const ageMs = Math.max(0, now - state.at)
+    if (state.serviceMs === undefined) {
+      const w = Math.exp(-ageMs / this.priorRelaxMs)
+      return {
+        mean: this.priorBacklog + (state.mean - this.priorBacklog) * w,
+        variance: this.priorVariance + (state.variance - this.priorVariance) * w,
+        ageMs
+      }
+    }
+    const { mean, variance } = carryForward(state.mean, state.variance, ageMs, state.arrivalPerSec, state.serviceMs)
+    return { mean, variance, ageMs }
+  }
+
+  /** Mean service time of one request at `peerId`, ms, from its beacons or (without any) the fastest answer seen. */
+  serviceMs (peerId: string): number | undefined {
+    return this.peers.get(peerId)?.serviceMs
+  }
+
+  /** Arrival rate the last beacon of `peerId` carried, per second. */
+  arrivalPerSec (peerId: string): number | undefined {
+    return this.peers.get(peerId)?.arrivalPerSec
+  }
+
+  /** Drops everything known of `peerId` (it left the network). */
+  forget (peerId: string): void {
+    this.peers.delete(peerId)
+  }
+
+  /**
+   * The expected number of other nodes placing a delegated query in one
+   * decision window of `windowMs`, from the arrival rates of peers whose
+   * beacons are fresh. See {@link expectedRivals}.
+   */
+  estimateRivals (now: number, windowMs: number, delegatedShare = 1): number {
+    const rates: number[] = []
+    for (const state of this.peers.values()) {
+      if (state.beaconAt !== undefined && now - state.beaconAt <= this.beaconExpiryMs) rates.push(state.arrivalPerSec)
+    }
+    return expectedRivals(rates, windowMs, delegatedShare)
+  }
+
+  /** Re-inserts so that Map order is least recently updated first, then evicts over the cap. */
+  private touch (peerId: string, state: PeerState): void {
+    this.peers.delete(peerId)
+    this.peers.set(peerId, state)
+    while (this.peers.size > this.maxPeers) {
+      const oldest = this.peers.keys().next().value
+      if (oldest === undefined) break
+      this.peers.delete(oldest)
+    }
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Routing policies: PPAI and every baseline, as values of one interface
+ * ({@link RoutingPolicy}), so that the simulator and the node compare them
+ * with a loop. Each decision says what it chose, where to fall back, and why.
+ *
+ * Pure: randomness only from `ctx.rng`, time only from `ctx.now`.
+ */
+import { equilibriumStrategy, LOCAL, type Equilibrium, type GameType } from './game.js'
+import { shuffled } from './rng.js'
+import type { ActionExplanation, ActionId, Candidate, Decision, DecisionContext, PolicyName, RoutingPolicy } from './types.js'
+import { POLICY_NAMES } from './types.js'
+
+/** Settings of the policies; each policy reads only its own. */
+export interface PolicyOptions {
+  /** ppai: logit noise of the equilibrium, utility units. Default 0.02. */
+  temperature?: number
+  /** ppai: optimism bonus in standard deviations of the success estimate (UCB), so that agents with little evidence get tried. Default 0.5. */
+  exploration?: number
+  /** ppai: weight of the caller's own type in the prior over players' types. Default 0.5. */
+  ownTypeWeight?: number
+  /** ppai: how much a rival's query may favour one candidate over the caller's scores (see {@link typePrior}). Default 0.1. */
+  querySpread?: number
+  /** power-of-two: the two are drawn from the top K candidates by score. Default 4. */
+  topK?: number
+}
+
+/** Why a policy could not decide. */
+export type PolicyErrorReason = 'unknown-policy' | 'no-oracle'
+
+/** A policy that cannot be built or cannot decide; `reason` is countable. */
+export class PolicyError extends Error {
+  override name = 'PolicyError'
+  constructor (readonly reason: PolicyErrorReason, message: string) {
+    super(message)
+  }
+}
+
+/** Expected latency of a remote candidate with its believed backlog, ms: round trip + (backlog + 1) services. */
+export function candidateLatencyMs (c: Candidate): number {
+  return c.rttMs + (Math.max(0, c.backlog.mean) + 1) * c.serviceMs
+}
+
+/** Expected latency on the own agent, ms. */
+export function localLatencyMs (ctx: DecisionContext): number {
+  return (Math.max(0, ctx.local.backlog) + 1) * ctx.local.serviceMs
+}
+
+/** Builds the named policy. Throws {@link PolicyError} (`unknown-policy`) for a name not in `POLICY_NAMES`. */
+export function createPolicy (name: PolicyName, opts: PolicyOptions = {}): RoutingPolicy {
+  switch (name) {
+    case 'ppai': return ppaiPolicy(opts)
+    case 'local-only': return { name, decide: decideLocalOnly }
+    case 'random': return { name, decide: decideRandom }
+    case 'greedy': return { name, decide: decideGreedy }
+    case 'least-loaded': return { name, decide: decideLeastLoaded }
+    case 'power-of-two': return powerOfTwoPolicy(opts.topK ?? 4)
+    case 'oracle': return { name, decide: decideOracle }
+    default: throw new PolicyError('unknown-policy', `unknown policy ${String(name)}; one of ${POLICY_NAMES.join(', ')}`)
+  }
+}
+
+/**
+ * The explanation of every action from the believed state: success, expected
+ * latency, utility `p − λ·E[T]`; `probability` from `probabilityOf`.
+ */
+function explainAll (ctx: DecisionContext, probabilityOf: (action: ActionId) => number): ActionExplanation[] {
+  const lambda = ctx.latencyWeight
+  const localMs = localLatencyMs(ctx)
+  const out: ActionExplanation[] = [{
+    action: LOCAL,
+    probability: probabilityOf(LOCAL),
+    success: ctx.local.success.mean,
+    expectedLatencyMs: localMs,
+    utility: ctx.local.success.mean - lambda * localMs / 1000
+  }]
+  for (const c of ctx.candidates) {
+    const ms = candidateLatencyMs(c)
+    out.push({ action: c.id, probability: probabilityOf(c.id), success: c.success.mean, expectedLatencyMs: ms, utility: c.success.mean - lambda * ms / 1000 })
+  }
+  return out
+}
+
+function onlyIf (chosen: ActionId): (action: ActionId) => number {
+  return action => action === chosen ? 1 : 0
+}
+
+/** Candidate ids other than `chosen`, in the given order. */
+function othersInOrder (ordered: readonly Candidate[], chosen: ActionId): ActionId[] {
+  return ordered.filter(c => c.id !== chosen).map(c => c.id)
+}
+
+function bySuccessDesc (a: Candidate, b: Candidate): number {
+  return b.success.mean - a.success.mean
+}
+
+function decideLocalOnly (ctx: DecisionContext): Decision {
+  return {
+    policy: 'local-only',
+    action: LOCAL,
+    fallbacks: [],
+    explanation: explainAll(ctx, onlyIf(LOCAL)),
+    reason: 'local-only: every query stays on the own agent'
+  }
+}
+
+function decideRandom (ctx: DecisionContext): Decision {
+  if (ctx.candidates.length === 0) return noCandidates('random', ctx)
+  const order = shuffled(ctx.candidates, ctx.rng)
+  const chosen = order[0].id
+  const n = ctx.candidates.length
+  return {
+    policy: 'random',
+    action: chosen,
+    fallbacks: othersInOrder(order, chosen),
+    explanation: explainAll(ctx, a => a === LOCAL ? 0 : 1 / n),
+    reason: `random: ${chosen}, drawn uniformly from ${n} candidates`
+  }
+}
+
+function decideGreedy (ctx: DecisionContext): Decision {
+  const ordered = ctx.candidates.slice().sort(bySuccessDesc)
+  const best = ordered[0]
+  const chosen = best !== undefined && best.success.mean > ctx.local.success.mean ? best.id : LOCAL
+  const success = chosen === LOCAL ? ctx.local.success.mean : best.success.mean
+  return {
+    policy: 'greedy',
+    action: chosen,
+    fallbacks: othersInOrder(ordered, chosen),
+    explanation: explainAll(ctx, onlyIf(chosen)),
+    reason: `greedy: ${chosen} has the highest predicted success (${success.toFixed(3)}); load ignored`
+  }
+}
+
+function decideLeastLoaded (ctx: DecisionContext): Decision {
+  if (ctx.candidates.length === 0) return noCandidates('least-loaded', ctx)
+  // Ties (equal beacons) go to the better-scored candidate.
+  const ordered = ctx.candidates.slice().sort((a, b) => a.backlog.mean - b.backlog.mean || bySuccessDesc(a, b))
+  const chosen = ordered[0]
+  return {
+    policy: 'least-loaded',
+    action: chosen.id,
+    fallbacks: othersInOrder(ordered, chosen.id),
+    explanation: explainAll(ctx, onlyIf(chosen.id)),
+    reason: `least-loaded: ${chosen.id} has the lowest believed backlog (${chosen.backlog.mean.toFixed(2)}, ${formatAge(chosen.backlog.ageMs)})`
+  }
+}
+
+function powerOfTwoPolicy (topK: number): RoutingPolicy {
+  const k = Math.max(1, Math.floor(topK))
+  return {
+    name: 'power-of-two',
+    decide (ctx: DecisionContext): Decision {
+      if (ctx.candidates.length === 0) return noCandidates('power-of-two', ctx)
+      const byScore = ctx.candidates.slice().sort(bySuccessDesc)
+      const top = byScore.slice(0, k)
+      // Rank by load (ties: score); of two drawn, the better-ranked wins.
+      const loadRank = top.slice().sort((a, b) => a.backlog.mean - b.backlog.mean || bySuccessDesc(a, b))
+      const pair = shuffled(top, ctx.rng).slice(0, 2)
+      const chosen = pair.length < 2 || loadRank.indexOf(pair[0]) < loadRank.indexOf(pair[1]) ? pair[0] : pair[1]
+      const other = pair.find(c => c !== chosen)
+      const fallbacks = [...(other !== undefined ? [other.id] : []), ...othersInOrder(byScore, chosen.id).filter(id => id !== other?.id)]
+      const m = top.length
+      const pairs = m * (m - 1) / 2
+      return {
+        policy: 'power-of-two',
+        action: chosen.id,
+        fallbacks,
+        // Exact chance of being picked: drawn together with a worse-ranked one of the top m.
+        explanation: explainAll(ctx, a => {
+          const r = loadRank.findIndex(c => c.id === a)
+          if (r < 0) return 0
+          return m === 1 ? 1 : (m - 1 - r) / pairs
+        }),
+        reason: other === undefined
+          ? `power-of-two: ${chosen.id}, the only candidate`
+          : `power-of-two: ${chosen.id} (backlog ${chosen.backlog.mean.toFixed(2)}) over ${other.id} (backlog ${other.backlog.mean.toFixed(2)}), drawn from the top ${m} by score`
+      }
+    }
+  }
+}
+
+function decideOracle (ctx: DecisionContext): Decision {
+  const oracle = ctx.oracle
+  if (oracle === undefined) throw new PolicyError('no-oracle', 'the oracle policy needs ctx.oracle (the simulator\'s true state)')
+  const lambda = ctx.latencyWeight
+  const rows: ActionExplanation[] = []
+  const localMs = (oracle.trueBacklog(LOCAL) + 1) * ctx.local.serviceMs
+  const localP = oracle.trueSuccess(LOCAL)
+  rows.push({ action: LOCAL, probability: 0, success: localP, expectedLatencyMs: localMs, utility: localP - lambda * localMs / 1000 })
+  for (const c of ctx.candidates) {
+    const ms = c.rttMs + (oracle.trueBacklog(c.id) + 1) * c.serviceMs
+    const p = oracle.trueSuccess(c.id)
+    rows.push({ action: c.id, probability: 0, success: p, expectedLatencyMs: ms, utility: p - lambda * ms / 1000 })
+  }
+  const ordered = rows.slice().sort((a, b) => b.utility - a.utility)
+  const best = ordered[0]
+  best.probability = 1
+  return {
+    policy: 'oracle',
+    action: best.action,
+    fallbacks: ordered.filter(r => r.action !== LOCAL && r !== best).map(r => r.action),
+    explanation: rows,
+    reason: `oracle: ${best.action} maximises true success − λ·true latency (${best.success.toFixed(2)} − ${lambda}·${(best.expectedLatencyMs / 1000).toFixed(2)} s)`
+  }
+}
+
+/**
+ * PPAI: optimistic scores (mean + exploration·sd) for the caller's own type, a
+ * prior over the other players' types around it, the game's equilibrium, and
+ * an action SAMPLED from the own type's strategy — sampling, not argmax, is
+ * what keeps deciders on one stale snapshot from herding.
+ */
+function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
+  const exploration = opts.exploration ?? 0.5
+  const ownTypeWeight = opts.ownTypeWeight ?? 0.5
+  const querySpread = opts.querySpread ?? 0.1
+  const temperature = opts.temperature ?? 0.02
+  return {
+    name: 'ppai',
+    decide (ctx: DecisionContext): Decision {
+      const types = typePrior(ctx, { exploration, ownTypeWeight, querySpread })
+      const eq = equilibriumStrategy({
+        candidates: ctx.candidates.map(c => ({ id: c.id, backlog: Math.max(0, c.backlog.mean), serviceMs: c.serviceMs, rttMs: c.rttMs })),
+        types,
+        rivals: ctx.expectedRivals
+      }, { temperature })
+      return decisionFromEquilibrium(ctx, eq)
+    }
+  }
+}
+
+/**
+ * The common prior over players' types. The caller's own type has weight
+ * `ownTypeWeight`; nothing is known of the rivals' queries, so the rest is
+ * spread evenly over one type per candidate whose query favours that candidate
+ * by `querySpread` (and the others by `querySpread / C` less): symmetric in the
+ * candidates, with the caller's scores as its mean, and deterministic, so that
+ * one context always gives one prior and a decider spends its randomness on
+ * its action only.
+ */
+export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number }): GameType[] {
+  const C = ctx.candidates.length
+  const own: GameType = {
+    weight: C === 0 ? 1 : opts.ownTypeWeight,
+    success: ctx.candidates.map(c => clamp01(c.success.mean + opts.exploration * Math.sqrt(Math.max(0, c.success.variance)))),
+    localSuccess: ctx.local.success.mean,
+    localBacklog: Math.max(0, ctx.local.backlog),
+    localServiceMs: ctx.local.serviceMs,
+    latencyWeight: ctx.latencyWeight
+  }
+  const types = [own]
+  for (let favoured = 0; favoured < C; favoured++) {
+    types.push({
+      ...own,
+      weight: (1 - opts.ownTypeWeight) / C,
+      success: own.success.map((p, j) => clamp01(p + opts.querySpread * ((j === favoured ? 1 : 0) - 1 / C)))
+    })
+  }
+  return types
+}
+
+function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium): Decision {
+  const strategy = eq.strategies[0]
+  const utility = eq.utilities[0]
+  let r = ctx.rng()
+  let index = strategy.length - 1
+  for (let a = 0; a < strategy.length; a++) {
+    r -= strategy[a]
+    if (r < 0) {
+      index = a
+      break
+    }
+  }
+  const action = eq.actions[index]
+  const explanation: ActionExplanation[] = eq.actions.map((a, i) => ({
+    action: a,
+    probability: strategy[i],
+    utility: utility[i],
+    success: i === 0 ? ctx.local.success.mean : ctx.candidates[i - 1].success.mean,
+    expectedLatencyMs: eq.expectedLatencyMs[0][i]
+  }))
+  const fallbacks = explanation
+    .filter(e => e.action !== LOCAL && e.action !== action)
+    .sort((a, b) => b.utility - a.utility)
+    .map(e => e.action)
+  const bestIndex = utility.indexOf(Math.max(...utility))
+  return {
+    policy: 'ppai',
+    action,
+    fallbacks,
+    explanation,
+    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${eq.actions.length} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals; highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
+  }
+}
+
+function noCandidates (policy: PolicyName, ctx: DecisionContext): Decision {
+  return {
+    policy,
+    action: LOCAL,
+    fallbacks: [],
+    explanation: explainAll(ctx, onlyIf(LOCAL)),
+    reason: `${policy}: no candidates, the own agent answers`
+  }
+}
+
+function clamp01 (x: number): number {
+  return x < 0 ? 0 : x > 1 ? 1 : x
+}
+
+function formatAge (ms: number): string {
+  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s old` : 'no beacon yet'
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { carryForward, expectedRivals, LoadBeliefs } from '../../src/core/beliefs.js'
+import type { LoadBeacon } from '../../src/core/types.js'
+
+function beacon (peerId: string, over: Partial<LoadBeacon> = {}): LoadBeacon {
+  return { peerId, backlog: 4, serviceMs: 1000, arrivalPerSec: 0.5, sentAt: 0, ...over }
+}
+
+describe('LoadBeliefs', () => {
+  it('returns the prior for a peer nothing is known of', () => {
+    const beliefs = new LoadBeliefs({ priorBacklog: 2, priorVariance: 9 })
+    expect(beliefs.belief('nobody', 1000)).toEqual({ mean: 2, variance: 9, ageMs: Infinity })
+    expect(beliefs.serviceMs('nobody')).toBeUndefined()
+  })
+
+  it('grows the variance of a belief as its beacon gets stale', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p'), 50)
+    const ages = [0, 500, 2000, 8000, 30_000]
+    const beliefsAtAges = ages.map(t => beliefs.belief('p', t))
+    expect(beliefsAtAges[0].variance).toBe(0)
+    for (let i = 1; i < ages.length; i++) {
+      expect(beliefsAtAges[i].variance).toBeGreaterThan(beliefsAtAges[i - 1].variance)
+      expect(beliefsAtAges[i].ageMs).toBe(ages[i])
+    }
+  })
+
+  it('drifts a stable peer toward its stationary backlog as time passes', () => {
+    const beliefs = new LoadBeliefs()
+    // ρ = 0.5/s × 1 s = 0.5: stationary M/M/1 backlog ρ/(1−ρ) = 1.
+    beliefs.onBeacon(beacon('p', { backlog: 10 }), 0)
+    const early = beliefs.belief('p', 2000).mean
+    const late = beliefs.belief('p', 120_000).mean
+    expect(early).toBeLessThan(10)
+    expect(early).toBeGreaterThan(late)
+    expect(late).toBeCloseTo(1, 1)
+  })
+
+  it('drifts an overloaded peer upward at arrival minus service', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p', { backlog: 3, arrivalPerSec: 2 }), 0)
+    // 2 arrivals/s against 1 service/s: one more request per second.
+    expect(beliefs.belief('p', 5000).mean).toBeCloseTo(8, 6)
+  })
+
+  it('raises the belief when the peer refuses with a larger backlog', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p', { backlog: 0, arrivalPerSec: 0.2 }), 0)
+    const before = beliefs.belief('p', 2000)
+    beliefs.onRefusal('p', 7, 2000)
+    const after = beliefs.belief('p', 2000)
+    expect(after.mean).toBe(7)
+    expect(after.mean).toBeGreaterThan(before.mean)
+    expect(after.ageMs).toBe(0)
+  })
+
+  it('blends in the backlog a slow response implies', () => {
+    const beliefs = new LoadBeliefs()
+    // A busy peer (ρ = 0.9) relaxes slowly, so what the response saw still matters now.
+    beliefs.onBeacon(beacon('p', { backlog: 0, arrivalPerSec: 0.9 }), 0)
+    const before = beliefs.belief('p', 10_000).mean
+    // Sent at 4 000, answered at 10 000 after 100 ms of network: 5 services ahead of it plus its own.
+    beliefs.onResponse('p', { latencyMs: 6100, rttMs: 100 }, 10_000)
+    const after = beliefs.belief('p', 10_000).mean
+    expect(after).toBeGreaterThan(before + 0.5)
+  })
+
+  it('keeps a newer estimate when an older beacon arrives late', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p', { backlog: 6, sentAt: 5000 }), 5010)
+    beliefs.onBeacon(beacon('p', { backlog: 0, sentAt: 1000 }), 5020)
+    expect(beliefs.belief('p', 5000).mean).toBe(6)
+  })
+
+  it('learns a service time from the fastest answer when no beacon gave one', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onResponse('p', { latencyMs: 2600, rttMs: 100 }, 1000)
+    beliefs.onResponse('p', { latencyMs: 1600, rttMs: 100 }, 5000)
+    expect(beliefs.serviceMs('p')).toBe(1500)
+  })
+
+  it('forgets peers beyond its memory bound, least recently updated first', () => {
+    const beliefs = new LoadBeliefs({ maxPeers: 3 })
+    for (let i = 0; i < 5; i++) beliefs.onBeacon(beacon(`p${i}`, { sentAt: i }), i)
+    expect(beliefs.size).toBe(3)
+    expect(beliefs.belief('p0', 10).ageMs).toBe(Infinity)
+    expect(beliefs.belief('p4', 10).ageMs).toBe(6)
+    beliefs.forget('p4')
+    expect(beliefs.size).toBe(2)
+  })
+
+  it('expects rivals from the arrival rates of fresh beacons only', () => {
+    const beliefs = new LoadBeliefs({ beaconExpiryMs: 10_000 })
+    beliefs.onBeacon(beacon('a', { arrivalPerSec: 0.5 }), 0)
+    beliefs.onBeacon(beacon('b', { arrivalPerSec: 1, sentAt: 20_000 }), 20_000)
+    beliefs.onBeacon(beacon('c', { arrivalPerSec: 1.5, sentAt: 20_000 }), 20_000)
+    // a's beacon is 25 s old: only b and c count, 2.5/s over a 2 s window.
+    expect(beliefs.estimateRivals(25_000, 2000)).toBeCloseTo(5, 9)
+    expect(expectedRivals([0.5, 1, 1.5], 2000, 0.5)).toBeCloseTo(3, 9)
+  })
+})
+
+describe('carryForward', () => {
+  it('leaves an estimate unchanged when no time has passed', () => {
+    expect(carryForward(3, 0.5, 0, 0.5, 1000)).toEqual({ mean: 3, variance: 0.5 })
+  })
+})

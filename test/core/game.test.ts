@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { equilibriumStrategy, GameInputError, smoothedDeviationGain, type GameCandidate, type GameInput, type GameType } from '../../src/core/game.js'
+import { seededRng } from '../../src/core/rng.js'
+
+function type (success: number[], over: Partial<GameType> = {}): GameType {
+  return { weight: 1, success, localSuccess: 0.3, localBacklog: 0, localServiceMs: 1000, latencyWeight: 0.1, ...over }
+}
+
+function cand (id: string, over: Partial<GameCandidate> = {}): GameCandidate {
+  return { id, backlog: 0, serviceMs: 1000, rttMs: 20, ...over }
+}
+
+/** The game's utilities recomputed from scratch, for the crowd the returned strategies imply. */
+function utilitiesAtImpliedCrowd (input: GameInput, strategies: number[][]): number[][] {
+  const total = input.types.reduce((s, t) => s + t.weight, 0)
+  const crowd = input.candidates.map((_, j) => input.rivals * input.types.reduce((s, t, i) => s + t.weight / total * strategies[i][j + 1], 0))
+  return input.types.map(t => [
+    t.localSuccess - t.latencyWeight * (t.localBacklog + 1) * t.localServiceMs / 1000,
+    ...input.candidates.map((c, j) => t.success[j] - t.latencyWeight * (c.rttMs + (c.backlog + crowd[j] + 1) * c.serviceMs) / 1000)
+  ])
+}
+
+describe('equilibriumStrategy', () => {
+  it('spreads a crowd over two equal candidates', () => {
+    const eq = equilibriumStrategy({ candidates: [cand('a'), cand('b')], types: [type([0.8, 0.8])], rivals: 10 })
+    const [, pa, pb] = eq.strategies[0]
+    expect(eq.actions).toEqual(['local', 'a', 'b'])
+    expect(Math.abs(pa - pb)).toBeLessThan(1e-9)
+    expect(pa).toBeGreaterThan(0.3)
+    expect(eq.converged).toBe(true)
+  })
+
+  it('takes one clearly better idle candidate', () => {
+    const eq = equilibriumStrategy({ candidates: [cand('good'), cand('weak')], types: [type([0.9, 0.6], { latencyWeight: 0.05 })], rivals: 2 })
+    expect(eq.strategies[0][1]).toBeGreaterThan(0.9)
+  })
+
+  it('spreads when the better candidate is loaded beyond its gain by the crowd', () => {
+    // 20 rivals each adding a 1 s service at λ = 0.02/s: a full crowd costs 0.4, more than the 0.1 gain.
+    const player = type([0.9, 0.8], { latencyWeight: 0.02, localSuccess: 0.1 })
+    const alone = equilibriumStrategy({ candidates: [cand('best'), cand('second')], types: [player], rivals: 0 })
+    const crowded = equilibriumStrategy({ candidates: [cand('best'), cand('second')], types: [player], rivals: 20 })
+    expect(alone.strategies[0][1]).toBeGreaterThan(0.9)
+    const [, best, second] = crowded.strategies[0]
+    expect(best).toBeGreaterThan(second)
+    expect(best).toBeLessThan(0.75)
+    expect(second).toBeGreaterThan(0.25)
+    // Utilities of the two used actions are equalised by the crowd (up to the logit noise).
+    expect(Math.abs(crowded.utilities[0][1] - crowded.utilities[0][2])).toBeLessThan(0.05)
+  })
+
+  it('moves away from a better candidate whose believed backlog costs more than its gain', () => {
+    const eq = equilibriumStrategy({ candidates: [cand('best', { backlog: 5 }), cand('second')], types: [type([0.9, 0.8])], rivals: 1 })
+    expect(eq.strategies[0][2]).toBeGreaterThan(eq.strategies[0][1])
+  })
+
+  it('returns a fixed point: no type gains by deviating in the smoothed game', () => {
+    const rng = seededRng('fixed-point')
+    const candidates = Array.from({ length: 20 }, (_, j) => cand(`c${j}`, { backlog: Math.floor(rng() * 4), serviceMs: 500 + rng() * 2000, rttMs: 10 + rng() * 80 }))
+    const types = Array.from({ length: 9 }, () => type(candidates.map(() => 0.4 + 0.55 * rng()), { weight: 0.5 + rng(), localSuccess: 0.3 + 0.5 * rng(), localBacklog: Math.floor(rng() * 3), latencyWeight: 0.02 + 0.1 * rng() }))
+    const input: GameInput = { candidates, types, rivals: 40 }
+    const eq = equilibriumStrategy(input)
+    expect(eq.converged).toBe(true)
+    const utilities = utilitiesAtImpliedCrowd(input, eq.strategies)
+    for (let t = 0; t < types.length; t++) {
+      expect(eq.strategies[t].reduce((s, p) => s + p, 0)).toBeCloseTo(1, 12)
+      expect(smoothedDeviationGain(utilities[t], eq.strategies[t], eq.temperature)).toBeLessThan(1e-6)
+    }
+    // An arbitrary strategy is not a fixed point, so the check can fail.
+    const uniform = types.map(() => Array(21).fill(1 / 21) as number[])
+    const gains = utilitiesAtImpliedCrowd(input, uniform).map((u, t) => smoothedDeviationGain(u, uniform[t], eq.temperature))
+    expect(Math.max(...gains)).toBeGreaterThan(1e-3)
+  })
+
+  it('solves a 20-candidate game well under a millisecond', () => {
+    const rng = seededRng('speed')
+    const candidates = Array.from({ length: 20 }, (_, j) => cand(`c${j}`, { backlog: rng() * 3, serviceMs: 500 + rng() * 2000 }))
+    const types = Array.from({ length: 9 }, () => type(candidates.map(() => 0.5 + 0.4 * rng())))
+    for (let i = 0; i < 50; i++) equilibriumStrategy({ candidates, types, rivals: 5 + i })
+    const runs = 200
+    const start = performance.now()
+    let iterations = 0
+    for (let i = 0; i < runs; i++) iterations += equilibriumStrategy({ candidates, types, rivals: 5 + (i % 100) }).iterations
+    const perSolveMs = (performance.now() - start) / runs
+    expect(iterations / runs).toBeLessThan(30)
+    expect(perSolveMs).toBeLessThan(1)
+  })
+
+  it('rejects a type whose success list does not match the candidates, with a countable reason', () => {
+    try {
+      equilibriumStrategy({ candidates: [cand('a')], types: [type([0.5, 0.5])], rivals: 1 })
+      expect.unreachable()
+    } catch (err) {
+      expect(err).toBeInstanceOf(GameInputError)
+      expect((err as GameInputError).reason).toBe('success-length')
+    }
+  })
+})
