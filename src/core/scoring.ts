@@ -13,16 +13,22 @@ export interface SuccessPrior {
   weight: number
 }
 
-/** How prototypes near a query are weighed. Defaults are calibrated on `hash-ngram-v1-d256`, where same-subject cosines run about 0.2–0.5. */
+/**
+ * How prototypes near a query are weighed. Defaults were picked on
+ * `hash-ngram-v1-d256` over MMLU (a held-out question's cosine with its own
+ * subject's prototypes is about 0.3–0.5, with other subjects' about 0.15–0.3).
+ */
 export interface ScoringOptions {
   /** The network prior an agent is shrunk toward when nothing of it is near (default mean 0.5, weight 2). */
   prior?: SuccessPrior
   /** How many nearest prototypes contribute (default 3). */
   neighbours?: number
-  /** Cosine at and above which a prototype's evidence counts in full (default 0.3). */
+  /** Cosine at which a prototype's evidence counts half (default 0.4). */
   nearSimilarity?: number
-  /** Temperature of the kernel below `nearSimilarity`: weight `exp((cos − near) / T)` (default 0.03). */
+  /** Temperature of the kernel: weight `floor + (1 − floor) / (1 + exp((near − cos) / T))` (default 0.03). */
   temperature?: number
+  /** Share of a prototype's evidence that counts however far it is (default 0): how much skill generalises. */
+  floor?: number
   /** Beta prior every prototype started from, subtracted to get its evidence (default 1, 1 as in prototypes.ts). */
   prototypePrior?: { alpha: number, beta: number }
 }
@@ -38,9 +44,11 @@ export interface KernelEvidence {
 
 /** The kernel weight of a prototype at cosine `similarity` from the query, in [0, 1]. */
 export function kernelWeight (similarity: number, opts?: ScoringOptions): number {
-  const near = opts?.nearSimilarity ?? 0.3
+  const near = opts?.nearSimilarity ?? 0.4
   const t = opts?.temperature ?? 0.03
-  return similarity >= near ? 1 : Math.exp((similarity - near) / t)
+  const floor = opts?.floor ?? 0
+  // A logistic, not a capped exponential: strictly increasing, so nearer still ranks higher once evidence is plentiful.
+  return floor + (1 - floor) / (1 + Math.exp((near - similarity) / t))
 }
 
 /** Kernel-weighted pseudo-counts of the `neighbours` prototypes nearest to `embedding`. */
@@ -94,7 +102,7 @@ export function predictSuccess (profile: Profile, embedding: Float32Array, opts?
   return posterior(opts?.prior ?? DEFAULT_PRIOR, successes, failures)
 }
 
-/** Options of {@link PeerObservations}. */
+/** Options of {@link PeerObservations}; its kernel defaults are broader (near 0.2, temperature 0.05, floor 0.25). */
 export interface PeerObservationsOptions extends ScoringOptions {
   /** Peers remembered; the least recently recorded is forgotten first (default 256). */
   maxPeers?: number
@@ -115,7 +123,8 @@ export class PeerObservations {
   private readonly profileOpts: ProfileOptions
 
   constructor (private readonly embedderId: string, private readonly dim: number, opts: PeerObservationsOptions = {}) {
-    this.opts = opts
+    // A peer's own answers are few and direct evidence of how it behaves: they generalise more broadly than advertised prototypes.
+    this.opts = { nearSimilarity: 0.2, temperature: 0.05, floor: 0.25, ...opts }
     this.profileOpts = { maxPrototypes: opts.prototypesPerPeer ?? 4, spawnSimilarity: opts.spawnSimilarity }
   }
 
