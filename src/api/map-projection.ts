@@ -1,38 +1,41 @@
 /**
  * A fixed 2-D projection of the embedding space for the dashboard's map: two
- * orthonormal directions drawn from a seed named after the embedder, so every
- * node of one network draws the same map.
+ * random directions drawn from a fixed seed, so every node draws the same map.
+ * These are the directions the node uses for its peers' `centroid2d`
+ * (src/net/node.ts), so own and peers' prototypes share one map; a test
+ * checks the two agree.
  */
 import { seededRng, gaussian } from '../core/rng.js'
+import { prototypeQuality } from '../core/prototypes.js'
 import type { Profile } from '../core/types.js'
 
 /** Names the projection on the wire, so a reader knows which map they look at. */
-export const PROJECTION_NAME = 'seeded-random-directions-v1'
+export const PROJECTION_NAME = 'seeded random directions (ppai-map-2d)'
+const SEED = 'ppai-map-2d'
 
-const cache = new Map<string, [Float64Array, Float64Array]>()
+const cache = new Map<number, [Float32Array, Float32Array]>()
 
-/** The two directions of the map for one embedding space (cached). */
-export function mapDirections (embedderId: string, dim: number): [Float64Array, Float64Array] {
-  const key = `${embedderId}|${dim}`
-  const hit = cache.get(key)
+/** The map's two directions for a dimension: N(0, 1/dim) entries, so a unit vector lands near the unit disc. */
+export function mapDirections (dim: number): [Float32Array, Float32Array] {
+  const hit = cache.get(dim)
   if (hit != null) return hit
-  const rng = seededRng(`${PROJECTION_NAME}|${key}`)
-  const u = Float64Array.from({ length: dim }, () => gaussian(rng))
-  const v = Float64Array.from({ length: dim }, () => gaussian(rng))
-  normalise(u)
-  // Gram-Schmidt: v orthogonal to u, so the axes do not repeat each other.
-  const uv = dot(u, v)
-  for (let i = 0; i < dim; i++) v[i] -= uv * u[i]
-  normalise(v)
-  const dirs: [Float64Array, Float64Array] = [u, v]
-  cache.set(key, dirs)
+  const rng = seededRng(SEED)
+  const make = (): Float32Array => Float32Array.from({ length: dim }, () => gaussian(rng) / Math.sqrt(dim))
+  const dirs: [Float32Array, Float32Array] = [make(), make()]
+  cache.set(dim, dirs)
   return dirs
 }
 
 /** A centroid's place on the map. */
-export function projectCentroid (centroid: ArrayLike<number>, embedderId: string): [number, number] {
-  const [u, v] = mapDirections(embedderId, centroid.length)
-  return [dot(u, centroid), dot(v, centroid)]
+export function projectCentroid (centroid: ArrayLike<number>): [number, number] {
+  const [u, v] = mapDirections(centroid.length)
+  let x = 0
+  let y = 0
+  for (let i = 0; i < centroid.length; i++) {
+    x += centroid[i] * u[i]
+    y += centroid[i] * v[i]
+  }
+  return [x, y]
 }
 
 /** One prototype as a map point. */
@@ -47,18 +50,7 @@ export interface MapPoint {
 /** The map points of a whole profile. */
 export function projectProfile (profile: Profile): MapPoint[] {
   return profile.prototypes.map(p => {
-    const [x, y] = projectCentroid(p.centroid, profile.embedderId)
-    return { x, y, count: p.count, quality: p.alpha / (p.alpha + p.beta) }
+    const [x, y] = projectCentroid(p.centroid)
+    return { x, y, count: p.count, quality: prototypeQuality(p) }
   })
-}
-
-function dot (a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i]
-  return s
-}
-
-function normalise (a: Float64Array): void {
-  const n = Math.sqrt(dot(a, a)) || 1
-  for (let i = 0; i < a.length; i++) a[i] /= n
 }

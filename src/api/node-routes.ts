@@ -19,7 +19,7 @@ export interface NodeRoutesDeps {
 export function prototypeMap (service: NodeService): { projection: string, own: MapPoint[], peers: Array<{ peerId: string, name?: string, points: MapPoint[] }> } {
   const profile = service.profile()
   return {
-    projection: `${PROJECTION_NAME} of ${profile.embedderId}`,
+    projection: `${PROJECTION_NAME}, ${profile.embedderId}`,
     own: projectProfile(profile),
     peers: service.peers().map(p => ({
       peerId: p.peerId,

@@ -167,11 +167,11 @@ function renderMap (map) {
   if (all.length === 0) nodes.push(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'gridtext' }, 'no prototypes yet'))
   svg.replaceChildren(...nodes)
   const missing = map.peers.filter(p => p.points.length === 0).length
-  $('map-legend').replaceChildren(
+  $('map-legend').replaceChildren(...[
     ...groups.filter(g => g.own || g.points.length > 0).map(g => h('span', {}, swatch(g.peerId), `${nameOf(g.peerId)} · ${g.points.length}`)),
     h('span', {}, 'size: queries summarised · opacity: estimated success'),
     missing > 0 ? h('span', {}, `${missing} peer(s) advertise no 2-D position`) : null
-  )
+  ].filter(x => x != null))
 }
 
 // ---------- loads ----------
