@@ -12,8 +12,8 @@ import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dh
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import type { ConnectionGater, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { KAD_PROTOCOL } from './frames.js'
 import { PROFILE_KEY_NAMESPACE, profileRecordSelector, profileRecordValidator, type RecordRejectReason } from './records.js'
 import type { RejectionCounter } from './rejections.js'
@@ -52,7 +52,7 @@ export interface Libp2pInit {
 export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
   const host = init.host ?? '127.0.0.1'
   const family = host.includes(':') ? 'ip6' : 'ip4'
-  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  const peerDiscovery: NonNullable<Libp2pOptions<PpaiServices>['peerDiscovery']> = []
   if (init.bootstrap != null && init.bootstrap.length > 0) {
     // A short wait: the bootstrap peers are dialled as soon as the node has started.
     peerDiscovery.push(bootstrap({ list: init.bootstrap, timeout: 50 }))
