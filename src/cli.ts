@@ -4,6 +4,7 @@
  * (`register*` functions), so this file only assembles them.
  */
 import { Command } from 'commander'
+import { registerDemo } from './demo/command.js'
 
 const program = new Command()
   .name('ppai')
@@ -12,5 +13,6 @@ const program = new Command()
   .showHelpAfterError()
 
 // Subcommands: one line per area.
+registerDemo(program)
 
 await program.parseAsync(process.argv)

@@ -1,0 +1,126 @@
+/**
+ * A network of `ppai node` processes on 127.0.0.1: the first is the bootstrap
+ * peer of the others. Every child is registered for clean-up, so an exit, an
+ * exception or Ctrl-C never leaves a node running.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { NodeClient } from './node-client.js'
+import { NodeProcess, type ReadyInfo } from './node-process.js'
+
+export interface ClusterInit {
+  count: number
+  cliPath: string
+  /** Each node gets `<rootDir>/<name>`. */
+  rootDir: string
+  /** Arguments of node `i` (name, data dir, ports, backend, policy...), without --bootstrap. */
+  argsFor: (i: number, name: string, dir: string) => string[]
+  startTimeoutMs: number
+  env?: NodeJS.ProcessEnv
+}
+
+/** Every child process of this demo, for the exit handlers. */
+const live = new Set<NodeProcess>()
+let handlersInstalled = false
+
+function installCleanupHandlers (): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  // 'exit' runs synchronously: only a kill is possible, and enough.
+  process.on('exit', () => { for (const p of live) p.killNow() })
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping ${[...live].filter(p => p.running).length} node process(es)\n`)
+      for (const p of live) p.killNow()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    })
+  }
+}
+
+export class Cluster {
+  readonly nodes: NodeProcess[] = []
+  readonly clients: NodeClient[] = []
+
+  constructor (readonly init: ClusterInit) {
+    installCleanupHandlers()
+    for (let i = 0; i < init.count; i++) {
+      const name = `node-${String(i).padStart(2, '0')}`
+      const dir = join(init.rootDir, name)
+      mkdirSync(dir, { recursive: true })
+      const p = new NodeProcess({ name, cliPath: init.cliPath, args: init.argsFor(i, name, dir), dir, startTimeoutMs: init.startTimeoutMs, env: init.env })
+      this.nodes.push(p)
+      live.add(p)
+    }
+  }
+
+  /** The bootstrap addresses of the first node: its TCP addresses, with its peer id. */
+  bootstrapAddresses (): string[] {
+    const ready = this.nodes[0].ready
+    if (ready == null) return []
+    const withId = ready.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${ready.peerId}`)
+    const loopback = withId.filter(a => a.startsWith('/ip4/127.0.0.1/'))
+    return loopback.length > 0 ? loopback : withId
+  }
+
+  /** Starts the first node, then all others at once, bootstrapping to the first. */
+  async start (): Promise<void> {
+    const first = await this.nodes[0].start()
+    this.clients[0] = new NodeClient(first.apiUrl)
+    const boot = this.bootstrapAddresses()
+    const rest = await Promise.all(this.nodes.slice(1).map(async n => await n.start(boot)))
+    rest.forEach((r, k) => { this.clients[k + 1] = new NodeClient(r.apiUrl) })
+  }
+
+  /** Starts node `i` again after it was killed: same data dir, same peer id; the API URL may change. */
+  async restart (i: number): Promise<ReadyInfo> {
+    const boot = i === 0 ? this.bootstrapAddressesOfOthers() : this.bootstrapAddresses()
+    const ready = await this.nodes[i].start(boot)
+    this.clients[i] = new NodeClient(ready.apiUrl)
+    return ready
+  }
+
+  private bootstrapAddressesOfOthers (): string[] {
+    const other = this.nodes.find((n, k) => k > 0 && n.running && n.ready != null)
+    return other?.ready?.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${other.ready?.peerId}`) ?? []
+  }
+
+  /** Node index by peer id, for attributing work to the node that served it. */
+  indexOfPeer (peerId: string): number {
+    return this.nodes.findIndex(n => n.ready?.peerId === peerId)
+  }
+
+  /**
+   * Waits until every running node sees at least `minPeers` peers, or
+   * `timeoutMs` passes. Returns the peer counts last seen, per node.
+   */
+  async waitForPeers (minPeers: number, timeoutMs: number, onPoll?: (counts: number[]) => void): Promise<number[]> {
+    const deadline = Date.now() + timeoutMs
+    let counts: number[] = []
+    while (true) {
+      counts = await Promise.all(this.clients.map(async (c, i) => {
+        if (!this.nodes[i].running) return -1
+        try {
+          return (await c.status(2_000)).peers
+        } catch {
+          return 0
+        }
+      }))
+      onPoll?.(counts)
+      if (counts.every(n => n < 0 || n >= minPeers) || Date.now() >= deadline) return counts
+      await sleep(250)
+    }
+  }
+
+  /** Stops every node: SIGTERM, then SIGKILL after the grace period. */
+  async stop (graceMs = 3_000): Promise<void> {
+    await Promise.all(this.nodes.map(async n => await n.stop(graceMs)))
+    for (const n of this.nodes) {
+      n.close()
+      live.delete(n)
+    }
+  }
+}
+
+export function sleep (ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms))
+}

@@ -1,0 +1,170 @@
+/**
+ * Drives one policy's run on a live cluster (whose nodes seeded their profiles
+ * from their owners' training tasks): waits for the profiles to spread, then
+ * sends the planned test queries at their times through each node's HTTP API, feedback after every answer (the driver knows the ground
+ * truth), churn (kill, later restart), and the load polled from the nodes.
+ */
+import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
+import { summarise, type PolicyResult, type QueryOutcome } from '../bench/metrics.js'
+import { sleep, type Cluster } from './cluster.js'
+import { NodeApiError } from './node-client.js'
+import type { Progress } from './progress.js'
+import type { DemoWorkload, PlannedQuery } from './workload.js'
+
+/** What happened in a run besides the results row, for the report. */
+export interface RunNotes {
+  policy: string
+  /** Queries not issued because their owner's node was away (churn). */
+  skippedOwnerAway: number
+  /** Queries that ended in an error response instead of an answer, by reason. */
+  errors: Record<string, number>
+  /** Peers each node saw after discovery, min over nodes. */
+  minPeersAtStart: number
+  /** Nodes whose profile every other node had fetched before the run, of all nodes. */
+  profilesSeen: number
+  departures: number
+  rejoins: number
+  runMs: number
+}
+
+export interface DriveOptions {
+  policy: string
+  /** Per-query HTTP timeout, ms: longer than the node's own deadline, so the node's clear error arrives first. */
+  askTimeoutMs: number
+  /** How long to wait for profiles to spread after warm-up, ms. */
+  settleMs: number
+}
+
+/** Runs the workload on the cluster and summarises it as a results row. */
+export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opts: DriveOptions, progress: Progress): Promise<{ result: PolicyResult, notes: RunNotes }> {
+  const n = cluster.nodes.length
+  const notes: RunNotes = { policy: opts.policy, skippedOwnerAway: 0, errors: {}, minPeersAtStart: 0, profilesSeen: 0, departures: 0, rejoins: 0, runMs: 0 }
+
+  progress.phase(`${opts.policy}: waiting for every profile to reach every node`)
+  notes.profilesSeen = await waitForProfiles(cluster, opts.settleMs)
+  progress.phase(`${opts.policy}: ${notes.profilesSeen}/${n} nodes' profiles known to all others; running ${workload.queries.length} queries`)
+
+  const outcomes: QueryOutcome[] = []
+  const served = new Array<number>(n).fill(0)
+  const inFlight = new Array<Set<Promise<void>>>(n).fill(undefined as never).map(() => new Set<Promise<void>>())
+  const away = new Array<boolean>(n).fill(false)
+  let issued = 0
+  let maxBacklog = 0
+  let done = false
+  const start = Date.now()
+
+  const poller = (async () => {
+    while (!done) {
+      const backlogs = await Promise.all(cluster.clients.map(async (c, i) => {
+        if (away[i]) return 0
+        try {
+          return (await c.status(1_000)).backlog
+        } catch {
+          return 0
+        }
+      }))
+      maxBacklog = Math.max(maxBacklog, ...backlogs)
+      await sleep(200)
+    }
+  })()
+
+  const churner = (async () => {
+    const pending: Array<Promise<void>> = []
+    for (const e of workload.churn) {
+      await sleepUntil(start + e.at, () => done)
+      if (done) break
+      away[e.node] = true
+      // The owner leaves once its own questions are answered; what it serves for others is cut off.
+      await Promise.race([Promise.allSettled([...inFlight[e.node]]), sleep(5_000)])
+      await cluster.nodes[e.node].kill()
+      notes.departures++
+      progress.note(`${cluster.nodes[e.node].init.name} left`)
+      pending.push((async () => {
+        await sleep(e.downMs)
+        try {
+          await cluster.restart(e.node)
+          notes.rejoins++
+          progress.note(`${cluster.nodes[e.node].init.name} rejoined`)
+        } catch (err) {
+          progress.note(`${cluster.nodes[e.node].init.name} failed to rejoin: ${(err as Error).message}`)
+        }
+        away[e.node] = false
+      })())
+    }
+    await Promise.all(pending)
+  })()
+
+  const ask = async (pq: PlannedQuery): Promise<void> => {
+    const client = cluster.clients[pq.node]
+    const t0 = performance.now()
+    try {
+      const a = await client.ask(formatQuestion(pq.question), 'ppai', opts.askTimeoutMs)
+      const latencyMs = performance.now() - t0
+      const correct = parseAnswerLetter(a.text) === correctLetter(pq.question)
+      const attempts = a.ppai.attempts
+      const servedBy = a.ppai.servedBy
+      const server = servedBy === 'local' ? pq.node : cluster.indexOfPeer(servedBy)
+      if (server >= 0) served[server]++
+      outcomes.push({
+        latencyMs,
+        correct,
+        refused: attempts.filter(t => t.status === 'busy').length,
+        failed: attempts.filter(t => t.status === 'error' || t.status === 'timeout').length,
+        // A remote attempt is a request and a reply on /ppai/query/1.0.0.
+        messages: 2 * attempts.filter(t => t.action !== 'local').length,
+        servedBy: servedBy === 'local' || server === pq.node ? 'local' : servedBy
+      })
+      await client.feedback(a.ppai.id, correct ? 1 : 0).catch(() => undefined)
+    } catch (err) {
+      const reason = err instanceof NodeApiError ? `${err.reason}${err.status != null ? ' ' + err.status : ''}` : 'other'
+      notes.errors[reason] = (notes.errors[reason] ?? 0) + 1
+    }
+    progress.update(outcomes.length, issued, workload.queries.length)
+  }
+
+  for (const pq of workload.queries) {
+    await sleepUntil(start + pq.at)
+    if (away[pq.node] || !cluster.nodes[pq.node].running) {
+      notes.skippedOwnerAway++
+      continue
+    }
+    issued++
+    const p = ask(pq)
+    inFlight[pq.node].add(p)
+    void p.finally(() => inFlight[pq.node].delete(p))
+  }
+  await Promise.allSettled(inFlight.flatMap(s => [...s]))
+  notes.runMs = Date.now() - start
+  done = true
+  await Promise.all([poller, churner])
+  progress.done(`${opts.policy}: ${outcomes.length}/${issued} answered in ${(notes.runMs / 1000).toFixed(1)} s`)
+  const result = summarise(opts.policy, outcomes, { issued, loadPerAgent: served, maxBacklog })
+  return { result, notes }
+}
+
+/** Waits until every node's profile is known to every other node (prototypes advertised), or `timeoutMs`; returns how many are. */
+async function waitForProfiles (cluster: Cluster, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  const n = cluster.nodes.length
+  while (true) {
+    const seenBy = new Map<string, number>()
+    await Promise.all(cluster.clients.map(async c => {
+      try {
+        for (const p of await c.peers(2_000)) if (p.prototypes.length > 0) seenBy.set(p.peerId, (seenBy.get(p.peerId) ?? 0) + 1)
+      } catch {
+        // a node not answering sees nobody
+      }
+    }))
+    const complete = cluster.nodes.filter(node => node.ready != null && (seenBy.get(node.ready.peerId) ?? 0) >= n - 1).length
+    if (complete >= n || Date.now() >= deadline) return complete
+    await sleep(300)
+  }
+}
+
+async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
+  while (true) {
+    const left = t - Date.now()
+    if (left <= 0 || cancelled?.() === true) return
+    await sleep(Math.min(left, 250))
+  }
+}

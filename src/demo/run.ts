@@ -1,0 +1,202 @@
+/**
+ * `ppai demo`: a real PPAI network on 127.0.0.1 — separate `ppai node`
+ * processes, bootstrapped to the first, mDNS off, each with its own simulated
+ * personal agent — driven through the nodes' HTTP APIs, once per policy, and
+ * reported with the same table and JSON as `ppai bench`.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { formatQuestion } from '../agent/question-prompt.js'
+import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
+import { type BenchResult, headline, type PolicyResult } from '../bench/metrics.js'
+import { formatParams, formatTable } from '../bench/table.js'
+import type { PolicyName } from '../core/types.js'
+import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
+import { Cluster } from './cluster.js'
+import { drivePolicy, type RunNotes } from './driver.js'
+import { Progress } from './progress.js'
+import { DEFAULT_WORKLOAD, nodeName, planWorkload, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
+
+export interface DemoOptions {
+  nodes: number
+  queries: number
+  churn: boolean
+  policies: PolicyName[]
+  seed: number
+  /** MMLU-Redux folder (else PPAI_DATA, else beside the repository, else synthetic). */
+  data?: string
+  /** Forces the built-in synthetic workload even when the data is present. */
+  synthetic?: boolean
+  /** Write the JSON result here. */
+  json?: string
+  /** Multiplies the simulated agents' service times. */
+  timeScale: number
+  /** Offered load per node. */
+  load: number
+  /** Mean time between departures under churn, ms. */
+  churnEveryMs: number
+  /** Owner tasks per node that seed its profile (training split). */
+  seedTasks: number
+  /** Keep the nodes' folders and logs after the run. */
+  keepDir?: boolean
+  startTimeoutMs: number
+  /** Waiting for the mesh and for profiles to spread, ms. */
+  settleMs: number
+  /** The built CLI the nodes run (default dist/cli.js of this checkout). */
+  cliPath?: string
+  quiet?: boolean
+}
+
+/** Policies a real node can run: all but the oracle, which needs the true state no node has. */
+export const NODE_POLICIES: PolicyName[] = ['ppai', 'local-only', 'random', 'greedy', 'least-loaded', 'power-of-two']
+
+export class DemoError extends Error {
+  override name = 'DemoError'
+}
+
+/** Runs the demo and returns its result; prints the table on `out` and progress on stderr. */
+export async function runDemo (opts: DemoOptions, out: (s: string) => void = s => process.stdout.write(s)): Promise<{ result: BenchResult, notes: RunNotes[] }> {
+  const cliPath = opts.cliPath ?? join(repoRoot, 'dist', 'cli.js')
+  if (!existsSync(cliPath)) throw new DemoError(`${cliPath} is missing: build first (npm run build), or run \`npm run demo\`, which builds`)
+  const progress = new Progress(process.stderr, opts.quiet === true)
+  const set: QuestionSet = loadQuestionSet({ dataDir: opts.data, synthetic: opts.synthetic })
+  const dataDir = set.synthetic ? undefined : dirname(set.source)
+  const workloadParams: DemoWorkloadParams = {
+    ...DEFAULT_WORKLOAD,
+    nodes: opts.nodes,
+    queries: opts.queries,
+    seed: opts.seed,
+    offeredLoad: opts.load,
+    warmupPerNode: opts.seedTasks,
+    churnEveryMs: opts.churn ? opts.churnEveryMs : 0,
+    service: { ...DEFAULT_WORKLOAD.service, timeScale: opts.timeScale }
+  }
+  const workload = planWorkload(set, workloadParams)
+  const rootDir = mkdtempSync(join(tmpdir(), 'ppai-demo-'))
+  progress.phase(`demo: ${opts.nodes} nodes on 127.0.0.1, ${workload.queries.length} queries per policy, policies ${opts.policies.join(', ')}; ${set.synthetic ? 'SYNTHETIC workload (no MMLU-Redux data found)' : `questions from ${set.source}`}; nodes' folders in ${rootDir}`)
+  const seedFiles = writeSeedFiles(rootDir, set, workload)
+
+  const results: PolicyResult[] = []
+  const notes: RunNotes[] = []
+  try {
+    for (const policy of opts.policies) {
+      const cluster = new Cluster({
+        count: opts.nodes,
+        cliPath,
+        rootDir: join(rootDir, policy),
+        startTimeoutMs: opts.startTimeoutMs,
+        env: { ...process.env, PPAI_LOG: process.env.PPAI_DEMO_NODE_LOG ?? 'warn' },
+        argsFor: (i, name, dir) => nodeArgs(i, name, dir, policy, workload, seedFiles[i], dataDir, opts)
+      })
+      try {
+        progress.phase(`${policy}: starting ${opts.nodes} nodes`)
+        const t0 = Date.now()
+        await cluster.start()
+        const counts = await cluster.waitForPeers(opts.nodes - 1, opts.settleMs)
+        const minPeers = Math.min(...counts)
+        progress.phase(`${policy}: nodes up in ${((Date.now() - t0) / 1000).toFixed(1)} s; every node sees ≥ ${minPeers} of ${opts.nodes - 1} peers`)
+        const { result, notes: n } = await drivePolicy(cluster, workload, { policy, askTimeoutMs: 90_000, settleMs: opts.settleMs }, progress)
+        n.minPeersAtStart = minPeers
+        results.push(result)
+        notes.push(n)
+      } finally {
+        await cluster.stop()
+      }
+    }
+  } finally {
+    if (opts.keepDir !== true) rmSync(rootDir, { recursive: true, force: true })
+    else progress.note(`nodes' folders and logs kept in ${rootDir}`)
+  }
+
+  const params = demoParams(opts, set, workload)
+  const result: BenchResult = { scenario: `demo (real libp2p network, ${opts.nodes} node processes on 127.0.0.1${opts.churn ? ', churn' : ''})`, synthetic: set.synthetic, params, results }
+  const h = headline(results)
+  if (h !== undefined) result.headline = h
+  out(formatTable(result) + '\n')
+  out('\nparameters:\n' + formatParams(params) + '\n')
+  out('\nper run:\n' + notes.map(formatNotes).join('\n') + '\n')
+  if (opts.json != null) {
+    const file = resolve(opts.json)
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, JSON.stringify({ ...result, runs: notes }, null, 2) + '\n')
+    out(`\nJSON written to ${file}\n`)
+  }
+  return { result, notes }
+}
+
+/** Each node's seed tasks: its owner's training questions and how its own agent does on them. */
+function writeSeedFiles (rootDir: string, set: QuestionSet, workload: DemoWorkload): string[] {
+  return workload.owners.map((owner, i) => {
+    const model = skillProfile({ agentId: owner.name, ownerSubjects: owner.subjects, expertModel: owner.expertModel, ...SMALL_MODEL_DEFAULTS, seed: workload.params.seed })
+    const tasks = workload.warmup[i].map(q => ({ question: formatQuestion(q), outcome: model.correct(q) ? 1 : 0 }))
+    const file = join(rootDir, `${owner.name}.seed.json`)
+    writeFileSync(file, JSON.stringify(tasks))
+    return file
+  })
+}
+
+function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, workload: DemoWorkload, seedFile: string, dataDir: string | undefined, opts: DemoOptions): string[] {
+  const owner = workload.owners[i]
+  const args = [
+    '--name', name,
+    '--data-dir', join(dir, 'data'),
+    '--host', '127.0.0.1',
+    '--port', '0',
+    '--api-port', '0',
+    '--no-mdns',
+    '--network', `ppai-demo-${opts.seed}`,
+    '--policy', policy,
+    '--backend', 'simulated',
+    '--owner-subjects', owner.subjects.join(','),
+    '--expert-model', owner.expertModel,
+    '--sim-seed', String(opts.seed),
+    '--time-scale', String(opts.timeScale),
+    '--seed-file', seedFile,
+    '--log-level', process.env.PPAI_DEMO_NODE_LOG ?? 'warn'
+  ]
+  if (dataDir != null) args.push('--data', dataDir)
+  if (name !== nodeName(i)) throw new DemoError(`node ${i} named ${name}, expected ${nodeName(i)}`)
+  return args
+}
+
+function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Record<string, unknown> {
+  const p = w.params
+  return {
+    nodes: opts.nodes,
+    queriesPerPolicy: w.queries.length,
+    policies: opts.policies.join(','),
+    seed: opts.seed,
+    data: set.source,
+    synthetic: set.synthetic,
+    ...(set.synthetic ? { syntheticParams: set.syntheticParams } : {}),
+    agent: 'simulated personal agent: expert model\'s recorded answers on owner subjects, small model elsewhere',
+    ownerSubjectCount: p.ownerSubjectCount,
+    smallModelAccuracy: SMALL_MODEL_DEFAULTS.smallModelAccuracy,
+    smallModelSubjectSpread: SMALL_MODEL_DEFAULTS.smallModelSubjectSpread,
+    ownInterestShare: p.ownInterestShare,
+    trainFraction: p.trainFraction,
+    seedTasksPerNode: p.warmupPerNode,
+    offeredLoadPerNode: p.offeredLoad,
+    arrivalsPerNodePerSec: Number(w.ratePerNode.toFixed(3)),
+    meanServiceMs: Number(w.meanServiceMs.toFixed(1)),
+    burstFactor: p.burstFactor,
+    burstFraction: p.burstFraction,
+    meanBurstMs: p.meanBurstMs,
+    prefillTokensPerSec: p.service.prefillTokensPerSec,
+    outputTokens: p.service.outputTokens,
+    tokensPerSec: p.service.tokensPerSec,
+    timeScale: p.service.timeScale,
+    churn: opts.churn,
+    churnEveryMs: p.churnEveryMs,
+    churnDownMs: p.churnDownMs,
+    churnDepartures: w.churn.length,
+    owners: w.owners.map(o => `${o.name}: ${o.subjects.join('+')} (${o.expertModel})`).join('; '),
+    latencyMeasured: 'driver wall clock, HTTP request to response, per query'
+  }
+}
+
+function formatNotes (n: RunNotes): string {
+  const errors = Object.entries(n.errors).map(([k, v]) => `${k}: ${v}`).join(', ')
+  return `  ${n.policy}: run ${(n.runMs / 1000).toFixed(1)} s, peers at start ≥ ${n.minPeersAtStart}, profiles known to all ${n.profilesSeen}, departures ${n.departures}, rejoins ${n.rejoins}, skipped (owner away) ${n.skippedOwnerAway}, error responses ${errors === '' ? 0 : errors}`
+}
