@@ -1,0 +1,223 @@
+/**
+ * `/ppai/query/1.0.0`: one request frame, one response frame, length-prefixed
+ * (it-length-prefixed) with a size cap. Every request carries a deadline; the
+ * server cancels the backend when the stream closes or the deadline passes.
+ * Owner-first: a remote query is admitted only while the owner's predicted
+ * wait stays within its bound, otherwise a fast `busy` refusal with the load.
+ */
+import * as lp from 'it-length-prefixed'
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { admitRemote } from '../core/admission.js'
+import type { AgentBackend } from '../agent/backend.js'
+import type { Logger } from '../log.js'
+import { MAX_FRAME_BYTES, QUERY_PROTOCOL, QueryRequestSchema, QueryResponseSchema, type QueryRequest, type QueryResponse } from './frames.js'
+import type { RejectionCounter } from './rejections.js'
+import { QueueAbortedError, type ServingQueue } from './serving-queue.js'
+
+export const QUERY_REJECT_REASONS = ['oversize', 'malformed', 'invalid', 'empty', 'read-timeout'] as const
+/** Why an incoming query frame was refused before it reached the queue. */
+export type QueryRejectReason = (typeof QUERY_REJECT_REASONS)[number]
+
+/** A frame that could not be read or did not pass its schema. */
+export class FrameError extends Error {
+  override name = 'FrameError'
+  constructor (readonly reason: QueryRejectReason, message: string) {
+    super(`${reason}: ${message}`)
+  }
+}
+
+/** A saturated owner's infinite predicted wait is reported as this (JSON has no Infinity), ms. */
+const MAX_REPORTED_WAIT_MS = 1e9
+
+/** How long a server waits for the request frame after a stream opens, ms. */
+export const REQUEST_READ_TIMEOUT_MS = 5_000
+
+/** Reads exactly one length-prefixed frame, capped at `maxBytes`. */
+export async function readFrame (stream: Stream, maxBytes: number = MAX_FRAME_BYTES): Promise<Uint8Array> {
+  try {
+    for await (const frame of lp.decode(stream, { maxDataLength: maxBytes })) {
+      return frame.subarray()
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    if (e.name === 'InvalidDataLengthError' || e.code === 'ERR_MSG_DATA_TOO_LONG' || /too long|data length/i.test(e.message)) {
+      throw new FrameError('oversize', `frame over ${maxBytes} bytes`)
+    }
+    throw err
+  }
+  throw new FrameError('empty', 'stream ended before a frame')
+}
+
+/** Writes one frame (JSON) and half-closes. */
+export async function writeFrame (stream: Stream, value: unknown): Promise<void> {
+  stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify(value))))
+  await stream.close()
+}
+
+function parseJson (bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (err) {
+    throw new FrameError('malformed', (err as Error).message.slice(0, 200))
+  }
+}
+
+/** What happened to one served remote query, for the node's counters and logs. */
+export interface ServedEvent {
+  from: string
+  id: string
+  status: QueryResponse['status'] | 'cancelled'
+  queuedMs?: number
+  workMs?: number
+}
+
+export interface QueryServerInit {
+  queue: ServingQueue
+  backend: AgentBackend
+  rejections: RejectionCounter<QueryRejectReason>
+  /** Owner's bound on predicted wait, ms, and cap on remote queries queued (see core/admission). */
+  admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number }
+  onServed?: (evt: ServedEvent) => void
+  log?: Logger
+}
+
+/** The stream handler of the query protocol on the serving side. */
+export function createQueryHandler (init: QueryServerInit): StreamHandler {
+  return async (stream: Stream, connection: Connection): Promise<void> => {
+    const from = connection.remotePeer.toString()
+    let request: QueryRequest
+    try {
+      const bytes = await withTimeout(readFrame(stream), REQUEST_READ_TIMEOUT_MS, () => new FrameError('read-timeout', `no request within ${REQUEST_READ_TIMEOUT_MS} ms`))
+      const parsed = QueryRequestSchema.safeParse(parseJson(bytes))
+      if (!parsed.success) throw new FrameError('invalid', parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300))
+      request = parsed.data
+    } catch (err) {
+      const reason: QueryRejectReason = err instanceof FrameError ? err.reason : 'malformed'
+      init.rejections.count(reason)
+      init.log?.debug({ from, reason, err: (err as Error).message }, 'query frame rejected')
+      await respond(stream, { type: 'response', id: '', status: 'error', code: `frame-${reason}`, message: (err as Error).message.slice(0, 500) })
+      return
+    }
+
+    const queue = init.queue
+    const verdict = admitRemote({
+      backlog: queue.backlog,
+      remoteQueued: queue.remoteQueued,
+      serviceMs: queue.serviceMs,
+      ownerArrivalPerSec: queue.arrivalPerSec('owner')
+    }, init.admission)
+    if (!verdict.admit) {
+      init.onServed?.({ from, id: request.id, status: 'busy' })
+      await respond(stream, { type: 'response', id: request.id, status: 'busy', reason: verdict.reason, predictedOwnerWaitMs: Math.min(verdict.predictedOwnerWaitMs, MAX_REPORTED_WAIT_MS), backlog: queue.backlog, serviceMs: queue.serviceMs })
+      return
+    }
+
+    // Cancel when the asker goes away (stream reset / connection lost) or its deadline passes.
+    const controller = new AbortController()
+    const onClose = (): void => controller.abort(new QueueAbortedError('stream closed by the asker'))
+    stream.addEventListener('close', onClose, { once: true })
+    const timer = setTimeout(() => controller.abort(new QueueAbortedError('deadline passed')), request.deadlineMs)
+    try {
+      const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal)
+      init.onServed?.({ from, id: request.id, status: 'ok', queuedMs: served.queuedMs, workMs: served.workMs })
+      await respond(stream, { type: 'response', id: request.id, status: 'ok', answer: served.value.text.slice(0, MAX_FRAME_BYTES / 2), queuedMs: served.queuedMs, workMs: served.workMs, backlog: queue.backlog, serviceMs: queue.serviceMs })
+    } catch (err) {
+      if (controller.signal.aborted) {
+        init.onServed?.({ from, id: request.id, status: 'cancelled' })
+        stream.abort(err as Error)
+        return
+      }
+      init.onServed?.({ from, id: request.id, status: 'error' })
+      await respond(stream, { type: 'response', id: request.id, status: 'error', code: 'backend-failed', message: (err as Error).message.slice(0, 500) })
+    } finally {
+      clearTimeout(timer)
+      stream.removeEventListener('close', onClose)
+    }
+  }
+}
+
+async function respond (stream: Stream, response: QueryResponse): Promise<void> {
+  try {
+    await writeFrame(stream, response)
+  } catch {
+    // The asker has gone; nothing left to tell it.
+    stream.abort(new Error('could not respond'))
+  }
+}
+
+/** A query attempt that failed on the wire, with the kind of failure. */
+export class QueryAttemptError extends Error {
+  override name = 'QueryAttemptError'
+  constructor (readonly kind: 'dial' | 'timeout' | 'stream' | 'invalid-response' | 'aborted', message: string) {
+    super(message)
+  }
+}
+
+export interface SendQueryOptions {
+  /** Time this attempt may take, ms; the request's deadline is set slightly shorter. */
+  timeoutMs: number
+  signal?: AbortSignal
+}
+
+/** Something that can open protocol streams: the libp2p node. */
+export interface Dialer {
+  dialProtocol(peer: PeerId | Multiaddr | Multiaddr[], protocols: string | string[], options?: { signal?: AbortSignal }): Promise<Stream>
+}
+
+/**
+ * Sends one query to one peer and waits for its response frame. Throws
+ * {@link QueryAttemptError} on dial failure, timeout, a broken stream or an
+ * invalid response; a `busy` or `error` reply is a returned value.
+ */
+export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
+  const timeout = AbortSignal.timeout(Math.max(1, opts.timeoutMs))
+  const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
+  let stream: Stream
+  try {
+    stream = await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
+  } catch (err) {
+    if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
+    if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
+    throw new QueryAttemptError('dial', (err as Error).message)
+  }
+  const onAbort = (): void => stream.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    // Leave the server a little margin to answer before our own timer fires.
+    const deadlineMs = Math.max(1, Math.floor(opts.timeoutMs * 0.95))
+    const request: QueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs }
+    stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify(request))))
+    let bytes: Uint8Array
+    try {
+      bytes = await readFrame(stream)
+    } catch (err) {
+      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${opts.timeoutMs} ms`)
+      if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while waiting')
+      throw new QueryAttemptError('stream', (err as Error).message)
+    }
+    let parsed
+    try {
+      parsed = QueryResponseSchema.safeParse(parseJson(bytes))
+    } catch (err) {
+      throw new QueryAttemptError('invalid-response', (err as Error).message)
+    }
+    if (!parsed.success) throw new QueryAttemptError('invalid-response', parsed.error.issues.map(i => i.message).join('; ').slice(0, 300))
+    await stream.close().catch(() => {})
+    return parsed.data
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+async function withTimeout<T> (p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(onTimeout()), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}

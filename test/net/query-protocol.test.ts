@@ -1,0 +1,98 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import * as lp from 'it-length-prefixed'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AgentBackend } from '../../src/agent/backend.js'
+import { createHashEmbedder } from '../../src/core/embedder.js'
+import { MAX_FRAME_BYTES, QUERY_PROTOCOL } from '../../src/net/frames.js'
+import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
+import { QUERY_REJECT_REASONS, createQueryHandler, readFrame, sendQuery } from '../../src/net/query-protocol.js'
+import { RECORD_REJECT_REASONS } from '../../src/net/records.js'
+import { RejectionCounter } from '../../src/net/rejections.js'
+import { ServingQueue } from '../../src/net/serving-queue.js'
+
+const embedder = createHashEmbedder()
+
+/** A backend that takes `delayMs` and remembers which requests were cancelled. */
+function slowBackend (delayMs: number): AgentBackend & { aborted: string[], started: string[] } {
+  const aborted: string[] = []
+  const started: string[] = []
+  return {
+    description: `slow test backend (${delayMs} ms)`,
+    aborted,
+    started,
+    async answer ({ id, question, signal }) {
+      started.push(id)
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, delayMs)
+        signal?.addEventListener('abort', () => { clearTimeout(t); aborted.push(id); reject(new Error('aborted')) }, { once: true })
+      })
+      return { text: `answer to ${question}` }
+    }
+  }
+}
+
+describe('/ppai/query/1.0.0 between two real nodes', () => {
+  let server: PpaiLibp2p
+  let client: PpaiLibp2p
+  const backend = slowBackend(400)
+  const queue = new ServingQueue({ initialServiceMs: 400 })
+  const rejections = new RejectionCounter(QUERY_REJECT_REASONS)
+
+  beforeAll(async () => {
+    const common = { network: 'qp-test', embedderId: embedder.id, mdns: false }
+    ;[server, client] = await Promise.all([0, 1].map(async () => createPpaiLibp2p({ ...common, privateKey: await generateKeyPair('Ed25519'), recordRejections: new RejectionCounter(RECORD_REJECT_REASONS) })))
+    // maxRemoteQueued 1: a second remote query while one is queued or in service is refused.
+    await server.handle(QUERY_PROTOCOL, createQueryHandler({ queue, backend, rejections, admission: { maxRemoteQueued: 1, ownerWaitBoundMs: 10_000 } }))
+    await client.dial(server.getMultiaddrs()[0])
+  })
+  afterAll(async () => { await Promise.all([server?.stop(), client?.stop()]) })
+
+  it('answers a query with the load it is under', async () => {
+    const res = await sendQuery(client, server.peerId, { id: 'q1', question: 'What is 2+2?' }, { timeoutMs: 5000 })
+    expect(res).toMatchObject({ status: 'ok', id: 'q1', answer: 'answer to What is 2+2?' })
+    if (res.status === 'ok') expect(res.workMs).toBeGreaterThanOrEqual(350)
+  })
+
+  it('refuses fast with its backlog when the remote queue is full', async () => {
+    const first = sendQuery(client, server.peerId, { id: 'q2', question: 'first' }, { timeoutMs: 5000 })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const t0 = Date.now()
+    const second = await sendQuery(client, server.peerId, { id: 'q3', question: 'second' }, { timeoutMs: 5000 })
+    expect(second).toMatchObject({ status: 'busy', id: 'q3', backlog: 1, reason: 'remote-queue-full' })
+    expect(Date.now() - t0).toBeLessThan(200)
+    expect((await first).status).toBe('ok')
+  })
+
+  it('cancels the backend when the asker gives up', async () => {
+    const controller = new AbortController()
+    const pending = sendQuery(client, server.peerId, { id: 'q4', question: 'slow' }, { timeoutMs: 5000, signal: controller.signal })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(backend.started).toContain('q4')
+    controller.abort()
+    await expect(pending).rejects.toMatchObject({ kind: 'aborted' })
+    const end = Date.now() + 2000
+    while (!backend.aborted.includes('q4') && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 20))
+    expect(backend.aborted).toContain('q4')
+  })
+
+  it('rejects malformed, invalid and oversized frames with a named reason each', async () => {
+    const before = rejections.snapshot()
+    const raw = async (payload: Uint8Array, framed = true): Promise<unknown> => {
+      const stream = await client.dialProtocol(server.peerId, QUERY_PROTOCOL)
+      stream.send(framed ? lp.encode.single(payload) : payload)
+      try {
+        return JSON.parse(new TextDecoder().decode(await readFrame(stream)))
+      } catch (err) {
+        return { broken: (err as Error).message }
+      }
+    }
+    expect(await raw(new TextEncoder().encode('{not json'))).toMatchObject({ status: 'error', code: 'frame-malformed' })
+    expect(await raw(new TextEncoder().encode(JSON.stringify({ type: 'query', id: 'x', question: 'q' })))).toMatchObject({ status: 'error', code: 'frame-invalid' })
+    // A length prefix announcing more than the cap is refused before the body is read.
+    await raw(lp.encode.single(new Uint8Array(MAX_FRAME_BYTES + 10)).subarray(0, 16), false)
+    const after = rejections.snapshot()
+    expect(after.malformed - before.malformed).toBe(1)
+    expect(after.invalid - before.invalid).toBe(1)
+    expect(after.oversize - before.oversize).toBe(1)
+  })
+})
