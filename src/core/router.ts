@@ -1,0 +1,103 @@
+/**
+ * The one place where a node's state becomes a {@link DecisionContext}: the
+ * simulator and the libp2p node both call {@link buildDecisionContext}, so a
+ * policy sees the same inputs built the same way in both.
+ *
+ * Success: the advertised profile as a capped prior, this node's own
+ * observations of the peer as evidence (`scoreCandidate`). Load: this node's
+ * beliefs (`LoadBeliefs`). Crowd: the rivals the beacons' arrival rates imply.
+ */
+import type { LoadBeliefs } from './beliefs.js'
+import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
+import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
+
+/** Why a router input was rejected: countable. */
+export type RouterInputReason = 'embedding-space'
+
+/** The state cannot make a context; `reason` is countable. */
+export class RouterInputError extends Error {
+  override name = 'RouterInputError'
+  constructor (readonly reason: RouterInputReason, message: string) {
+    super(message)
+  }
+}
+
+/** A candidate as discovery found it: who, its advertised profile if fetched, how far. */
+export interface CandidateInput {
+  id: string
+  /** Advertised profile (a prior only); absent when not fetched. */
+  profile?: Profile
+  /** Network round trip, ms. */
+  rttMs: number
+  /** Mean service time, ms, when the caller knows it; else from the beliefs. */
+  serviceMs?: number
+}
+
+/** The state a decision is built from. */
+export interface RouterInput {
+  /** ms, from the caller's clock. */
+  now: number
+  queryId: string
+  embedding: Float32Array
+  local: { profile: Profile, backlog: number, serviceMs: number }
+  candidates: readonly CandidateInput[]
+  beliefs: LoadBeliefs
+  observations: PeerObservations
+  /** λ: utility lost per second of expected latency. */
+  latencyWeight: number
+  rng: Rng
+  oracle?: OracleView
+  /** The game's crowd, when the caller has its own estimate; else from the beliefs over `rivalsWindowMs`. */
+  expectedRivals?: number
+  /** The decision window for {@link LoadBeliefs.estimateRivals}: how long others' choices stay unseen (e.g. the beacon period). Default 2000. */
+  rivalsWindowMs?: number
+  /** Share of the beaconed arrivals that are delegated (default 1, the worst case). */
+  delegatedShare?: number
+  /** Service time of a candidate nobody has told us about, ms. Default: the own agent's. */
+  defaultServiceMs?: number
+  scoring?: CandidateScoringOptions
+}
+
+/**
+ * Builds the context a policy decides on. Candidates are de-duplicated by id;
+ * an advertised profile of another embedding space (or dimension) is ignored,
+ * never mixed in, so such a peer is scored from observations and the prior.
+ * Throws {@link RouterInputError} (`embedding-space`) when the query was
+ * embedded in another dimension than the own profile.
+ */
+export function buildDecisionContext (input: RouterInput): DecisionContext {
+  const { now, embedding, beliefs, observations } = input
+  if (input.local.profile.dim !== embedding.length) {
+    throw new RouterInputError('embedding-space', `the query embedding has ${embedding.length} dimensions, the own profile (${input.local.profile.embedderId}) ${input.local.profile.dim}`)
+  }
+  const space = input.local.profile.embedderId
+  const defaultServiceMs = input.defaultServiceMs ?? input.local.serviceMs
+  const seen = new Set<string>()
+  const candidates: Candidate[] = []
+  for (const c of input.candidates) {
+    if (seen.has(c.id)) continue
+    seen.add(c.id)
+    const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
+    candidates.push({
+      id: c.id,
+      success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring),
+      backlog: beliefs.belief(c.id, now),
+      serviceMs: c.serviceMs ?? beliefs.serviceMs(c.id) ?? defaultServiceMs,
+      rttMs: c.rttMs
+    })
+  }
+  return {
+    now,
+    queryId: input.queryId,
+    local: {
+      success: predictSuccess(input.local.profile, embedding, input.scoring),
+      backlog: input.local.backlog,
+      serviceMs: input.local.serviceMs
+    },
+    candidates,
+    latencyWeight: input.latencyWeight,
+    expectedRivals: input.expectedRivals ?? beliefs.estimateRivals(now, input.rivalsWindowMs ?? 2000, input.delegatedShare ?? 1),
+    rng: input.rng,
+    oracle: input.oracle
+  }
+}
