@@ -95,9 +95,8 @@ export class Cluster {
    */
   async waitForPeers (minPeers: number, timeoutMs: number, onPoll?: (counts: number[]) => void): Promise<number[]> {
     const deadline = Date.now() + timeoutMs
-    let counts: number[] = []
     while (true) {
-      counts = await Promise.all(this.clients.map(async (c, i) => {
+      const counts = await Promise.all(this.clients.map(async (c, i) => {
         if (!this.nodes[i].running) return -1
         try {
           return (await c.status(2_000)).peers
