@@ -130,6 +130,8 @@ export class LoadBeliefs {
    * something newer (a beacon that overtook it, or its own observation).
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
+    // Frames are validated at the edge; a non-finite value here is a bug upstream, not information.
+    if (![beacon.backlog, beacon.serviceMs, beacon.sentAt, receivedAt].every(Number.isFinite)) return
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
     const prev = this.peers.get(beacon.peerId)
@@ -187,9 +189,11 @@ export class LoadBeliefs {
       return
     }
     const sentAt = now - timing.latencyMs
+    // What the query saw is older than the estimate held (a later beacon or refusal): nothing to add.
+    if (sentAt < prev.at) return
     const implied = Math.max(0, spentMs / prev.serviceMs - 1)
     const obsVariance = implied + 1
-    const at = Math.max(prev.at, sentAt)
+    const at = sentAt
     const before = carryForward(prev.mean, prev.variance, at - prev.at, prev.arrivalPerSec, prev.serviceMs)
     const gain = before.variance / (before.variance + obsVariance)
     const atSend = {

@@ -65,6 +65,21 @@ describe('LoadBeliefs', () => {
     expect(after).toBeGreaterThan(before + 0.5)
   })
 
+  it('adds nothing from a response that was sent before the last beacon', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p', { backlog: 2, arrivalPerSec: 0.9, sentAt: 5000 }), 5000)
+    const before = beliefs.belief('p', 10_000)
+    // Sent at 3 900, before the beacon of 5 000 that already counts what it saw.
+    beliefs.onResponse('p', { latencyMs: 6100, rttMs: 100 }, 10_000)
+    expect(beliefs.belief('p', 10_000)).toEqual(before)
+  })
+
+  it('ignores a beacon with non-finite values', () => {
+    const beliefs = new LoadBeliefs()
+    beliefs.onBeacon(beacon('p', { backlog: Number.NaN }), 0)
+    expect(beliefs.belief('p', 0).ageMs).toBe(Infinity)
+  })
+
   it('keeps a newer estimate when an older beacon arrives late', () => {
     const beliefs = new LoadBeliefs()
     beliefs.onBeacon(beacon('p', { backlog: 6, sentAt: 5000 }), 5010)
