@@ -21,17 +21,38 @@ export interface ClusterInit {
 
 /** Every child process of this demo, for the exit handlers. */
 const live = new Set<NodeProcess>()
+/** Synchronous clean-ups to run after the children are killed (temp folders). */
+const exitTasks = new Set<() => void>()
 let handlersInstalled = false
+
+/** Runs `task` (synchronous) when the process exits or is interrupted; returns a function that cancels it. */
+export function atExit (task: () => void): () => void {
+  installCleanupHandlers()
+  exitTasks.add(task)
+  return () => { exitTasks.delete(task) }
+}
+
+function cleanUpNow (): void {
+  for (const p of live) p.killNow()
+  for (const task of exitTasks) {
+    try {
+      task()
+    } catch {
+      // best effort on the way out
+    }
+  }
+  exitTasks.clear()
+}
 
 function installCleanupHandlers (): void {
   if (handlersInstalled) return
   handlersInstalled = true
   // 'exit' runs synchronously: only a kill is possible, and enough.
-  process.on('exit', () => { for (const p of live) p.killNow() })
+  process.on('exit', cleanUpNow)
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\n${signal}: stopping ${[...live].filter(p => p.running).length} node process(es)\n`)
-      for (const p of live) p.killNow()
+      cleanUpNow()
       process.exit(signal === 'SIGINT' ? 130 : 143)
     })
   }

@@ -13,7 +13,7 @@ import { type BenchResult, headline, type PolicyResult } from '../bench/metrics.
 import { formatParams, formatTable } from '../bench/table.js'
 import type { PolicyName } from '../core/types.js'
 import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
-import { Cluster } from './cluster.js'
+import { atExit, Cluster } from './cluster.js'
 import { drivePolicy, type RunNotes } from './driver.js'
 import { Progress } from './progress.js'
 import { DEFAULT_WORKLOAD, nodeName, planWorkload, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
@@ -74,6 +74,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   }
   const workload = planWorkload(set, workloadParams)
   const rootDir = mkdtempSync(join(tmpdir(), 'ppai-demo-'))
+  const cancelRemoval = opts.keepDir === true ? () => undefined : atExit(() => rmSync(rootDir, { recursive: true, force: true }))
   progress.phase(`demo: ${opts.nodes} nodes on 127.0.0.1, ${workload.queries.length} queries per policy, policies ${opts.policies.join(', ')}; ${set.synthetic ? 'SYNTHETIC workload (no MMLU-Redux data found)' : `questions from ${set.source}`}; nodes' folders in ${rootDir}`)
   const seedFiles = writeSeedFiles(rootDir, set, workload)
 
@@ -105,6 +106,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
       }
     }
   } finally {
+    cancelRemoval()
     if (opts.keepDir !== true) rmSync(rootDir, { recursive: true, force: true })
     else progress.note(`nodes' folders and logs kept in ${rootDir}`)
   }
