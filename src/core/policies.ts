@@ -224,7 +224,7 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
         types,
         rivals: ctx.expectedRivals
       }, { temperature })
-      return decisionFromEquilibrium(ctx, eq)
+      return decisionFromEquilibrium(ctx, eq, types[0], exploration)
     }
   }
 }
@@ -259,7 +259,8 @@ export function typePrior (ctx: DecisionContext, opts: { exploration: number, ow
   return types
 }
 
-function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium): Decision {
+/** The decision from the own type's (index 0) strategy; `success` in the explanation is the optimistic score the game used, so that utility = success − λ·latency holds. */
+function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: GameType, exploration: number): Decision {
   const strategy = eq.strategies[0]
   const utility = eq.utilities[0]
   let r = ctx.rng()
@@ -276,7 +277,7 @@ function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium): Decisi
     action: a,
     probability: strategy[i],
     utility: utility[i],
-    success: i === 0 ? ctx.local.success.mean : ctx.candidates[i - 1].success.mean,
+    success: i === 0 ? own.localSuccess : own.success[i - 1],
     expectedLatencyMs: eq.expectedLatencyMs[0][i]
   }))
   const fallbacks = explanation
@@ -289,7 +290,7 @@ function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium): Decisi
     action,
     fallbacks,
     explanation,
-    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${eq.actions.length} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals; highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
+    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${eq.actions.length} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
   }
 }
 
