@@ -49,6 +49,7 @@ describe('createPolicy', () => {
       expect(decision.explanation.map(e => e.action)).toEqual(['local', 'a', 'b'])
       expect(decision.fallbacks).not.toContain('local')
       expect(decision.fallbacks).not.toContain(decision.action)
+      for (const e of decision.explanation) expect(e.utility).toBeCloseTo(e.success - ctx.latencyWeight * e.expectedLatencyMs / 1000, 9)
     }
   })
 
