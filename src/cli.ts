@@ -4,6 +4,7 @@
  * (`register*` functions), so this file only assembles them.
  */
 import { Command } from 'commander'
+import { registerBench } from './bench/command.js'
 import { registerDemo } from './demo/command.js'
 
 const program = new Command()
@@ -13,6 +14,7 @@ const program = new Command()
   .showHelpAfterError()
 
 // Subcommands: one line per area.
+registerBench(program)
 registerDemo(program)
 
 await program.parseAsync(process.argv)

@@ -1,0 +1,176 @@
+/**
+ * The benchmark scenarios: `paper` (personalised edge agents), `trace` (every
+ * agent one of the 14 real models) and `scale` (10,000 personalised agents,
+ * a million queries, churn). Each builds a simulated world from the question
+ * set and names every parameter it uses, so that the output can print them.
+ */
+import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
+import { recordedTrace, type CorrectnessModel } from '../agent/recorded-trace.js'
+import { createHashEmbedder } from '../core/embedder.js'
+import { buildProfile } from '../core/prototypes.js'
+import { BucketCode, CandidateIndex } from '../core/retrieval.js'
+import { fnv1a32, seededRng, shuffled } from '../core/rng.js'
+import type { Profile } from '../core/types.js'
+import { soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
+import type { SimAgentSpec, SimParams, SimWorld } from '../sim/simulator.js'
+import { QuestionPool } from '../sim/workload.js'
+
+export const SCENARIO_NAMES = ['paper', 'trace', 'scale'] as const
+export type ScenarioName = (typeof SCENARIO_NAMES)[number]
+
+/** How the agents of a scenario are made. */
+export interface AgentParams {
+  agents: number
+  /** `personalised`: strong on the owner's subjects (a real model's answers), small model elsewhere; `trace`: one real model each. */
+  kind: 'personalised' | 'trace'
+  /** Subjects each owner cares about (personalised agents' strong subjects, and every owner's interests). */
+  subjectsPerOwner: number
+  smallModelAccuracy: number
+  smallModelSubjectSpread: number
+  /** Fraction of each subject's questions used for training the profiles; the rest is asked. */
+  trainFraction: number
+  /** Training questions an agent's profile is built from (drawn with its owner's mix, from the training split only). */
+  profileExamples: number
+  /** Network id that fixes the bucket code of candidate retrieval. */
+  networkId: string
+}
+
+/** Everything a scenario needs: the simulator's parameters and the agents'. */
+export interface ScenarioParams {
+  sim: SimParams
+  agents: AgentParams
+}
+
+const BASE_SIM: SimParams = {
+  seed: 1,
+  queries: 20_000,
+  load: 0.7,
+  ownInterestShare: 0.5,
+  burstFactor: 4,
+  burstFraction: 0.1,
+  meanBurstMs: 20_000,
+  device: { prefillMs: 400, outputTokensMin: 40, outputTokensMax: 200, tokensPerSecMin: 15, tokensPerSecMax: 45 },
+  network: { rttMinMs: 20, rttMaxMs: 150, gossipDelayMs: 100, dialFailureMs: 1000 },
+  churn: { enabled: true, meanOnlineMs: 600_000, meanOfflineMs: 120_000 },
+  beaconPeriodMs: 2000,
+  beaconScope: 'all',
+  recordTtlMs: 30_000,
+  failureBackoffMs: 30_000,
+  candidatesPerQuery: 10,
+  maxRemoteAttempts: 3,
+  latencyWeight: 0.02,
+  rateMeterTauMs: 30_000,
+  ownerWaitBoundMs: 10_000,
+  maxRemoteQueued: 4,
+  drainLimitMs: 3_600_000
+}
+
+const BASE_AGENTS: AgentParams = {
+  agents: 50,
+  kind: 'personalised',
+  subjectsPerOwner: 3,
+  ...SMALL_MODEL_DEFAULTS,
+  trainFraction: 0.3,
+  profileExamples: 150,
+  networkId: 'ppai-bench'
+}
+
+/** The default parameters of a scenario (before flags). */
+export function scenarioDefaults (name: ScenarioName): ScenarioParams {
+  switch (name) {
+    case 'paper':
+      return { sim: structuredClone(BASE_SIM), agents: { ...BASE_AGENTS } }
+    case 'trace':
+      return { sim: { ...structuredClone(BASE_SIM), ownInterestShare: 0 }, agents: { ...BASE_AGENTS, kind: 'trace', agents: 28, subjectsPerOwner: 0 } }
+    case 'scale':
+      return {
+        sim: { ...structuredClone(BASE_SIM), queries: 1_000_000, beaconScope: 'candidates', candidatesPerQuery: 8 },
+        agents: { ...BASE_AGENTS, agents: 10_000, profileExamples: 60 }
+      }
+  }
+}
+
+/** A built scenario: the world to simulate and what it rests on. */
+export interface BuiltScenario {
+  world: SimWorld
+  synthetic: boolean
+  source: string
+  /** Questions asked (held out) and used for training. */
+  testQuestions: number
+  trainQuestions: number
+  models: string[]
+  embedderId: string
+}
+
+/** Builds the agents, their profiles (training split only) and the candidate index. */
+export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenario {
+  const seed = p.sim.seed >>> 0
+  const rng = seededRng(fnv1a32('scenario', seed))
+  const sound = soundQuestions(set)
+  const { train, test } = splitBySubject(sound, p.agents.trainFraction, rng)
+  if (test.length === 0 || train.length === 0) throw new RangeError('the split left no training or no test questions')
+  const embedder = createHashEmbedder()
+  const cache = new Map<string, Float32Array>()
+  const embed = (q: Question): Float32Array => {
+    let e = cache.get(q.id)
+    if (e === undefined) {
+      e = embedder.embed(q.question)
+      cache.set(q.id, e)
+    }
+    return e
+  }
+  const pool = new QuestionPool(test)
+  const trainPool = new QuestionPool(train)
+  const subjects = pool.subjects()
+  const models = set.models
+  const agents: SimAgentSpec[] = []
+  for (let i = 0; i < p.agents.agents; i++) {
+    const id = `agent-${String(i).padStart(5, '0')}`
+    let model: CorrectnessModel
+    let interests: string[]
+    if (p.agents.kind === 'trace') {
+      model = recordedTrace(models[i % models.length])
+      interests = p.agents.subjectsPerOwner > 0 ? shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner) : []
+    } else {
+      interests = shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner)
+      model = skillProfile({
+        agentId: id,
+        ownerSubjects: interests,
+        expertModel: models[Math.floor(rng() * models.length)],
+        smallModelAccuracy: p.agents.smallModelAccuracy,
+        smallModelSubjectSpread: p.agents.smallModelSubjectSpread,
+        seed
+      })
+    }
+    const examples: Array<{ embedding: Float32Array, outcome: number }> = []
+    for (let k = 0; k < p.agents.profileExamples; k++) {
+      const q = trainPool.draw(interests, p.sim.ownInterestShare, rng)
+      examples.push({ embedding: embed(q), outcome: model.correct(q) ? 1 : 0 })
+    }
+    const profile: Profile = buildProfile(embedder.id, embedder.dim, examples)
+    agents.push({ id, model, profile, interests, speedDraw: rng() })
+  }
+  const index = new CandidateIndex(new BucketCode(p.agents.networkId, embedder.dim))
+  for (const a of agents) index.upsert(a.id, a.profile)
+  const idIndex = new Map(agents.map((a, i) => [a.id, i]))
+  // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
+  const limit = Math.min(agents.length, 2 * p.sim.candidatesPerQuery + 1)
+  const retrieved = new Map<string, number[]>()
+  const retrieve = (q: Question): number[] => {
+    let list = retrieved.get(q.id)
+    if (list === undefined) {
+      list = index.candidates(embed(q), limit).map(id => idIndex.get(id) ?? -1).filter(i => i >= 0)
+      retrieved.set(q.id, list)
+    }
+    return list
+  }
+  return {
+    world: { agents, pool, embedderId: embedder.id, dim: embedder.dim, embed, retrieve },
+    synthetic: set.synthetic,
+    source: set.source,
+    testQuestions: test.length,
+    trainQuestions: train.length,
+    models,
+    embedderId: embedder.id
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * One simulated node's deciding side: its beliefs about peers' load, its own
+ * observations of their answers, and the policy — exactly the core pieces a
+ * real node holds, fed the same kinds of evidence (beacons after gossip,
+ * refusals, response times, feedback on answers). The context is built by the
+ * core's router, as on the node.
+ */
+import { LoadBeliefs, type ResponseTiming } from '../core/beliefs.js'
+import { createPolicy } from '../core/policies.js'
+import { buildDecisionContext } from '../core/router.js'
+import { PeerObservations } from '../core/scoring.js'
+import type { Decision, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+
+/** What the simulator knows at a decision instant (the node's view, plus the oracle's for the oracle policy). */
+export interface DecisionInput {
+  now: number
+  queryId: string
+  embedding: Float32Array
+  local: { profile: Profile, backlog: number, serviceMs: number }
+  candidates: Array<{ id: string, profile: Profile, rttMs: number }>
+  latencyWeight: number
+  rng: Rng
+  oracle?: OracleView
+}
+
+export class UserDecider {
+  readonly beliefs: LoadBeliefs
+  readonly observations: PeerObservations
+  private readonly policy: RoutingPolicy
+  /** Newest beacon applied per peer (sentAt), so gossip is applied once. */
+  private readonly heard = new Map<string, number>()
+
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number) {
+    this.beliefs = new LoadBeliefs()
+    this.observations = new PeerObservations(embedderId, dim)
+    this.policy = createPolicy(policy)
+  }
+
+  /** A beacon reached this node by gossip at `receivedAt` (applied once per beacon). */
+  hearBeacon (beacon: LoadBeacon, receivedAt: number): void {
+    const last = this.heard.get(beacon.peerId)
+    if (last !== undefined && last >= beacon.sentAt) return
+    this.heard.set(beacon.peerId, beacon.sentAt)
+    this.beliefs.onBeacon(beacon, receivedAt)
+  }
+
+  hearRefusal (peerId: string, backlog: number, now: number): void {
+    this.beliefs.onRefusal(peerId, backlog, now)
+  }
+
+  hearResponse (peerId: string, timing: ResponseTiming, now: number): void {
+    this.beliefs.onResponse(peerId, timing, now)
+  }
+
+  /** Feedback on an answer `peerId` gave (1 right, 0 wrong). */
+  recordAnswer (peerId: string, embedding: Float32Array, outcome: number): void {
+    this.observations.record(peerId, embedding, outcome)
+  }
+
+  decide (input: DecisionInput): Decision {
+    const ctx = buildDecisionContext({
+      now: input.now,
+      queryId: input.queryId,
+      embedding: input.embedding,
+      local: input.local,
+      candidates: input.candidates,
+      beliefs: this.beliefs,
+      observations: this.observations,
+      latencyWeight: input.latencyWeight,
+      rng: input.rng,
+      oracle: input.oracle,
+      rivalsWindowMs: this.beaconWindowMs
+    })
+    return this.policy.decide(ctx)
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The serving side of one simulated device: one request in service at a time
+ * and owner-first order (DESIGN §5) — the owner's queries wait only behind
+ * other owner queries and the request in service; remote queries are served
+ * first-come first-served after them.
+ */
+
+/** A request waiting at or being served by a device. */
+export interface QueuedJob<Q> {
+  query: Q
+  /** True when it came from another peer. */
+  remote: boolean
+  /** The query's attempt token when it was sent; a job whose query moved on is skipped. */
+  token: number
+  /** Service time this job will take on this device, ms. */
+  serviceMs: number
+}
+
+/** A FIFO with O(1) push and shift (head index, compacted now and then). */
+class Fifo<T> {
+  private items: T[] = []
+  private head = 0
+
+  get length (): number {
+    return this.items.length - this.head
+  }
+
+  push (item: T): void {
+    this.items.push(item)
+  }
+
+  shift (): T | undefined {
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head++]
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+
+  /** Removes and returns every item. */
+  drain (): T[] {
+    const out = this.items.slice(this.head)
+    this.items = []
+    this.head = 0
+    return out
+  }
+}
+
+export class DeviceQueue<Q> {
+  private readonly owner = new Fifo<QueuedJob<Q>>()
+  private readonly remote = new Fifo<QueuedJob<Q>>()
+  /** The job in service, if any. */
+  current: QueuedJob<Q> | undefined
+  /** When the current job started, ms. */
+  startedAt = 0
+  /** Increases at every service start, so a stale end-of-service event can be recognised. */
+  serviceToken = 0
+
+  /** Requests waiting or in service. */
+  get backlog (): number {
+    return this.owner.length + this.remote.length + (this.current !== undefined ? 1 : 0)
+  }
+
+  /** Remote requests waiting or in service. */
+  get remoteQueued (): number {
+    return this.remote.length + (this.current?.remote === true ? 1 : 0)
+  }
+
+  enqueue (job: QueuedJob<Q>): void {
+    if (job.remote) this.remote.push(job)
+    else this.owner.push(job)
+  }
+
+  /** The next job to serve: the owner's first. */
+  next (): QueuedJob<Q> | undefined {
+    return this.owner.shift() ?? this.remote.shift()
+  }
+
+  /** Takes every waiting remote job out of the queue (the device left the network). */
+  dropRemote (): Array<QueuedJob<Q>> {
+    return this.remote.drain()
+  }
+}

@@ -1,0 +1,526 @@
+/**
+ * The discrete-event simulator (DESIGN §7): virtual time, seeded, one policy
+ * per run over arrivals, questions, service times and churn that do not
+ * depend on the policy, so every policy meets the same workload.
+ *
+ * What it models: per user, bursty Poisson arrivals and an own device serving
+ * one request at a time, owner first; a round trip per pair of peers; load
+ * beacons every `beaconPeriodMs` carried by gossip, so decisions rest on stale
+ * load exactly as on a real node; owner-first admission with fast refusals
+ * (core `admitRemote`); fallbacks to the next choice and finally the own
+ * agent; churn, where a peer that leaves fails the requests it holds and
+ * their senders fall back. What it does not model: deadlines on waiting
+ * requests (a request admitted is served), profile updates while running.
+ *
+ * Decisions are made by the core: the router builds the context from
+ * profiles, observations and beliefs, and the policy decides (`UserDecider`).
+ */
+import { admitRemote } from '../core/admission.js'
+import { fnv1a32, seededRng } from '../core/rng.js'
+import type { LoadBeacon, OracleView, PolicyName, Profile, Rng } from '../core/types.js'
+import type { CorrectnessModel } from '../agent/recorded-trace.js'
+import type { Question } from '../data/questions.js'
+import { OutcomeLog, summarise, type PolicyResult } from '../bench/metrics.js'
+import { sessionLengthMs, startsOnline, type ChurnParams } from './churn.js'
+import { UserDecider } from './decider.js'
+import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type DeviceParams } from './device.js'
+import { DeviceQueue, type QueuedJob } from './device-queue.js'
+import { EventQueue } from './event-queue.js'
+import { roundTripMs, type NetworkParams } from './network.js'
+import { RateMeter } from './rate-meter.js'
+import { BurstyArrivals, QuestionPool } from './workload.js'
+
+/** One agent of the simulated network (and its owner, the user who asks). */
+export interface SimAgentSpec {
+  id: string
+  /** How the agent answers. */
+  model: CorrectnessModel
+  /** What it advertises: prototypes built from its training split only. */
+  profile: Profile
+  /** The owner's interests: what the owner asks about more often. */
+  interests: readonly string[]
+  /** Uniform draw in [0, 1) that fixes the device's decoding speed. */
+  speedDraw: number
+}
+
+/** The simulated world: agents, questions, and the shared embedding and retrieval. */
+export interface SimWorld {
+  agents: readonly SimAgentSpec[]
+  /** Questions the users ask (held-out split). */
+  pool: QuestionPool
+  embedderId: string
+  dim: number
+  /** The embedding of a question (the scenario caches them). */
+  embed(q: Question): Float32Array
+  /** Candidate agents for a question, best first, as agent indexes (the scenario's CandidateIndex, cached). */
+  retrieve(q: Question): readonly number[]
+}
+
+/** Every parameter of a run; all are printed with the results. */
+export interface SimParams {
+  seed: number
+  /** Queries issued in total. */
+  queries: number
+  /** Offered load: each owner's demand as a fraction of its own device's capacity. */
+  load: number
+  /** Share of an owner's queries drawn from its own interests (the rest from all subjects). */
+  ownInterestShare: number
+  burstFactor: number
+  burstFraction: number
+  meanBurstMs: number
+  device: DeviceParams
+  network: NetworkParams
+  churn: ChurnParams
+  /** A node gossips its load this often, ms. */
+  beaconPeriodMs: number
+  /** `all`: a node hears every peer's beacons; `candidates`: only of the peers it considers (large networks). */
+  beaconScope: 'all' | 'candidates'
+  /** A peer that left stays listed as a candidate this long (its records have not expired), ms. */
+  recordTtlMs: number
+  /** A peer that failed is not tried again by that node for this long, ms. */
+  failureBackoffMs: number
+  /** Candidates handed to the policy per query. */
+  candidatesPerQuery: number
+  /** Remote tries per query before the own agent answers. */
+  maxRemoteAttempts: number
+  /** λ: utility lost per second of expected latency. */
+  latencyWeight: number
+  /** Memory of the arrival-rate meters, ms. */
+  rateMeterTauMs: number
+  /** Owner-first admission: the owner's predicted wait bound, ms. */
+  ownerWaitBoundMs: number
+  /** Owner-first admission: remote requests queued at most. */
+  maxRemoteQueued: number
+  /** After the last arrival, queries still unanswered this much later count as lost, ms. */
+  drainLimitMs: number
+}
+
+/** What a run produced: the results row and the raw material of the report's plots. */
+export interface SimRun {
+  result: PolicyResult
+  /** Latencies, ms, ascending. */
+  latencies: Float64Array
+  /** Busy time per agent, ms. */
+  busyMsPerAgent: Float64Array
+  /** Requests served per agent (own and remote). */
+  servedPerAgent: Float64Array
+  /** Virtual time at the end, ms. */
+  virtualMs: number
+  events: number
+}
+
+const LOCAL = -1
+
+/** A query from its arrival to its answer. */
+interface QueryState {
+  index: number
+  user: number
+  question: Question
+  embedding: Float32Array
+  arrivedAt: number
+  /** Agent indexes to try, in order; ends with LOCAL. */
+  plan: number[]
+  planPos: number
+  /** Increases with each attempt; replies to an older attempt are ignored. */
+  token: number
+  /** Where the current attempt is: an agent index or LOCAL. */
+  at: number
+  sentAt: number
+  outputTokens: number
+  refused: number
+  failed: number
+  messages: number
+  done: boolean
+}
+
+type SimEvent =
+  | { kind: 'arrival', user: number }
+  | { kind: 'request', q: QueryState, token: number, agent: number }
+  | { kind: 'refused', q: QueryState, token: number, agent: number, backlog: number }
+  | { kind: 'answered', q: QueryState, token: number, agent: number }
+  | { kind: 'attemptFailed', q: QueryState, token: number, agent: number }
+  | { kind: 'serviceEnd', agent: number, serviceToken: number }
+  | { kind: 'beacon', agent: number }
+  | { kind: 'churn', agent: number }
+
+/** Per agent: device, owner's decider, meters, churn state, last beacons. */
+interface AgentState {
+  spec: SimAgentSpec
+  tokensPerSec: number
+  meanServiceMs: number
+  /** Measured mean service time (what the node would beacon). */
+  measuredServiceMs: number
+  device: DeviceQueue<QueryState>
+  arrivals: BurstyArrivals
+  arrivalRng: Rng
+  churnRng: Rng
+  decider: UserDecider
+  allMeter: RateMeter
+  ownerMeter: RateMeter
+  online: boolean
+  offlineSince: number
+  /** The last two beacons sent (the newest may still be in flight on gossip). */
+  beacon: LoadBeacon | undefined
+  previousBeacon: LoadBeacon | undefined
+  busyMs: number
+  served: number
+  /** This agent's remote attempts in flight (its own queries at other agents). */
+  outstanding: Set<QueryState>
+  /** Peers this owner saw fail: agent index -> not before, ms. */
+  backoff: Map<number, number>
+}
+
+/** Called now and then with the number of queries answered. */
+export type ProgressCallback = (answered: number, total: number) => void
+
+/** Runs one policy over the world; deterministic for a given seed. */
+export function simulate (world: SimWorld, params: SimParams, policy: PolicyName, onProgress?: ProgressCallback): SimRun {
+  const { agents: specs } = world
+  const N = specs.length
+  const seed = params.seed >>> 0
+  const sub = (label: string): Rng => seededRng(fnv1a32(label, seed))
+  const policyRng = sub(`policy:${policy}`)
+  const queue = new EventQueue<SimEvent>()
+  const idIndex = new Map<string, number>(specs.map((s, i) => [s.id, i]))
+  const log = new OutcomeLog()
+  let maxBacklog = 0
+  let issued = 0
+  let answered = 0
+  let events = 0
+  let lastArrivalAt = 0
+  let lastTime = 0
+  const progressEvery = Math.max(1, Math.floor(params.queries / 200))
+
+  const agents: AgentState[] = specs.map((spec, i) => {
+    const tokensPerSec = deviceSpeed(params.device, spec.speedDraw)
+    const meanServiceMs = meanServiceTimeMs(params.device, tokensPerSec)
+    const arrivalRng = sub(`arrivals:${i}`)
+    const churnRng = sub(`churn:${i}`)
+    return {
+      spec,
+      tokensPerSec,
+      meanServiceMs,
+      measuredServiceMs: meanServiceMs,
+      device: new DeviceQueue<QueryState>(),
+      arrivals: new BurstyArrivals({
+        meanRatePerSec: params.load * 1000 / meanServiceMs,
+        burstFactor: params.burstFactor,
+        burstFraction: params.burstFraction,
+        meanBurstMs: params.meanBurstMs
+      }, arrivalRng),
+      arrivalRng,
+      churnRng,
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs),
+      allMeter: new RateMeter(params.rateMeterTauMs),
+      ownerMeter: new RateMeter(params.rateMeterTauMs),
+      online: startsOnline(params.churn, churnRng),
+      offlineSince: -Infinity,
+      beacon: undefined,
+      previousBeacon: undefined,
+      busyMs: 0,
+      served: 0,
+      outstanding: new Set(),
+      backoff: new Map()
+    }
+  })
+
+  for (let i = 0; i < N; i++) {
+    const a = agents[i]
+    queue.push(a.arrivals.next(0), { kind: 'arrival', user: i })
+    queue.push(sub(`beacon-phase:${i}`)() * params.beaconPeriodMs, { kind: 'beacon', agent: i })
+    if (params.churn.enabled) queue.push(sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
+    if (!a.online) a.offlineSince = 0
+  }
+
+  const rtt = (a: number, b: number): number => roundTripMs(params.network, seed, a, b)
+  const listed = (j: number, now: number): boolean => agents[j].online || now - agents[j].offlineSince < params.recordTtlMs
+
+  function deliveredBeacon (j: number, now: number): LoadBeacon | undefined {
+    const a = agents[j]
+    const gossip = params.network.gossipDelayMs
+    if (a.beacon !== undefined && a.beacon.sentAt + gossip <= now) return a.beacon
+    if (a.previousBeacon !== undefined && a.previousBeacon.sentAt + gossip <= now) return a.previousBeacon
+    return undefined
+  }
+
+  function feedBeacons (user: number, peers: Iterable<number>, now: number): void {
+    const d = agents[user].decider
+    for (const j of peers) {
+      if (j === user) continue
+      const b = deliveredBeacon(j, now)
+      if (b !== undefined) d.hearBeacon(b, b.sentAt + params.network.gossipDelayMs)
+    }
+  }
+
+  function startService (i: number, now: number): void {
+    const a = agents[i]
+    const dev = a.device
+    while (dev.current === undefined) {
+      const job = dev.next()
+      if (job === undefined) return
+      // A request whose sender has moved on (failed over) is dropped: the stream closed.
+      if (job.query.done || job.query.token !== job.token) continue
+      dev.current = job
+      dev.startedAt = now
+      dev.serviceToken++
+      queue.push(now + job.serviceMs, { kind: 'serviceEnd', agent: i, serviceToken: dev.serviceToken })
+    }
+  }
+
+  function enqueue (i: number, job: QueuedJob<QueryState>, now: number): void {
+    const a = agents[i]
+    a.device.enqueue(job)
+    a.allMeter.add(now)
+    if (!job.remote) a.ownerMeter.add(now)
+    if (a.device.backlog > maxBacklog) maxBacklog = a.device.backlog
+    startService(i, now)
+  }
+
+  function finish (q: QueryState, servedBy: number, now: number): void {
+    if (q.done) return
+    q.done = true
+    answered++
+    const model = agents[servedBy === LOCAL ? q.user : servedBy].spec.model
+    const correct = model.correct(q.question)
+    log.add({
+      latencyMs: now - q.arrivedAt,
+      correct,
+      refused: q.refused,
+      failed: q.failed,
+      messages: q.messages,
+      servedBy: servedBy === LOCAL ? 'local' : specs[servedBy].id
+    })
+    if (servedBy !== LOCAL) agents[q.user].decider.recordAnswer(specs[servedBy].id, q.embedding, correct ? 1 : 0)
+    if (onProgress !== undefined && answered % progressEvery === 0) onProgress(answered, params.queries)
+  }
+
+  /** Sends the query to the next agent of its plan (or the own agent). */
+  function attemptNext (q: QueryState, now: number): void {
+    const user = agents[q.user]
+    q.token++
+    while (q.planPos < q.plan.length) {
+      const target = q.plan[q.planPos++]
+      if (target === LOCAL || !user.online) break
+      q.at = target
+      q.sentAt = now
+      q.messages++
+      user.outstanding.add(q)
+      if (!agents[target].online) {
+        // Its records have not expired yet: the dial fails after a while.
+        queue.push(now + params.network.dialFailureMs, { kind: 'attemptFailed', q, token: q.token, agent: target })
+      } else {
+        queue.push(now + rtt(q.user, target) / 2, { kind: 'request', q, token: q.token, agent: target })
+      }
+      return
+    }
+    q.at = LOCAL
+    user.outstanding.delete(q)
+    enqueue(q.user, { query: q, remote: false, token: q.token, serviceMs: serviceTimeMs(params.device, user.tokensPerSec, q.outputTokens) }, now)
+  }
+
+  function onArrival (i: number, now: number): void {
+    const a = agents[i]
+    const qRng = a.arrivalRng
+    const question = world.pool.draw(a.spec.interests, params.ownInterestShare, qRng)
+    const q: QueryState = {
+      index: issued,
+      user: i,
+      question,
+      embedding: world.embed(question),
+      arrivedAt: now,
+      plan: [],
+      planPos: 0,
+      token: 0,
+      at: LOCAL,
+      sentAt: now,
+      outputTokens: outputTokens(params.device, qRng()),
+      refused: 0,
+      failed: 0,
+      messages: 0,
+      done: false
+    }
+    issued++
+    lastArrivalAt = now
+    if (issued < params.queries) queue.push(a.arrivals.next(now), { kind: 'arrival', user: i })
+    if (a.online && N > 1) q.plan = decidePlan(q, now)
+    q.plan.push(LOCAL)
+    attemptNext(q, now)
+  }
+
+  function decidePlan (q: QueryState, now: number): number[] {
+    const user = agents[q.user]
+    const ranked = world.retrieve(q.question)
+    const chosen: number[] = []
+    for (const j of ranked) {
+      if (chosen.length >= params.candidatesPerQuery) break
+      if (j === q.user || !listed(j, now)) continue
+      const until = user.backoff.get(j)
+      if (until !== undefined) {
+        if (until > now) continue
+        user.backoff.delete(j)
+      }
+      chosen.push(j)
+    }
+    if (params.beaconScope === 'all') feedBeacons(q.user, agentIndexes, now)
+    else feedBeacons(q.user, chosen, now)
+    const oracle: OracleView | undefined = policy === 'oracle'
+      ? {
+          trueSuccess: id => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)].spec.model.successProbability(q.question),
+          trueBacklog: id => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)].device.backlog
+        }
+      : undefined
+    const decision = user.decider.decide({
+      now,
+      queryId: `q${q.index}`,
+      embedding: q.embedding,
+      local: { profile: user.spec.profile, backlog: user.device.backlog, serviceMs: user.measuredServiceMs },
+      candidates: chosen.map(j => ({ id: specs[j].id, profile: specs[j].profile, rttMs: rtt(q.user, j) })),
+      latencyWeight: params.latencyWeight,
+      rng: policyRng,
+      oracle
+    })
+    const plan: number[] = []
+    for (const action of [decision.action, ...decision.fallbacks]) {
+      if (action === 'local') break
+      const j = idIndex.get(action)
+      if (j !== undefined && !plan.includes(j)) plan.push(j)
+      if (plan.length >= params.maxRemoteAttempts) break
+    }
+    return plan
+  }
+
+  function onRequest (q: QueryState, token: number, j: number, now: number): void {
+    if (q.done || q.token !== token) return
+    const target = agents[j]
+    if (!target.online) {
+      queue.push(now + params.network.dialFailureMs, { kind: 'attemptFailed', q, token, agent: j })
+      return
+    }
+    const verdict = admitRemote({
+      backlog: target.device.backlog,
+      remoteQueued: target.device.remoteQueued,
+      serviceMs: target.measuredServiceMs,
+      ownerArrivalPerSec: target.ownerMeter.ratePerSec(now)
+    }, { ownerWaitBoundMs: params.ownerWaitBoundMs, maxRemoteQueued: params.maxRemoteQueued })
+    if (!verdict.admit) {
+      q.messages++
+      queue.push(now + rtt(q.user, j) / 2, { kind: 'refused', q, token, agent: j, backlog: target.device.backlog })
+      return
+    }
+    enqueue(j, { query: q, remote: true, token, serviceMs: serviceTimeMs(params.device, target.tokensPerSec, q.outputTokens) }, now)
+  }
+
+  function onServiceEnd (i: number, serviceToken: number, now: number): void {
+    const a = agents[i]
+    const dev = a.device
+    if (dev.serviceToken !== serviceToken || dev.current === undefined) return
+    const job = dev.current
+    dev.current = undefined
+    const spent = now - dev.startedAt
+    a.busyMs += spent
+    a.served++
+    // What the node measures of itself and beacons: an average of its service times.
+    a.measuredServiceMs += (spent - a.measuredServiceMs) * 0.05
+    const q = job.query
+    if (!job.remote) {
+      finish(q, LOCAL, now)
+    } else if (!q.done && q.token === job.token) {
+      q.messages++
+      queue.push(now + rtt(q.user, i) / 2, { kind: 'answered', q, token: job.token, agent: i })
+    }
+    startService(i, now)
+  }
+
+  function onAnswered (q: QueryState, token: number, j: number, now: number): void {
+    if (q.done || q.token !== token) return
+    const user = agents[q.user]
+    user.outstanding.delete(q)
+    user.decider.hearResponse(specs[j].id, { latencyMs: now - q.sentAt, rttMs: rtt(q.user, j) }, now)
+    finish(q, j, now)
+  }
+
+  function onRefused (q: QueryState, token: number, j: number, backlog: number, now: number): void {
+    if (q.done || q.token !== token) return
+    q.refused++
+    agents[q.user].decider.hearRefusal(specs[j].id, backlog, now)
+    attemptNext(q, now)
+  }
+
+  function onAttemptFailed (q: QueryState, token: number, j: number, now: number): void {
+    if (q.done || q.token !== token) return
+    q.failed++
+    agents[q.user].backoff.set(j, now + params.failureBackoffMs)
+    attemptNext(q, now)
+  }
+
+  function onBeacon (i: number, now: number): void {
+    const a = agents[i]
+    if (a.online) {
+      a.previousBeacon = a.beacon
+      a.beacon = { peerId: a.spec.id, backlog: a.device.backlog, serviceMs: a.measuredServiceMs, arrivalPerSec: a.allMeter.ratePerSec(now), sentAt: now }
+    }
+    if (!drained()) queue.push(now + params.beaconPeriodMs, { kind: 'beacon', agent: i })
+  }
+
+  function onChurn (i: number, now: number): void {
+    const a = agents[i]
+    a.online = !a.online
+    if (!a.online) {
+      a.offlineSince = now
+      a.beacon = undefined
+      a.previousBeacon = undefined
+      // Remote requests it held fail; their senders learn it when the connection drops.
+      const dropped = a.device.dropRemote()
+      const cur = a.device.current
+      if (cur?.remote === true) {
+        a.busyMs += now - a.device.startedAt
+        a.device.current = undefined
+        a.device.serviceToken++
+        dropped.push(cur)
+      }
+      for (const job of dropped) {
+        const q = job.query
+        if (q.done || q.token !== job.token) continue
+        queue.push(now + rtt(q.user, i) / 2, { kind: 'attemptFailed', q, token: job.token, agent: i })
+      }
+      // Its own queries out on the network come back to the device.
+      for (const q of [...a.outstanding]) {
+        a.outstanding.delete(q)
+        q.failed++
+        q.planPos = q.plan.length
+        attemptNext(q, now)
+      }
+      startService(i, now)
+    }
+    if (!drained()) queue.push(now + sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
+  }
+
+  const drained = (): boolean => issued >= params.queries && answered >= issued
+  const agentIndexes = specs.map((_, i) => i)
+
+  while (true) {
+    const item = queue.pop()
+    if (item === undefined) break
+    const now = item.time
+    if (issued >= params.queries && now > lastArrivalAt + params.drainLimitMs) break
+    events++
+    const e = item.event
+    switch (e.kind) {
+      case 'arrival': onArrival(e.user, now); break
+      case 'request': onRequest(e.q, e.token, e.agent, now); break
+      case 'refused': onRefused(e.q, e.token, e.agent, e.backlog, now); break
+      case 'answered': onAnswered(e.q, e.token, e.agent, now); break
+      case 'attemptFailed': onAttemptFailed(e.q, e.token, e.agent, now); break
+      case 'serviceEnd': onServiceEnd(e.agent, e.serviceToken, now); break
+      case 'beacon': onBeacon(e.agent, now); break
+      case 'churn': onChurn(e.agent, now); break
+    }
+    if (drained()) break
+    lastTime = now
+  }
+
+  const busyMsPerAgent = Float64Array.from(agents, a => a.busyMs)
+  const servedPerAgent = Float64Array.from(agents, a => a.served)
+  const result = summarise(policy, log, { issued, loadPerAgent: busyMsPerAgent, maxBacklog })
+  return { result, latencies: log.sortedLatencies(), busyMsPerAgent, servedPerAgent, virtualMs: lastTime, events }
+}
