@@ -68,11 +68,16 @@ export function expectedRivals (arrivalRatesPerSec: readonly number[], windowMs:
 
 /**
  * Carries a backlog estimate `(mean0, variance0)` forward by `dtMs` for a queue
- * with the given arrival rate and mean service time.
+ * with the given arrival rate and mean service time (one server).
  *
- * Stable queue (ρ < 1): an Ornstein–Uhlenbeck approximation that relaxes toward
- * the stationary M/M/1 backlog ρ/(1−ρ) (variance ρ/(1−ρ)²) with the M/M/1
- * relaxation time 1/(μ(1−√ρ)²). Overloaded queue: a random walk drifting at
+ * Stable queue (ρ < 0.98): the mean relaxes toward the stationary M/M/1
+ * backlog ρ/(1−ρ) — draining at the fluid slope μ−λ at first, filling in two
+ * phases (the server gets busy at rate λ+μ, the rest at the M/M/1 relaxation
+ * time 1/(μ(1−√ρ)²)); the variance grows from the random-walk rate λ + μ·P(busy)
+ * and saturates at the stationary variance ρ/(1−ρ)². Against a simulated
+ * M/M/1 queue (ρ 0.3–0.9, 1–10 s ahead) this has a lower squared error than
+ * the stale value, and its variance matches that error within ~10%
+ * (test/core/beliefs.test.ts). Overloaded queue: a random walk drifting at
  * λ−μ with variance growing at λ+μ.
  */
 export function carryForward (mean0: number, variance0: number, dtMs: number, arrivalPerSec: number, serviceMs: number): { mean: number, variance: number } {
@@ -84,10 +89,22 @@ export function carryForward (mean0: number, variance0: number, dtMs: number, ar
   if (rho < 0.98) {
     const meanInf = rho / (1 - rho)
     const varInf = rho / ((1 - rho) * (1 - rho))
-    const tau = 1 / (mu * (1 - Math.sqrt(rho)) ** 2)
-    const w = Math.exp(-dt / tau)
-    const mean = meanInf + (mean0 - meanInf) * w
-    const variance = variance0 * w * w + varInf * (1 - w * w)
+    const tauSlowest = 1 / (mu * (1 - Math.sqrt(rho)) ** 2)
+    const busy = Math.min(1, Math.max(0, mean0))
+    let mean: number
+    if (mean0 >= meanInf) {
+      // Draining: starts at the fluid slope μ−λ, never slower than the slowest mode.
+      const tau = Math.min(tauSlowest, (mean0 - meanInf) / (mu - lambda))
+      mean = meanInf + (mean0 - meanInf) * (tau > 0 ? Math.exp(-dt / tau) : 0)
+    } else {
+      // Filling: the server gets busy fast (rate λ+μ, up to ρ), the rest relaxes slowly.
+      const fastGap = Math.max(0, Math.min(meanInf - mean0, rho - busy))
+      const slowGap = meanInf - mean0 - fastGap
+      mean = meanInf - fastGap * Math.exp(-dt * (lambda + mu)) - slowGap * Math.exp(-dt / tauSlowest)
+    }
+    const growth = lambda + mu * busy
+    const fresh = varInf > 0 ? varInf * (1 - Math.exp(-growth * dt / varInf)) : 0
+    const variance = variance0 * Math.exp(-2 * dt / tauSlowest) + fresh
     return { mean, variance }
   }
   const mean = Math.max(0, mean0 + (lambda - mu) * dt)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { carryForward, expectedRivals, LoadBeliefs } from '../../src/core/beliefs.js'
+import { exponential, seededRng } from '../../src/core/rng.js'
 import type { LoadBeacon } from '../../src/core/types.js'
 
 function beacon (peerId: string, over: Partial<LoadBeacon> = {}): LoadBeacon {
@@ -118,5 +119,58 @@ describe('LoadBeliefs', () => {
 describe('carryForward', () => {
   it('leaves an estimate unchanged when no time has passed', () => {
     expect(carryForward(3, 0.5, 0, 0.5, 1000)).toEqual({ mean: 3, variance: 0.5 })
+  })
+})
+
+/** A seeded M/M/1 sample path: the backlog at any time. */
+function mm1Path (rho: number, serviceMs: number, horizonMs: number, seed: string): (t: number) => number {
+  const rng = seededRng(seed)
+  const lambda = rho / serviceMs
+  const mu = 1 / serviceMs
+  const times = [0]
+  const counts = [0]
+  let t = 0
+  let n = 0
+  while (t < horizonMs) {
+    const rate = lambda + (n > 0 ? mu : 0)
+    t += exponential(rng, 1 / rate)
+    n += rng() < lambda / rate ? 1 : -1
+    times.push(t)
+    counts.push(n)
+  }
+  return (x: number) => {
+    let lo = 0
+    let hi = times.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (times[mid] <= x) lo = mid
+      else hi = mid - 1
+    }
+    return counts[lo]
+  }
+}
+
+describe('carryForward against a simulated queue', () => {
+  it('predicts an M/M/1 backlog seconds ahead better than the stale value, with a variance that matches its error', () => {
+    for (const rho of [0.3, 0.7, 0.9]) {
+      const backlogAt = mm1Path(rho, 1000, 2e7, `mm1-${rho}`)
+      for (const dt of [2000, 8000]) {
+        let staleSq = 0
+        let beliefSq = 0
+        let predicted = 0
+        for (let s = 100_000; s + dt < 2e7; s += 20_000) {
+          const n0 = backlogAt(s)
+          const n1 = backlogAt(s + dt)
+          const b = carryForward(n0, 0, dt, rho, 1000)
+          staleSq += (n1 - n0) ** 2
+          beliefSq += (n1 - b.mean) ** 2
+          predicted += b.variance
+        }
+        expect(beliefSq).toBeLessThan(staleSq)
+        const ratio = predicted / beliefSq
+        expect(ratio).toBeGreaterThan(0.75)
+        expect(ratio).toBeLessThan(1.33)
+      }
+    }
   })
 })
