@@ -17,6 +17,7 @@ export const API_ERROR_REASONS = [
   'unknown_answer_id',
   'backend_failed',
   'backend_timeout',
+  'node_stopping',
   'internal_error'
 ] as const
 export type ApiErrorReason = (typeof API_ERROR_REASONS)[number]
@@ -33,6 +34,7 @@ const STATUS: Record<ApiErrorReason, ContentfulStatusCode> = {
   unknown_answer_id: 404,
   backend_failed: 502,
   backend_timeout: 504,
+  node_stopping: 503,
   internal_error: 500
 }
 

@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import { AskError } from '../net/ask-error.js'
 import type { AskResult, ModelChoice, NodeService } from '../net/service.js'
 import { ApiError } from './errors.js'
 import { readJsonBody } from './json-body.js'
@@ -65,6 +66,9 @@ async function askWithDeadline (service: NodeService, question: string, model: M
     return await Promise.race([service.ask(question, { model, deadlineMs: timeoutMs, signal }), timeout])
   } catch (err) {
     if (err instanceof ApiError) throw err
+    if (err instanceof AskError && err.code === 'deadline') throw new ApiError('backend_timeout', `no answer before the deadline: ${err.message}`)
+    if (err instanceof AskError && err.code === 'bad-request') throw new ApiError('invalid_body', err.message, 'messages')
+    if (err instanceof AskError && err.code === 'stopped') throw new ApiError('node_stopping', err.message)
     throw new ApiError('backend_failed', `the node could not answer: ${err instanceof Error ? err.message : String(err)}`)
   } finally {
     clearTimeout(timer)

@@ -11,7 +11,7 @@ describe('bearer token', () => {
   afterAll(async () => { await net?.close() })
 
   it('answers 401 without a token or with a wrong one', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret-token' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret-token' }] as Array<Record<string, string>>) {
       const res = await fetch(`${net.apis[0].url}/api/status`, { headers })
       expect(res.status).toBe(401)
       const body = await res.json() as { error: { code: string, type: string } }
@@ -38,8 +38,12 @@ describe('bearer token', () => {
 })
 
 describe('listening address', () => {
+  let net: ApiNetwork
+  beforeAll(async () => { net = await startApiNetwork({ nodes: 1 }) })
+  afterAll(async () => { await net?.close() })
+
   it('refuses a non-loopback host without a token', async () => {
-    const [service] = (await startApiNetwork({ nodes: 1 })).services
+    const [service] = net.services
     for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
       const err = await startApi(service, { host, port: 0 }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(ApiConfigError)
@@ -48,7 +52,7 @@ describe('listening address', () => {
   })
 
   it('serves a non-loopback host when a token is set', async () => {
-    const [service] = (await startApiNetwork({ nodes: 1 })).services
+    const [service] = net.services
     const api = await startApi(service, { host: '0.0.0.0', port: 0, token: 'tok' })
     try {
       const port = new URL(api.url).port

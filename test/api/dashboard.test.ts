@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import OpenAI from 'openai'
+import { chromium, type BrowserContext } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startApiNetwork, type ApiNetwork } from './support/network.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+describe('dashboard in headless Chromium', () => {
+  let net: ApiNetwork
+  let browser: BrowserContext
+  let profileDir: string
+
+  beforeAll(async () => {
+    net = await startApiNetwork({ nodes: 3 })
+    profileDir = mkdtempSync(join(tmpdir(), 'ppai-chromium-'))
+    // A fresh profile folder per run (playwright passes it as --user-data-dir).
+    browser = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await net?.close()
+    if (profileDir != null) rmSync(profileDir, { recursive: true, force: true })
+  })
+
+  it('shows peers, the prototype map, and a decision row that appears live after a query', async () => {
+    const page = await browser.newPage()
+    const errors: string[] = []
+    page.on('pageerror', e => errors.push(e.message))
+    await page.goto(net.apis[0].url + '/')
+    await page.waitForSelector('#live.on', { timeout: 10_000 })
+
+    const status = net.services[0].status()
+    await expect.poll(() => page.textContent('#node-name')).toBe(status.name)
+
+    const peers = net.services[0].peers()
+    await expect.poll(() => page.locator('tr.peer-row').count(), { timeout: 10_000 }).toBe(peers.length)
+    expect(peers.length).toBe(2)
+
+    const ownPoints = net.services[0].profile().prototypes.length
+    await expect.poll(() => page.locator('circle.map-point.own').count(), { timeout: 10_000 }).toBe(ownPoints)
+
+    const question = 'Which element has the atomic number six?'
+    const client = new OpenAI({ baseURL: `${net.apis[0].url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    const completion = await client.chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: question }] })
+    const id = (completion as unknown as { ppai: { id: string } }).ppai.id
+    const row = page.locator('tr.decision-row', { hasText: question })
+    await row.waitFor({ timeout: 5_000 })
+    expect(await row.count()).toBe(1)
+    expect(await row.textContent()).toContain('ok')
+    expect(id).toBeTruthy()
+
+    // The load chart draws a line for the node itself after a few polls.
+    await expect.poll(() => page.locator('polyline.load-line').count(), { timeout: 10_000 }).toBeGreaterThan(0)
+
+    mkdirSync('test-output', { recursive: true })
+    await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true })
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('asks a question from the page and shows who served it', async () => {
+    const page = await browser.newPage()
+    await page.goto(net.apis[0].url + '/')
+    await page.fill('#ask-input', 'What is the integral of 2x?')
+    await page.click('#ask-form button')
+    await page.locator('#ask-result .answer').waitFor({ timeout: 10_000 })
+    expect(await page.textContent('#ask-result')).toContain('served by')
+    await page.locator('tr.decision-row', { hasText: 'What is the integral of 2x?' }).waitFor({ timeout: 5_000 })
+    await page.close()
+  })
+})
