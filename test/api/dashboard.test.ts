@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import OpenAI from 'openai'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createInstantBackend } from '../../src/agent/instant.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -15,7 +16,9 @@ describe('dashboard in headless Chromium', () => {
   let profileDir: string
 
   beforeAll(async () => {
-    net = await startApiNetwork({ nodes: 3 })
+    // Agents that take a moment (named parameter), so that a burst of queries leaves a visible backlog.
+    const serviceDelayMs = 300
+    net = await startApiNetwork({ nodes: 3, backends: [0, 1, 2].map(i => createInstantBackend({ label: `node-${i}`, delayMs: serviceDelayMs })) })
     profileDir = mkdtempSync(join(tmpdir(), 'ppai-chromium-'))
     // A fresh profile folder per run (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } })
@@ -53,8 +56,15 @@ describe('dashboard in headless Chromium', () => {
     expect(await row.textContent()).toContain('ok')
     expect(id).toBeTruthy()
 
-    // The load chart draws a line for the node itself after a few polls.
-    await expect.poll(() => page.locator('polyline.load-line').count(), { timeout: 10_000 }).toBeGreaterThan(0)
+    // A burst of queries from every node: more decision rows, and load lines for the node and its peers.
+    const burst = net.apis.flatMap((api, i) => [0, 1].map(k => new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+      .chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: `Burst ${i}.${k}: which law of motion relates force, mass and acceleration?` }] })))
+    await Promise.all(burst)
+    await expect.poll(() => page.locator('tr.decision-row').count(), { timeout: 10_000 }).toBe(net.services[0].decisions(60).length)
+    // One line for the node's own backlog, one per peer it holds a load belief about.
+    const expectedLines = (): number => 1 + net.services[0].peers().filter(p => p.believedBacklog != null).length
+    await expect.poll(async () => await page.locator('polyline.load-line').count() - expectedLines(), { timeout: 10_000 }).toBe(0)
+    expect(expectedLines()).toBe(3)
 
     mkdirSync('test-output', { recursive: true })
     await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true })

@@ -87,6 +87,18 @@ function age (ms) {
   return sec < 60 ? `${sec}s ago` : `${Math.round(sec / 60)}m ago`
 }
 
+function uptime (ms) {
+  const sec = Math.round(ms / 1000)
+  if (sec < 120) return `${sec}s`
+  if (sec < 7200) return `${Math.round(sec / 60)}m`
+  return `${Math.round(sec / 3600)}h`
+}
+
+/** Replaces full peer ids in a policy's reason with the peers' names. */
+function readable (text) {
+  return text.replace(/\b(12D3Koo\w{20,}|Qm\w{40,})\b/g, id => nameOf(id))
+}
+
 function fmt (x, digits = 2) {
   return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—'
 }
@@ -106,9 +118,9 @@ function renderStatus (st) {
   document.title = `PPAI · ${st.name}`
   const items = [
     ['peers', st.peers], ['backlog', st.backlog],
-    ['served local', st.served.local], ['served remote', st.served.remote], ['refused', st.served.refused],
-    ['asked', st.asked.total], ['delegated', st.asked.delegated], ['failed', st.asked.failed],
-    ['uptime', `${Math.round(st.uptimeMs / 1000)}s`]
+    ['served local · remote · refused', `${st.served.local} · ${st.served.remote} · ${st.served.refused}`],
+    ['asked · delegated · failed', `${st.asked.total} · ${st.asked.delegated} · ${st.asked.failed}`],
+    ['uptime', uptime(st.uptimeMs)]
   ]
   $('stats').replaceChildren(...items.map(([k, v]) => h('div', { class: 'stat' }, h('div', { class: 'v' }, v), h('div', { class: 'k' }, k))))
 }
@@ -192,14 +204,16 @@ function renderLoads () {
   const now = Date.now()
   const ids = [...new Set(state.loads.flatMap(s => Object.keys(s.values)))]
   const max = Math.max(1, ...state.loads.flatMap(s => Object.values(s.values)))
-  const X = t => left + (W - left - 4) * (1 - (now - t) / LOAD_WINDOW_MS)
+  // The window grows with the history, from one minute to five.
+  const windowMs = Math.min(LOAD_WINDOW_MS, Math.max(60_000, now - (state.loads[0]?.t ?? now)))
+  const X = t => left + (W - left - 4) * (1 - (now - t) / windowMs)
   const Y = v => 6 + (H - bottom - 6) * (1 - v / max)
   const nodes = [
     s('line', { class: 'axis', x1: left, x2: W, y1: Y(0), y2: Y(0) }),
     s('line', { class: 'axis', x1: left, x2: left, y1: 6, y2: Y(0) }),
     s('text', { class: 'gridtext', x: left - 4, y: Y(max) + 8, 'text-anchor': 'end' }, fmt(max, max < 10 ? 1 : 0)),
     s('text', { class: 'gridtext', x: left - 4, y: Y(0), 'text-anchor': 'end' }, '0'),
-    s('text', { class: 'gridtext', x: left, y: H - 3 }, '−5 min'),
+    s('text', { class: 'gridtext', x: left, y: H - 3 }, `−${Math.round(windowMs / 60_000)} min`),
     s('text', { class: 'gridtext', x: W - 4, y: H - 3, 'text-anchor': 'end' }, 'now')
   ]
   for (const id of ids) {
@@ -238,7 +252,7 @@ function decisionRow (d) {
     h('td', { class: 'mono' }, clock(d.at)),
     h('td', { class: 'question' }, q),
     h('td', {}, cands),
-    h('td', {}, chosen ? h('div', {}, swatch(chosen), chosen === 'local' ? 'local' : nameOf(chosen), h('div', { class: 'reason' }, `${d.decision.policy}: ${d.decision.reason}`)) : h('span', { class: 'reason' }, 'forced')),
+    h('td', {}, chosen ? h('div', {}, swatch(chosen), chosen === 'local' ? 'local' : nameOf(chosen), h('div', { class: 'reason' }, readable(d.decision.reason.startsWith(d.decision.policy) ? d.decision.reason : `${d.decision.policy}: ${d.decision.reason}`))) : h('span', { class: 'reason' }, 'forced')),
     h('td', {}, outcome)
   )
 }
