@@ -105,4 +105,21 @@ describe('node status API', () => {
     }
     expect(map.peers.length).toBe(net.services[0].peers().length)
   })
+
+  it('draws own prototypes where peers draw them, on one map', async () => {
+    type MapBody = { own: Array<{ x: number, y: number }>, peers: Array<{ peerId: string, points: Array<{ x: number, y: number }> }> }
+    // Compare one version of the profile: publish the current one and wait until the peer holds it.
+    const [owner, viewer] = net.services
+    await owner.publishProfile()
+    await expect.poll(() => viewer.peers().find(p => p.peerId === owner.peerId)?.profileVersion, { timeout: 10_000 }).toBe(owner.profile().version)
+    const mine = await (await fetch(`${base}/api/map`)).json() as MapBody
+    const theirs = await (await fetch(`${net.apis[1].url}/api/map`)).json() as MapBody
+    const seen = theirs.peers.find(p => p.peerId === net.services[0].peerId)
+    expect(seen?.points.length).toBe(mine.own.length)
+    // The peer sees the published (quantised) centroids: same places up to rounding.
+    const spread = Math.max(...mine.own.map(p => Math.hypot(p.x, p.y)))
+    mine.own.forEach((p, i) => {
+      expect(Math.hypot(p.x - seen!.points[i].x, p.y - seen!.points[i].y)).toBeLessThan(0.05 * spread)
+    })
+  })
 })
