@@ -24,7 +24,7 @@ export const backendOptionsSchema = z.object({
   backendModel: z.string().min(1).optional(),
   backendKey: z.string().optional(),
   backendTimeoutMs: numberFlag.pipe(z.number().positive()).default(60_000),
-  /** MMLU-Redux folder; else `PPAI_DATA`, else beside the repository, else the synthetic workload. */
+  /** MMLU-Redux folder, or `synthetic` for the built-in set; else `PPAI_DATA`, else beside the repository, else the synthetic workload. */
   data: z.string().optional(),
   /** Comma-separated subjects the owner cares about (simulated backend); drawn from the seed when absent. */
   ownerSubjects: z.string().optional(),
@@ -51,7 +51,7 @@ export function addBackendOptions (cmd: Command): Command {
     .option('--backend-model <name>', 'openai: model name as the server knows it')
     .option('--backend-key <key>', 'openai: API key (bearer token), if the server wants one')
     .option('--backend-timeout-ms <ms>', 'openai: timeout of one answer, ms', '60000')
-    .option('--data <dir>', 'MMLU-Redux folder for simulated agents (else PPAI_DATA, else ../shared/data/mmlu-redux, else synthetic)')
+    .option('--data <dir>', 'MMLU-Redux folder for simulated agents, or "synthetic" (default: PPAI_DATA, else ../shared/data/mmlu-redux, else synthetic)')
     .option('--owner-subjects <list>', 'simulated: comma-separated subjects the owner cares about (default: drawn from --sim-seed and --name)')
     .option('--owner-subject-count <n>', 'simulated: how many owner subjects to draw', '3')
     .option('--expert-model <model>', 'simulated: real model whose recorded answers back the owner subjects (default: drawn)')

@@ -77,7 +77,7 @@ function build (o: ResolvedBackendOptions, given?: QuestionSet): CreatedBackend 
     const backend = createOpenAiBackend({ baseUrl: o.backendUrl, model: o.backendModel, apiKey: o.backendKey, timeoutMs: o.backendTimeoutMs })
     return { backend, params: { kind: 'openai', url: o.backendUrl, model: o.backendModel, timeoutMs: o.backendTimeoutMs, apiKey: o.backendKey == null ? 'none' : 'set' } }
   }
-  const set = given ?? loadQuestionSet({ dataDir: o.data })
+  const set = given ?? loadQuestionSet(o.data === 'synthetic' ? { synthetic: true } : { dataDir: o.data })
   const service: ServiceTimeParams = {
     ...EDGE_DEVICE,
     timeScale: o.timeScale,

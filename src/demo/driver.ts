@@ -4,6 +4,7 @@
  * sends the planned test queries at their times through each node's HTTP API, feedback after every answer (the driver knows the ground
  * truth), churn (kill, later restart), and the load polled from the nodes.
  */
+import { cpus, loadavg } from 'node:os'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
 import { summarise, type PolicyResult, type QueryOutcome } from '../bench/metrics.js'
 import { sleep, type Cluster } from './cluster.js'
@@ -18,6 +19,8 @@ export interface RunNotes {
   skippedOwnerAway: number
   /** Queries that ended in an error response instead of an answer, by reason. */
   errors: Record<string, number>
+  /** Failed attempts (each followed by a fallback), by the node's error message (first words). */
+  attemptErrors: Record<string, number>
   /** Peers each node saw after discovery, min over nodes. */
   minPeersAtStart: number
   /** Nodes whose profile every other node had fetched before the run, of all nodes. */
@@ -25,6 +28,10 @@ export interface RunNotes {
   departures: number
   rejoins: number
   runMs: number
+  /** Where the time went, mean ms per answered query: HTTP (driver wall − node latency), routing (node latency − attempts), attempts. */
+  timeSplitMs: { http: number, routing: number, attempts: number }
+  /** 1-minute load average of the machine at the start and end of the run: other work skews latencies. */
+  loadAvg: string
 }
 
 export interface DriveOptions {
@@ -38,7 +45,7 @@ export interface DriveOptions {
 /** Runs the workload on the cluster and summarises it as a results row. */
 export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opts: DriveOptions, progress: Progress): Promise<{ result: PolicyResult, notes: RunNotes }> {
   const n = cluster.nodes.length
-  const notes: RunNotes = { policy: opts.policy, skippedOwnerAway: 0, errors: {}, minPeersAtStart: 0, profilesSeen: 0, departures: 0, rejoins: 0, runMs: 0 }
+  const notes: RunNotes = { policy: opts.policy, skippedOwnerAway: 0, errors: {}, attemptErrors: {}, minPeersAtStart: 0, profilesSeen: 0, departures: 0, rejoins: 0, runMs: 0, loadAvg: '', timeSplitMs: { http: 0, routing: 0, attempts: 0 } }
 
   progress.phase(`${opts.policy}: waiting for every profile to reach every node`)
   notes.profilesSeen = await waitForProfiles(cluster, opts.settleMs)
@@ -49,9 +56,11 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   const inFlight = new Array<Set<Promise<void>>>(n).fill(undefined as never).map(() => new Set<Promise<void>>())
   const away = new Array<boolean>(n).fill(false)
   let issued = 0
+  const split = { http: 0, routing: 0, attempts: 0 }
   let maxBacklog = 0
   let done = false
   const start = Date.now()
+  const loadAtStart = loadavg()[0]
 
   const poller = (async () => {
     while (!done) {
@@ -102,6 +111,15 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
       const latencyMs = performance.now() - t0
       const correct = parseAnswerLetter(a.text) === correctLetter(pq.question)
       const attempts = a.ppai.attempts
+      const attemptMs = attempts.reduce((sum, t) => sum + t.latencyMs, 0)
+      split.http += latencyMs - a.ppai.latencyMs
+      split.routing += a.ppai.latencyMs - attemptMs
+      split.attempts += attemptMs
+      for (const t of attempts) {
+        if (t.status !== 'error' && t.status !== 'timeout') continue
+        const key = `${t.status}: ${(t.error ?? '').replace(/12D3Koo\w+/g, '<peer>').slice(0, 60)}`
+        notes.attemptErrors[key] = (notes.attemptErrors[key] ?? 0) + 1
+      }
       const servedBy = a.ppai.servedBy
       const server = servedBy === 'local' ? pq.node : cluster.indexOfPeer(servedBy)
       if (server >= 0) served[server]++
@@ -135,6 +153,9 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   }
   await Promise.allSettled(inFlight.flatMap(s => [...s]))
   notes.runMs = Date.now() - start
+  const answered = Math.max(1, outcomes.length)
+  notes.timeSplitMs = { http: Math.round(split.http / answered), routing: Math.round(split.routing / answered), attempts: Math.round(split.attempts / answered) }
+  notes.loadAvg = `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)`
   done = true
   await Promise.all([poller, churner])
   progress.done(`${opts.policy}: ${outcomes.length}/${issued} answered in ${(notes.runMs / 1000).toFixed(1)} s`)
@@ -142,21 +163,37 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   return { result, notes }
 }
 
-/** Waits until every node's profile is known to every other node (prototypes advertised), or `timeoutMs`; returns how many are. */
-async function waitForProfiles (cluster: Cluster, timeoutMs: number): Promise<number> {
+/**
+ * Waits until every node's profile is known to every other node, or no more
+ * spread for `quietMs`, or `timeoutMs`; returns how many profiles all others know.
+ * Nodes fetch profiles lazily too (when a query finds a peer in the DHT), so
+ * an incomplete spread here is no failure.
+ */
+async function waitForProfiles (cluster: Cluster, timeoutMs: number, quietMs = 2_000): Promise<number> {
   const deadline = Date.now() + timeoutMs
   const n = cluster.nodes.length
+  let best = -1
+  let lastProgress = Date.now()
   while (true) {
     const seenBy = new Map<string, number>()
+    let known = 0
     await Promise.all(cluster.clients.map(async c => {
       try {
-        for (const p of await c.peers(2_000)) if (p.prototypes.length > 0) seenBy.set(p.peerId, (seenBy.get(p.peerId) ?? 0) + 1)
+        for (const p of await c.peers(2_000)) {
+          if (p.prototypes.length === 0) continue
+          known++
+          seenBy.set(p.peerId, (seenBy.get(p.peerId) ?? 0) + 1)
+        }
       } catch {
         // a node not answering sees nobody
       }
     }))
     const complete = cluster.nodes.filter(node => node.ready != null && (seenBy.get(node.ready.peerId) ?? 0) >= n - 1).length
-    if (complete >= n || Date.now() >= deadline) return complete
+    if (known > best) {
+      best = known
+      lastProgress = Date.now()
+    }
+    if (complete >= n || Date.now() >= deadline || Date.now() - lastProgress >= quietMs) return complete
     await sleep(300)
   }
 }

@@ -4,7 +4,7 @@
  * stopped gently (SIGTERM) or killed abruptly (SIGKILL, a device dropping off).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 
@@ -113,8 +113,20 @@ export class NodeProcess {
           finish(undefined, parsed.data)
         }
       })
-      child.once('exit', (code, signal) => finish(new NodeStartError('exited', `${this.init.name} exited (${signal ?? `code ${code}`}) before it was ready (log: ${this.logFile})`)))
+      child.once('exit', (code, signal) => {
+        // The log stream may still hold the last lines: let it flush before quoting it.
+        setTimeout(() => finish(new NodeStartError('exited', `${this.init.name} exited (${signal ?? `code ${code}`}) before it was ready; last log lines:\n${this.logTail()}`)), 100)
+      })
     })
+  }
+
+  /** The last lines of its log, for error messages. */
+  logTail (lines = 8): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    } catch {
+      return '(no log)'
+    }
   }
 
   /** Kills it at once, as a device that loses power or network would vanish. */
