@@ -98,7 +98,9 @@ export function deriveSkills (profile: Profile, refs: SkillReferences | undefine
     }
     const topSubjects = topKeys(subjects, opts.subjectsPerSkill ?? 3)
     const topTerms = topKeys(terms, opts.termsPerSkill ?? 5)
-    const name = topSubjects.slice(0, 2).map(humaniseSubject).join(' & ')
+    // A second subject joins the name only when it is nearly as close as the first.
+    const w = topSubjects.map(t => subjects.get(t) ?? 0)
+    const name = (w.length > 1 && w[1] >= 0.6 * w[0] ? topSubjects.slice(0, 2) : topSubjects.slice(0, 1)).map(humaniseSubject).join(' & ')
     return {
       ...base,
       name,

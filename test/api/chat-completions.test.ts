@@ -1,5 +1,7 @@
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBackend } from '../../src/agent/index.js'
+import { syntheticQuestionSet } from '../../src/data/questions.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
 
 describe('OpenAI-compatible chat completions', () => {
@@ -83,5 +85,28 @@ describe('OpenAI-compatible chat completions', () => {
     const completion = await client.chat.completions.create({ model: `peer:${target}`, messages: [{ role: 'user', content: 'Which planet has the largest moon?' }] })
     const ppai = (completion as unknown as { ppai: { servedBy: string } }).ppai
     expect(ppai.servedBy).toBe(target)
+  })
+})
+
+describe('a node alone', () => {
+  it('answers through model ppai with no peers and the built-in simulated agent', async () => {
+    const set = syntheticQuestionSet(7)
+    // Simulated personal agent on the synthetic workload; timeScale shrinks its simulated device time for the test.
+    const { backend } = createBackend({ backend: 'simulated', name: 'lone', data: 'synthetic', timeScale: 0.01 }, undefined, set)
+    const net = await startApiNetwork({ nodes: 1, backends: [backend] })
+    try {
+      const client = new OpenAI({ baseURL: `${net.apis[0].url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 })
+      const q = set.questions[0]
+      const prompt = `${q.question}\n${q.choices.map((c, i) => `${'ABCD'[i]}. ${c}`).join('\n')}`
+      const completion = await client.chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: prompt }] })
+      const ppai = (completion as unknown as { ppai: { servedBy: string, attempts: Array<{ action: string, status: string }> } }).ppai
+      expect(completion.choices[0].message.content?.length).toBeGreaterThan(0)
+      expect(ppai.servedBy).toBe('local')
+      expect(ppai.attempts.at(-1)).toMatchObject({ action: 'local', status: 'ok' })
+      const { data } = await client.models.list()
+      expect(data.map(m => m.id)).toEqual(['ppai', 'local'])
+    } finally {
+      await net.close()
+    }
   })
 })
