@@ -80,6 +80,21 @@ describe('node status API', () => {
     expect(await res.json()).toEqual({ ok: true, id, rating: 1 })
   })
 
+  it('counts feedback on an answer from a peer in what this node observed of that peer', async () => {
+    const target = net.services[1].peerId
+    const observed = async (): Promise<PeerSummary | undefined> =>
+      ((await (await fetch(`${base}/api/peers`)).json()) as { peers: PeerSummary[] }).peers.find(p => p.peerId === target)
+    const before = (await observed())?.observedCount ?? 0
+    const completion = await client.chat.completions.create({ model: `peer:${target}`, messages: [{ role: 'user', content: 'Which gas makes up most of the atmosphere?' }] })
+    const ppai = (completion as unknown as { ppai: { id: string, servedBy: string } }).ppai
+    expect(ppai.servedBy).toBe(target)
+    const res = await fetch(`${base}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: ppai.id, rating: 0 }) })
+    expect(res.status).toBe(200)
+    const after = await observed()
+    expect(after?.observedCount).toBe(before + 1)
+    expect(after?.observedSuccess).toBeLessThan(1)
+  })
+
   it('relays a decision on the live event feed', async () => {
     const res = await fetch(`${base}/api/events`)
     expect(res.headers.get('content-type')).toContain('text/event-stream')
