@@ -121,31 +121,54 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   validate(input, temperature)
 
   const { candidates, types } = input
+  const T = types.length
   const C = candidates.length
   const A = C + 1
   const rivals = Math.max(0, input.rivals)
-  const totalWeight = types.reduce((s, t) => s + t.weight, 0)
-  const weights = types.map(t => t.weight / totalWeight)
-  // Extra latency, ms, that one more unit of crowd probability adds at candidate j.
-  const crowdCostMs = candidates.map(c => rivals * c.serviceMs)
+  let totalWeight = 0
+  for (const t of types) totalWeight += t.weight
+  const weights = new Float64Array(T)
+  for (let t = 0; t < T; t++) weights[t] = types[t].weight / totalWeight
+  // Latency of each candidate without the crowd, and the extra latency one unit of crowd probability adds (ms).
+  const baseLatencyMs = new Float64Array(C)
+  const crowdCostMs = new Float64Array(C)
+  for (let j = 0; j < C; j++) {
+    const c = candidates[j]
+    baseLatencyMs[j] = c.rttMs + (c.backlog + 1) * c.serviceMs
+    crowdCostMs[j] = rivals * c.serviceMs
+  }
 
-  const ws = new Workspace(types.length, A)
+  // Flat row-major buffers (type × action, candidate × candidate): few allocations per solve.
+  const sigma = new Float64Array(T * A)
+  const utility = new Float64Array(T * A)
+  const latency = new Float64Array(T * A)
+  const J = new Float64Array(C * C)
+  const active = new Int32Array(C)
   let x = new Float64Array(C)
-  let F = residualAt(x)
+  let F = new Float64Array(C)
+  let trial = new Float64Array(C)
+  let Ft = new Float64Array(C)
+  const step = new Float64Array(C)
+
+  residualAt(x, F)
   let phi = norm2(F)
   let iterations = 0
   while (iterations < maxIterations && maxAbs(F) > tolerance) {
     iterations++
-    const step = newtonStep(x, F) ?? F.map(v => -v)
+    if (!newtonStep(F, step)) for (let j = 0; j < C; j++) step[j] = -F[j]
     let eta = maxStep
     let accepted = false
     for (let tries = 0; tries < 40; tries++) {
-      const trial = x.map((v, j) => v + eta * step[j])
-      const Ft = residualAt(trial)
+      for (let j = 0; j < C; j++) trial[j] = x[j] + eta * step[j]
+      residualAt(trial, Ft)
       const phiT = norm2(Ft)
       if (phiT <= phi * (1 - 1e-4 * eta) || phiT === 0) {
+        const spareX = x
         x = trial
+        trial = spareX
+        const spareF = F
         F = Ft
+        Ft = spareF
         phi = phiT
         accepted = true
         break
@@ -157,14 +180,18 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
 
   // Strategies and utilities at the final crowd.
   evaluate(x)
-  const actions: ActionId[] = [LOCAL, ...candidates.map(c => c.id)]
-  const crowd = [0, ...Array.from(x, v => rivals * v)]
   const residual = maxAbs(F)
+  const actions: ActionId[] = [LOCAL]
+  const crowd = [0]
+  for (let j = 0; j < C; j++) {
+    actions.push(candidates[j].id)
+    crowd.push(rivals * x[j])
+  }
   return {
     actions,
-    strategies: ws.sigma.map(row => Array.from(row)),
-    utilities: ws.utility.map(row => Array.from(row)),
-    expectedLatencyMs: ws.latency.map(row => Array.from(row)),
+    strategies: rows(sigma, T, A),
+    utilities: rows(utility, T, A),
+    expectedLatencyMs: rows(latency, T, A),
     crowd,
     iterations,
     residual,
@@ -172,64 +199,83 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     temperature
   }
 
-  /** Fills the workspace with latencies, utilities and logit strategies for crowd x. */
+  /** Fills latencies, utilities and logit strategies for crowd xv. */
   function evaluate (xv: Float64Array): void {
-    for (let t = 0; t < types.length; t++) {
+    for (let t = 0; t < T; t++) {
       const type = types[t]
-      const lat = ws.latency[t]
-      const u = ws.utility[t]
-      const s = ws.sigma[t]
-      lat[0] = (type.localBacklog + 1) * type.localServiceMs
-      u[0] = type.localSuccess - type.latencyWeight * lat[0] / 1000
-      let best = u[0]
+      const row = t * A
+      const perMs = type.latencyWeight / 1000
+      const lat0 = (type.localBacklog + 1) * type.localServiceMs
+      latency[row] = lat0
+      utility[row] = type.localSuccess - perMs * lat0
+      let best = utility[row]
       for (let j = 0; j < C; j++) {
-        const c = candidates[j]
-        lat[j + 1] = c.rttMs + (c.backlog + 1) * c.serviceMs + crowdCostMs[j] * xv[j]
-        u[j + 1] = type.success[j] - type.latencyWeight * lat[j + 1] / 1000
-        if (u[j + 1] > best) best = u[j + 1]
+        const lat = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
+        const u = type.success[j] - perMs * lat
+        latency[row + j + 1] = lat
+        utility[row + j + 1] = u
+        if (u > best) best = u
       }
       let z = 0
       for (let a = 0; a < A; a++) {
-        s[a] = Math.exp((u[a] - best) / temperature)
-        z += s[a]
+        const e = Math.exp((utility[row + a] - best) / temperature)
+        sigma[row + a] = e
+        z += e
       }
-      for (let a = 0; a < A; a++) s[a] /= z
+      for (let a = 0; a < A; a++) sigma[row + a] /= z
     }
   }
 
-  /** x − X(x): how far the assumed crowd is from the crowd the strategies produce. */
-  function residualAt (xv: Float64Array): Float64Array {
+  /** out = xv − X(xv): how far the assumed crowd is from the crowd the strategies produce. */
+  function residualAt (xv: Float64Array, out: Float64Array): void {
     evaluate(xv)
-    const out = Float64Array.from(xv)
-    for (let t = 0; t < types.length; t++) {
-      const s = ws.sigma[t]
-      for (let j = 0; j < C; j++) out[j] -= weights[t] * s[j + 1]
+    for (let j = 0; j < C; j++) out[j] = xv[j]
+    for (let t = 0; t < T; t++) {
+      const row = t * A + 1
+      const w = weights[t]
+      for (let j = 0; j < C; j++) out[j] -= w * sigma[row + j]
     }
-    return out
   }
 
   /**
-   * Solves J d = −F with J = I + Σ_t w_t (λ_t/τ) (diag σ_t − σ_t σ_tᵀ) D,
-   * D = diag(crowd cost / 1000); the workspace holds σ at x (set by residualAt).
+   * Solves J d = −F into `out`, J = I + Σ_t w_t (λ_t/τ) (diag σ_t − σ_t σ_tᵀ) D,
+   * D = diag(crowd cost / 1000); false when J is singular. σ is at x: the
+   * last residualAt was at x (the start or the accepted trial).
    */
-  function newtonStep (xv: Float64Array, Fv: Float64Array): Float64Array | undefined {
-    evaluate(xv)
-    const J = ws.jacobian(C)
-    for (let t = 0; t < types.length; t++) {
-      const s = ws.sigma[t]
+  function newtonStep (Fv: Float64Array, out: Float64Array): boolean {
+    J.fill(0)
+    for (let i = 0; i < C; i++) J[i * C + i] = 1
+    for (let t = 0; t < T; t++) {
+      const row = t * A + 1
       const c = weights[t] * types[t].latencyWeight / temperature / 1000
-      for (let j = 0; j < C; j++) {
-        const sj = s[j + 1]
-        if (sj === 0) continue
-        const row = J[j]
-        for (let k = 0; k < C; k++) {
-          const cov = (j === k ? sj : 0) - sj * s[k + 1]
-          row[k] += c * cov * crowdCostMs[k]
+      // Actions a type almost never picks add nothing measurable to J (an approximate J only slows the step, never misleads the check on F).
+      let m = 0
+      for (let j = 0; j < C; j++) if (sigma[row + j] > 1e-12) active[m++] = j
+      for (let a = 0; a < m; a++) {
+        const j = active[a]
+        const csj = c * sigma[row + j]
+        const jr = j * C
+        J[jr + j] += csj * crowdCostMs[j]
+        for (let b = 0; b < m; b++) {
+          const k = active[b]
+          J[jr + k] -= csj * sigma[row + k] * crowdCostMs[k]
         }
       }
     }
-    return solve(J, Fv.map(v => -v))
+    for (let j = 0; j < C; j++) out[j] = -Fv[j]
+    return solveInPlace(J, out, C)
   }
+}
+
+/** Row `t` of a flat row-major matrix as plain arrays. */
+function rows (flat: Float64Array, n: number, width: number): number[][] {
+  const out: number[][] = []
+  for (let t = 0; t < n; t++) {
+    const row = new Array<number>(width)
+    for (let a = 0; a < width; a++) row[a] = flat[t * width + a]
+    out.push(row)
+  }
+  return out
 }
 
 /**
@@ -268,56 +314,36 @@ function validate (input: GameInput, temperature: number): void {
   }
 }
 
-/** Reused arrays, so that an iteration allocates little. */
-class Workspace {
-  readonly sigma: Float64Array[]
-  readonly utility: Float64Array[]
-  readonly latency: Float64Array[]
-  private J: Float64Array[] = []
-
-  constructor (types: number, actions: number) {
-    this.sigma = Array.from({ length: types }, () => new Float64Array(actions))
-    this.utility = Array.from({ length: types }, () => new Float64Array(actions))
-    this.latency = Array.from({ length: types }, () => new Float64Array(actions))
-  }
-
-  /** An identity matrix of size n (reused). */
-  jacobian (n: number): Float64Array[] {
-    if (this.J.length !== n) this.J = Array.from({ length: n }, () => new Float64Array(n))
-    for (let i = 0; i < n; i++) {
-      this.J[i].fill(0)
-      this.J[i][i] = 1
-    }
-    return this.J
-  }
-}
-
-/** Gaussian elimination with partial pivoting; undefined when singular. Overwrites M. */
-function solve (M: Float64Array[], b: Float64Array): Float64Array | undefined {
-  const n = b.length
+/** Gaussian elimination with partial pivoting on a flat n×n matrix M; the solution replaces b. False when singular. Overwrites M. */
+function solveInPlace (M: Float64Array, b: Float64Array, n: number): boolean {
   for (let col = 0; col < n; col++) {
     let pivot = col
-    for (let r = col + 1; r < n; r++) if (Math.abs(M[r][col]) > Math.abs(M[pivot][col])) pivot = r
-    if (Math.abs(M[pivot][col]) < 1e-14) return undefined
+    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[pivot * n + col])) pivot = r
+    if (Math.abs(M[pivot * n + col]) < 1e-14) return false
     if (pivot !== col) {
-      const tmp = M[pivot]; M[pivot] = M[col]; M[col] = tmp
-      const tb = b[pivot]; b[pivot] = b[col]; b[col] = tb
+      for (let k = 0; k < n; k++) {
+        const tmp = M[pivot * n + k]
+        M[pivot * n + k] = M[col * n + k]
+        M[col * n + k] = tmp
+      }
+      const tb = b[pivot]
+      b[pivot] = b[col]
+      b[col] = tb
     }
-    const d = M[col][col]
+    const d = M[col * n + col]
     for (let r = col + 1; r < n; r++) {
-      const f = M[r][col] / d
+      const f = M[r * n + col] / d
       if (f === 0) continue
-      for (let k = col; k < n; k++) M[r][k] -= f * M[col][k]
+      for (let k = col; k < n; k++) M[r * n + k] -= f * M[col * n + k]
       b[r] -= f * b[col]
     }
   }
-  const out = new Float64Array(n)
   for (let r = n - 1; r >= 0; r--) {
-    let s = b[r]
-    for (let k = r + 1; k < n; k++) s -= M[r][k] * out[k]
-    out[r] = s / M[r][r]
+    let acc = b[r]
+    for (let k = r + 1; k < n; k++) acc -= M[r * n + k] * b[k]
+    b[r] = acc / M[r * n + r]
   }
-  return out
+  return true
 }
 
 function maxAbs (v: Float64Array): number {
