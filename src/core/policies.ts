@@ -117,6 +117,7 @@ function decideRandom (ctx: DecisionContext): Decision {
   }
 }
 
+/** The highest predicted success, the own agent included, load ignored. */
 function decideGreedy (ctx: DecisionContext): Decision {
   const ordered = ctx.candidates.slice().sort(bySuccessDesc)
   const best = ordered[0]
@@ -131,6 +132,7 @@ function decideGreedy (ctx: DecisionContext): Decision {
   }
 }
 
+/** The lowest believed backlog (the last beacon as the router carried it forward), success ignored: herds on a stale snapshot. */
 function decideLeastLoaded (ctx: DecisionContext): Decision {
   if (ctx.candidates.length === 0) return noCandidates('least-loaded', ctx)
   // Ties (equal beacons) go to the better-scored candidate.
