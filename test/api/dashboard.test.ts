@@ -5,6 +5,7 @@ import OpenAI from 'openai'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstantBackend } from '../../src/agent/instant.js'
+import { startApi } from '../../src/api/server.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -81,5 +82,21 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.textContent('#ask-result')).toContain('served by')
     await page.locator('tr.decision-row', { hasText: 'What is the integral of 2x?' }).waitFor({ timeout: 5_000 })
     await page.close()
+  })
+
+  it('asks for the token when the API has one, and shows the node once given it', async () => {
+    const guarded = await startApi(net.services[0], { port: 0, token: 'dash-token' })
+    try {
+      const page = await browser.newPage()
+      await page.goto(guarded.url + '/')
+      await page.locator('#token-bar').waitFor({ state: 'visible', timeout: 10_000 })
+      expect(await page.locator('tr.peer-row').count()).toBe(0)
+      await page.fill('#token-input', 'dash-token')
+      await page.click('#token-save')
+      await expect.poll(() => page.locator('tr.peer-row').count(), { timeout: 10_000 }).toBe(net.services[0].peers().length)
+      await page.close()
+    } finally {
+      await guarded.close()
+    }
   })
 })

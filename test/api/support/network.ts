@@ -58,8 +58,13 @@ export async function startApiNetwork (opts: ApiNetworkOptions): Promise<ApiNetw
         beaconIntervalMs: 500,
         // Short, so that a lookup made before a peer's records were published is soon retried.
         providerCacheMs: 500,
+        lookupTimeoutMs: 500,
         logLevel: 'silent'
       }))
+    }
+    // A full mesh at once: waiting for the DHT to introduce the non-bootstrap nodes takes seconds.
+    for (let i = 1; i < services.length; i++) {
+      for (let j = 0; j < i; j++) await services[i].connect(services[j].multiaddrs()[0])
     }
     for (const s of services) apis.push(await startApi(s, { port: 0, ...opts.api }))
     if (opts.nodes > 1) await waitFor(services, 'peers', 15_000)
