@@ -1,6 +1,7 @@
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DecisionRecord, NodeStatus, PeerSummary } from '../../src/net/service.js'
+import { startApi } from '../../src/api/server.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
 
 /** Reads server-sent events from a real HTTP response until `want` of them arrived or the time is up. */
@@ -108,6 +109,20 @@ describe('node status API', () => {
     const decision = events.find(e => e.event === 'decision' && e.data.includes('boiling point'))
     expect(decision).toBeDefined()
     expect((JSON.parse(decision!.data) as DecisionRecord).question).toBe(question)
+  })
+
+  it('shuts down promptly while a live feed is open', async () => {
+    const extra = await startApi(net.services[0], { port: 0 })
+    const res = await fetch(`${extra.url}/api/events`)
+    const reader = res.body!.getReader()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toContain('event: hello')
+    const t0 = Date.now()
+    await extra.close()
+    expect(Date.now() - t0).toBeLessThan(3_000)
+    // The client sees its stream end instead of waiting forever.
+    const next = await Promise.race([reader.read().then(r => r.done, () => true), new Promise(resolve => setTimeout(() => resolve('open'), 3_000))])
+    expect(next).toBe(true)
   })
 
   it('serves the prototype map with own points from the profile', async () => {
