@@ -42,7 +42,9 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   const params = applyFlags(opts.scenario, opts)
   const policies: PolicyName[] = opts.policies ?? [...POLICY_NAMES]
   const bar = opts.progress === false ? undefined : new ProgressBar()
+  const buildStarted = performance.now()
   const built = buildScenario(set, params)
+  const buildMs = performance.now() - buildStarted
   const main = runBench(opts.scenario, params, set, policies, bar !== undefined ? (policy, a, t) => bar.update(policy, a, t) : undefined, built)
   const wallMs = performance.now() - started
   bar?.done('all policies', `${(wallMs / 1000).toFixed(1)} s`)
@@ -55,6 +57,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   out('targets (measured, not tuned toward):')
   out(formatTargets(checkTargets(main.result)))
   const maxRssMB = process.resourceUsage().maxRSS / 1024
+  out(`timing: scenario built (profiles, index) in ${(buildMs / 1000).toFixed(1)} s; ${[...main.runs.entries()].map(([p, r]) => `${p} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`)
   out(`wall time ${(wallMs / 1000).toFixed(1)} s for ${policies.length} policies x ${params.sim.queries} queries over ${params.agents.agents} agents; peak RSS ${maxRssMB.toFixed(0)} MB`)
   if (opts.json !== undefined) {
     writeFileSync(opts.json, JSON.stringify(main.result, null, 2) + '\n')

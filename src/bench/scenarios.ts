@@ -164,6 +164,8 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
     }
     return list
   }
+  // Retrieval is cached per question: a profile does not change during a run.
+  for (const q of pool.all) retrieve(q)
   return {
     world: { agents, pool, embedderId: embedder.id, dim: embedder.dim, embed, retrieve },
     synthetic: set.synthetic,

@@ -9,7 +9,7 @@ import { LoadBeliefs, type ResponseTiming } from '../core/beliefs.js'
 import { createPolicy } from '../core/policies.js'
 import { buildDecisionContext } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
-import type { Decision, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+import type { Decision, DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 
 /** What the simulator knows at a decision instant (the node's view, plus the oracle's for the oracle policy). */
 export interface DecisionInput {
@@ -57,7 +57,8 @@ export class UserDecider {
     this.observations.record(peerId, embedding, outcome)
   }
 
-  decide (input: DecisionInput): Decision {
+  /** Builds the context with the core's router and lets the policy decide; `inspect` sees the context (tests, tracing). */
+  decide (input: DecisionInput, inspect?: (ctx: DecisionContext) => void): Decision {
     const ctx = buildDecisionContext({
       now: input.now,
       queryId: input.queryId,
@@ -71,6 +72,7 @@ export class UserDecider {
       oracle: input.oracle,
       rivalsWindowMs: this.beaconWindowMs
     })
+    inspect?.(ctx)
     return this.policy.decide(ctx)
   }
 }

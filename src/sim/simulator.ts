@@ -17,7 +17,7 @@
  */
 import { admitRemote } from '../core/admission.js'
 import { fnv1a32, seededRng } from '../core/rng.js'
-import type { LoadBeacon, OracleView, PolicyName, Profile, Rng } from '../core/types.js'
+import type { DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng } from '../core/types.js'
 import type { CorrectnessModel } from '../agent/recorded-trace.js'
 import type { Question } from '../data/questions.js'
 import { OutcomeLog, summarise, type PolicyResult } from '../bench/metrics.js'
@@ -107,6 +107,8 @@ export interface SimRun {
   /** Virtual time at the end, ms. */
   virtualMs: number
   events: number
+  /** Wall-clock time of the run, ms (not part of the JSON: it differs between machines). */
+  wallMs: number
 }
 
 const LOCAL = -1
@@ -173,8 +175,15 @@ interface AgentState {
 /** Called now and then with the number of queries answered. */
 export type ProgressCallback = (answered: number, total: number) => void
 
+/** Observers of a run, for tests and traces: they see what a policy saw, and the truth beside it. */
+export interface SimHooks {
+  /** Every decision context, with the true backlog of any agent (`'local'` = the asking owner's) at that instant. */
+  onDecision?: (ctx: DecisionContext, trueBacklog: (agentId: string) => number) => void
+}
+
 /** Runs one policy over the world; deterministic for a given seed. */
-export function simulate (world: SimWorld, params: SimParams, policy: PolicyName, onProgress?: ProgressCallback): SimRun {
+export function simulate (world: SimWorld, params: SimParams, policy: PolicyName, onProgress?: ProgressCallback, hooks: SimHooks = {}): SimRun {
+  const wallStarted = performance.now()
   const { agents: specs } = world
   const N = specs.length
   const seed = params.seed >>> 0
@@ -229,7 +238,6 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     queue.push(a.arrivals.next(0), { kind: 'arrival', user: i })
     queue.push(sub(`beacon-phase:${i}`)() * params.beaconPeriodMs, { kind: 'beacon', agent: i })
     if (params.churn.enabled) queue.push(sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
-    if (!a.online) a.offlineSince = 0
   }
 
   const rtt = (a: number, b: number): number => roundTripMs(params.network, seed, a, b)
@@ -319,6 +327,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   }
 
   function onArrival (i: number, now: number): void {
+    // Other users' next arrivals are still scheduled when the count is reached.
+    if (issued >= params.queries) return
     const a = agents[i]
     const qRng = a.arrivalRng
     const question = world.pool.draw(a.spec.interests, params.ownInterestShare, qRng)
@@ -363,11 +373,10 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     }
     if (params.beaconScope === 'all') feedBeacons(q.user, agentIndexes, now)
     else feedBeacons(q.user, chosen, now)
+    const agentOf = (id: string): AgentState => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)]
+    const trueBacklog = (id: string): number => agentOf(id).device.backlog
     const oracle: OracleView | undefined = policy === 'oracle'
-      ? {
-          trueSuccess: id => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)].spec.model.successProbability(q.question),
-          trueBacklog: id => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)].device.backlog
-        }
+      ? { trueSuccess: id => agentOf(id).spec.model.successProbability(q.question), trueBacklog }
       : undefined
     const decision = user.decider.decide({
       now,
@@ -378,7 +387,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       latencyWeight: params.latencyWeight,
       rng: policyRng,
       oracle
-    })
+    }, hooks.onDecision !== undefined ? ctx => hooks.onDecision?.(ctx, trueBacklog) : undefined)
     const plan: number[] = []
     for (const action of [decision.action, ...decision.fallbacks]) {
       if (action === 'local') break
@@ -522,5 +531,5 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   const busyMsPerAgent = Float64Array.from(agents, a => a.busyMs)
   const servedPerAgent = Float64Array.from(agents, a => a.served)
   const result = summarise(policy, log, { issued, loadPerAgent: busyMsPerAgent, maxBacklog })
-  return { result, latencies: log.sortedLatencies(), busyMsPerAgent, servedPerAgent, virtualMs: lastTime, events }
+  return { result, latencies: log.sortedLatencies(), busyMsPerAgent, servedPerAgent, virtualMs: lastTime, events, wallMs: performance.now() - wallStarted }
 }
