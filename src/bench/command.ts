@@ -3,7 +3,8 @@
  * the parameters and one table, writes the JSON and, with `--report`, a
  * Markdown report with SVG plots.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Command, Option } from 'commander'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { DataError, loadQuestionSet, type QuestionSet } from '../data/questions.js'
@@ -60,6 +61,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   out(`timing: scenario built (profiles, index) in ${(buildMs / 1000).toFixed(1)} s; ${[...main.runs.entries()].map(([p, r]) => `${p} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`)
   out(`wall time ${(wallMs / 1000).toFixed(1)} s for ${policies.length} policies x ${params.sim.queries} queries over ${params.agents.agents} agents; peak RSS ${maxRssMB.toFixed(0)} MB`)
   if (opts.json !== undefined) {
+    mkdirSync(dirname(opts.json), { recursive: true })
     writeFileSync(opts.json, JSON.stringify(main.result, null, 2) + '\n')
     out(`JSON written to ${opts.json}`)
   }
