@@ -6,6 +6,7 @@
 import { Command } from 'commander'
 import { registerBench } from './bench/command.js'
 import { registerDemo } from './demo/command.js'
+import { registerNodeCommands } from './net/commands.js'
 
 const program = new Command()
   .name('ppai')
@@ -16,5 +17,6 @@ const program = new Command()
 // Subcommands: one line per area.
 registerBench(program)
 registerDemo(program)
+registerNodeCommands(program)
 
 await program.parseAsync(process.argv)

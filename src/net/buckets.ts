@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { ContentRouting, PeerId } from '@libp2p/interface'
+import { mapWithConcurrency } from './concurrency.js'
 
 /** The CID under which providers of one bucket of one network are found: sha256(network + '/' + key). */
 export async function bucketCid (network: string, key: string): Promise<CID> {
@@ -22,6 +23,8 @@ export interface ProviderLookupOptions {
   timeoutMs?: number
   /** Peers to leave out (e.g. self). */
   exclude?: Set<string>
+  /** Lookups in flight at once (default 4). */
+  concurrency?: number
 }
 
 /**
@@ -34,7 +37,8 @@ export async function findBucketProviders (routing: ContentRouting, network: str
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs ?? 2000)
   try {
-    await Promise.all(keys.map(async key => {
+    await mapWithConcurrency(keys, opts.concurrency ?? 4, async key => {
+      if (controller.signal.aborted) return
       const cid = await bucketCid(network, key)
       try {
         for await (const provider of routing.findProviders(cid, { signal: controller.signal })) {
@@ -48,7 +52,7 @@ export async function findBucketProviders (routing: ContentRouting, network: str
       } catch {
         // A lookup that times out or finds nothing leaves the others' results.
       }
-    }))
+    })
   } finally {
     clearTimeout(timer)
   }
@@ -79,7 +83,7 @@ export class BucketAnnouncer {
       }
     }
     let ok = 0
-    await Promise.all([...wanted].map(async key => {
+    await mapWithConcurrency([...wanted], 4, async key => {
       if (this.provided.has(key) && opts.force !== true) return
       const cid = await bucketCid(this.network, key)
       try {
@@ -89,7 +93,7 @@ export class BucketAnnouncer {
       } catch {
         // No DHT peers yet: the next republish tries again.
       }
-    }))
+    })
     return ok
   }
 

@@ -117,3 +117,9 @@ export const NodeConfigFileSchema = z.object({
   beaconIntervalMs: z.number().int().positive().optional()
 }).strict()
 export type NodeConfigFile = z.infer<typeof NodeConfigFileSchema>
+
+/** `ppai node --seed-file FILE`: the owner's sample tasks, and how well the agent did on each (0..1). */
+export const SeedFileSchema = z.array(z.object({
+  question: z.string().min(1).max(MAX_QUESTION_CHARS),
+  outcome: z.number().min(0).max(1).optional()
+})).max(100_000)

@@ -72,7 +72,9 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
     peerDiscovery,
     services: {
       identify: identify(),
-      ping: ping(),
+      // The connection monitor and the DHT both ping: with the default limit of one outbound ping stream, the monitor's ping
+      // fails while the DHT's runs, and the monitor then aborts a healthy connection.
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
       dht: kadDHT({
         protocol: KAD_PROTOCOL,
         // Keeps private and loopback addresses: without it lookups on a LAN or on 127.0.0.1 find nothing.
@@ -81,6 +83,8 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
         validators: { [PROFILE_KEY_NAMESPACE]: profileRecordValidator({ network: init.network, embedderId: init.embedderId, counter: init.recordRejections }) },
         selectors: { [PROFILE_KEY_NAMESPACE]: profileRecordSelector },
         initialQuerySelfInterval: 500,
+        maxInboundStreams: 64,
+        maxOutboundStreams: 64,
         // Short-lived provider records, re-provided at half their life: churn clears itself.
         providers: { provideValidity: Math.ceil(providerTtlMs / 1000), cleanupInterval: Math.ceil(providerTtlMs / 2000) },
         reprovide: { validity: providerTtlMs, threshold: providerTtlMs / 2, interval: Math.max(1000, providerTtlMs / 4) }

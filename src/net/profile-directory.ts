@@ -88,7 +88,7 @@ export class ProfileDirectory {
 
   private async lookup (peerId: string, timeoutMs: number): Promise<ProfileRecord | undefined> {
     try {
-      const bytes = await this.init.routing.get(profileRecordKey(this.init.network, peerId), { signal: AbortSignal.timeout(timeoutMs) })
+      const bytes = await this.init.routing.get(profileRecordKey(this.init.network, peerId), { signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) })
       return await this.accept(bytes, peerId)
     } catch {
       this.failedAt.set(peerId, this.clock())

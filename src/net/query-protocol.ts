@@ -163,6 +163,7 @@ export interface SendQueryOptions {
 /** Something that can open protocol streams: the libp2p node. */
 export interface Dialer {
   dialProtocol(peer: PeerId | Multiaddr | Multiaddr[], protocols: string | string[], options?: { signal?: AbortSignal }): Promise<Stream>
+  hangUp?(peer: PeerId): Promise<void>
 }
 
 /**
@@ -171,17 +172,23 @@ export interface Dialer {
  * invalid response; a `busy` or `error` reply is a returned value.
  */
 export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
-  const timeout = AbortSignal.timeout(Math.max(1, opts.timeoutMs))
+  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)))
   const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
-  let stream: Stream
-  try {
-    stream = await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
-  } catch (err) {
-    if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
-    if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
-    throw new QueryAttemptError('dial', (err as Error).message)
+  let stream: Stream | undefined
+  // Two tries: an existing connection may be broken under us; the second try dials afresh.
+  for (let attempt = 1; stream == null; attempt++) {
+    try {
+      stream = await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
+    } catch (err) {
+      if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
+      if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
+      if (attempt >= 2 || !/closed|closing|reset/i.test((err as Error).message)) throw new QueryAttemptError('dial', (err as Error).message)
+      // A connection whose muxer has closed can stay listed until the connection monitor notices: drop it and dial afresh.
+      await dialer.hangUp?.(peer).catch(() => {})
+    }
   }
-  const onAbort = (): void => stream.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
+  const open: Stream = stream
+  const onAbort = (): void => open.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     // Leave the server a little margin to answer before our own timer fires.

@@ -1,0 +1,273 @@
+/**
+ * `ppai node` (run a node: libp2p + agent + HTTP API) and `ppai ask` (ask a
+ * running node through its HTTP API and say who answered and why).
+ */
+import { existsSync } from 'node:fs'
+import { readFile, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Command, Option } from 'commander'
+import { addBackendOptions, createBackend, type BackendOptions } from '../agent/index.js'
+import { startApi } from '../api/server.js'
+import { decodeProfile, encodeProfile } from '../core/profile-codec.js'
+import { POLICY_NAMES, type PolicyName, type Profile } from '../core/types.js'
+import { createLogger } from '../log.js'
+import { NodeConfigFileSchema, NetworkIdSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
+import { defaultDataDir } from './identity.js'
+import { createPpaiNode, DEFAULT_NETWORK } from './node.js'
+import type { AskResult } from './service.js'
+
+/** File of the own profile inside the data dir, so a restarted node keeps what it learnt. */
+export const PROFILE_FILE = 'profile.bin'
+
+/** A config file that cannot be used, with the reason. */
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError'
+  constructor (readonly reason: 'unreadable' | 'malformed' | 'invalid', message: string) {
+    super(message)
+  }
+}
+
+/** Reads and validates `--config FILE`. */
+export async function readConfigFile (path: string): Promise<NodeConfigFile> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ConfigFileError('unreadable', `cannot read config ${path}: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigFileError('malformed', `config ${path} is not JSON: ${(err as Error).message}`)
+  }
+  const parsed = NodeConfigFileSchema.safeParse(json)
+  if (!parsed.success) throw new ConfigFileError('invalid', `config ${path}: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  return parsed.data
+}
+
+/** Reads and validates `--seed-file FILE`. */
+export async function readSeedFile (path: string): Promise<Array<{ question: string, outcome?: number }>> {
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigFileError('malformed', `seed file ${path}: ${(err as Error).message}`)
+  }
+  const parsed = SeedFileSchema.safeParse(json)
+  if (!parsed.success) throw new ConfigFileError('invalid', `seed file ${path}: ${parsed.error.issues.slice(0, 3).map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  return parsed.data
+}
+
+interface NodeFlags extends Record<string, unknown> {
+  name?: string
+  dataDir?: string
+  port?: string
+  host?: string
+  bootstrap?: string[]
+  config?: string
+  network?: string
+  mdns: boolean
+  apiPort?: string
+  apiHost?: string
+  apiToken?: string
+  policy?: string
+  logLevel?: string
+  readyFile?: string
+  beaconIntervalMs?: string
+  concurrency?: string
+  latencyWeight?: string
+  seedFile?: string
+}
+
+function toInt (value: string | number | undefined, flag: string): number | undefined {
+  if (value == null) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n)) throw new Error(`${flag}: not a number: ${value}`)
+  return n
+}
+
+/** Registers `ppai node` and `ppai ask`. */
+export function registerNodeCommands (program: Command): void {
+  const node = program.command('node')
+    .description('run a PPAI node: a libp2p peer with an agent and an HTTP API')
+    .option('--name <name>', 'node name (default: node)')
+    .option('--data-dir <dir>', 'where the key and profile are kept (default ~/.ppai/<name>)')
+    .option('--port <port>', 'libp2p TCP port (0 = any free port)')
+    .option('--host <host>', 'libp2p listen address (default 127.0.0.1; 0.0.0.0 for a LAN)')
+    .option('--bootstrap <multiaddr>', 'bootstrap peer multiaddr (with /p2p/<id>); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--config <file>', 'JSON config file (flags override it)')
+    .option('--network <id>', `network id (default ${DEFAULT_NETWORK})`)
+    .option('--no-mdns', 'do not discover peers on the LAN by mDNS')
+    .option('--api-port <port>', 'HTTP API port (0 = any free port)')
+    .option('--api-host <host>', 'HTTP API address (default 127.0.0.1; others need --api-token)')
+    .option('--api-token <token>', 'bearer token required by the HTTP API')
+    .addOption(new Option('--policy <name>', 'routing policy').choices([...POLICY_NAMES]))
+    .option('--beacon-interval-ms <ms>', 'period of load beacons (default 2000)')
+    .option('--concurrency <n>', 'queries served at once (default 1)')
+    .option('--latency-weight <λ>', 'utility lost per second of expected latency (default 0.05)')
+    .option('--seed-file <file>', 'JSON [{question, outcome?}] of the owner\'s tasks, to seed an empty profile')
+    .option('--ready-file <file>', 'write the ready line (JSON) to this file too')
+    .option('--log-level <level>', 'pino level: trace|debug|info|warn|error|silent (default info)')
+  addBackendOptions(node)
+  node.action(async (flags: NodeFlags) => {
+    const config = flags.config != null ? await readConfigFile(flags.config) : {}
+    const name = flags.name ?? config.name ?? 'node'
+    const logLevel = flags.logLevel ?? process.env.PPAI_LOG ?? 'info'
+    const log = createLogger(`ppai:${name}`, logLevel)
+    const network = NetworkIdSchema.parse(flags.network ?? config.network ?? DEFAULT_NETWORK)
+    const dataDir = flags.dataDir ?? config.dataDir ?? defaultDataDir(name)
+    const policy = (flags.policy ?? config.policy ?? 'ppai') as PolicyName
+    if (!POLICY_NAMES.includes(policy)) throw new Error(`unknown policy ${policy}; one of ${POLICY_NAMES.join(', ')}`)
+
+    const backendOpts = { ...flags, name, backend: (flags.backend as string | undefined) ?? config.backend } as unknown as BackendOptions
+    const { backend } = createBackend(backendOpts, log)
+
+    const profilePath = join(dataDir, PROFILE_FILE)
+    let profile: Profile | undefined
+    if (existsSync(profilePath)) {
+      try {
+        profile = decodeProfile(new Uint8Array(await readFile(profilePath)))
+      } catch (err) {
+        log.warn({ err: (err as Error).message, profilePath }, 'saved profile unreadable; starting from the seed or empty')
+      }
+    }
+    const seed = flags.seedFile != null ? await readSeedFile(flags.seedFile) : undefined
+
+    const ppai = await createPpaiNode({
+      name,
+      network,
+      dataDir,
+      host: flags.host ?? config.host,
+      port: toInt(flags.port, '--port') ?? config.port ?? 0,
+      bootstrap: [...(config.bootstrap ?? []), ...(flags.bootstrap ?? [])],
+      mdns: flags.mdns && config.mdns !== false,
+      backend,
+      policy,
+      profile,
+      seed,
+      concurrency: toInt(flags.concurrency, '--concurrency'),
+      beaconIntervalMs: toInt(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
+      latencyWeight: toInt(flags.latencyWeight, '--latency-weight'),
+      log
+    })
+    let api: { url: string, close(): Promise<void> }
+    try {
+      api = await startApi(ppai, {
+        host: flags.apiHost ?? config.apiHost,
+        port: toInt(flags.apiPort, '--api-port') ?? config.apiPort ?? 8470,
+        token: flags.apiToken ?? config.apiToken,
+        dataDir: typeof flags.data === 'string' ? flags.data : undefined,
+        log
+      })
+    } catch (err) {
+      await ppai.stop()
+      throw err
+    }
+    const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, dataDir }
+    log.info(ready, 'ready')
+    process.stdout.write(JSON.stringify(ready) + '\n')
+    if (flags.readyFile != null) {
+      // Written then renamed, so a reader never sees half a file.
+      await writeFile(flags.readyFile + '.tmp', JSON.stringify(ready) + '\n')
+      await rename(flags.readyFile + '.tmp', flags.readyFile)
+    }
+
+    let stopping = false
+    const shutdown = async (signal: string): Promise<void> => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now')
+        process.exit(1)
+      }
+      stopping = true
+      log.info({ signal }, 'shutting down')
+      const hardStop = setTimeout(() => process.exit(1), 10_000)
+      hardStop.unref()
+      try {
+        await api.close()
+        await writeFile(profilePath, encodeProfile(ppai.profile()), { mode: 0o600 }).catch(err => log.warn({ err: (err as Error).message }, 'could not save the profile'))
+        await ppai.stop()
+        process.exit(0)
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'unclean shutdown')
+        process.exit(1)
+      }
+    }
+    process.on('SIGINT', () => { void shutdown('SIGINT') })
+    process.on('SIGTERM', () => { void shutdown('SIGTERM') })
+  })
+
+  program.command('ask')
+    .description('ask a running node (through its HTTP API); prints the answer, who served it and why')
+    .argument('<question>', 'the question')
+    .option('--api <url>', 'the node\'s HTTP API', process.env.PPAI_API ?? 'http://127.0.0.1:8470')
+    .option('--model <model>', 'ppai (route) | local | peer:<peer id>', 'ppai')
+    .option('--token <token>', 'bearer token of the API', process.env.PPAI_API_TOKEN)
+    .option('--timeout-ms <ms>', 'give up after this long', '120000')
+    .option('--json', 'print the whole result as JSON')
+    .action(async (question: string, flags: { api: string, model: string, token?: string, timeoutMs: string, json?: boolean }) => {
+      const code = await askCommand(question, flags)
+      process.exitCode = code
+    })
+}
+
+/** The body of `ppai ask`; returns the exit code. */
+export async function askCommand (question: string, flags: { api: string, model: string, token?: string, timeoutMs: string, json?: boolean }, out: (s: string) => void = s => process.stdout.write(s), err: (s: string) => void = s => process.stderr.write(s)): Promise<number> {
+  const url = flags.api.replace(/\/+$/, '') + '/v1/chat/completions'
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(flags.token != null ? { authorization: `Bearer ${flags.token}` } : {}) },
+      body: JSON.stringify({ model: flags.model, messages: [{ role: 'user', content: question }] }),
+      signal: AbortSignal.timeout(Math.ceil(Number(flags.timeoutMs)) || 120_000)
+    })
+  } catch (e) {
+    const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message
+    err(`ppai ask: cannot reach the node at ${flags.api} (${cause}). Is \`ppai node\` running? Pass its API with --api URL.\n`)
+    return 2
+  }
+  const text = await res.text()
+  let body: { error?: { message?: string, code?: string }, choices?: Array<{ message?: { content?: string } }>, ppai?: AskResult }
+  try {
+    body = JSON.parse(text)
+  } catch {
+    err(`ppai ask: ${flags.api} answered HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}\n`)
+    return 1
+  }
+  if (!res.ok || body.error != null) {
+    err(`ppai ask: the node refused or failed (HTTP ${res.status}, ${body.error?.code ?? 'error'}): ${body.error?.message ?? text.slice(0, 200)}\n`)
+    return 1
+  }
+  if (flags.json === true) {
+    out(JSON.stringify(body.ppai ?? body, null, 2) + '\n')
+    return 0
+  }
+  out(formatAskResult(body.choices?.[0]?.message?.content ?? '', body.ppai))
+  return 0
+}
+
+/** The human-readable report of an answer: the answer, who served it, and why. */
+export function formatAskResult (answer: string, result?: AskResult): string {
+  const lines = [answer, '']
+  if (result == null) return lines.join('\n') + '(the node did not say who answered)\n'
+  lines.push(`served by: ${result.servedBy}   latency: ${result.latencyMs} ms   answer id: ${result.id}`)
+  if (result.decision != null) {
+    const d = result.decision
+    lines.push(`policy: ${d.policy}   chose: ${d.action}   reason: ${d.reason}`)
+    if (d.fallbacks.length > 0) lines.push(`fallbacks: ${d.fallbacks.join(' → ')} → local`)
+    const rows = [...d.explanation].sort((a, b) => b.probability - a.probability).slice(0, 10)
+    if (rows.length > 0) {
+      lines.push('  action                                                  p(choose)  success  E[latency] ms  utility')
+      for (const e of rows) {
+        lines.push(`  ${e.action.padEnd(54).slice(0, 54)}  ${e.probability.toFixed(3).padStart(9)}  ${e.success.toFixed(3).padStart(7)}  ${e.expectedLatencyMs.toFixed(0).padStart(13)}  ${e.utility.toFixed(3).padStart(7)}`)
+      }
+    }
+  } else {
+    lines.push('no routing decision: the model choice forced the agent')
+  }
+  for (const a of result.attempts) {
+    lines.push(`attempt: ${a.action} → ${a.status} in ${a.latencyMs} ms${a.error != null ? ` (${a.error})` : ''}`)
+  }
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,733 @@
+/**
+ * The PPAI node: a libp2p peer with an agent behind it. It serves remote
+ * queries (owner first), publishes its signed profile and bucket provider
+ * records, gossips load beacons, and routes its owner's queries with a core
+ * policy — the same code the simulator runs — falling back to the next
+ * candidate and finally to its own agent, so a query is answered or gets a
+ * clear error before its deadline.
+ */
+import { randomUUID } from 'node:crypto'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { AgentBackend } from '../agent/backend.js'
+import { LoadBeliefs } from '../core/beliefs.js'
+import { createHashEmbedder } from '../core/embedder.js'
+import { createPolicy } from '../core/policies.js'
+import { encodeProfile } from '../core/profile-codec.js'
+import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
+import { BucketCode, CandidateIndex } from '../core/retrieval.js'
+import { seededRng, gaussian } from '../core/rng.js'
+import { buildDecisionContext } from '../core/router.js'
+import { PeerObservations } from '../core/scoring.js'
+import type { Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+import { createLogger, type Logger } from '../log.js'
+import { AskError } from './ask-error.js'
+import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
+import { BucketAnnouncer, findBucketProviders } from './buckets.js'
+import { mapWithConcurrency } from './concurrency.js'
+import { DecisionLog } from './decision-log.js'
+import { QUERY_PROTOCOL } from './frames.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
+import { ProfileDirectory } from './profile-directory.js'
+import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, sendQuery, type QueryRejectReason } from './query-protocol.js'
+import { RECORD_REJECT_REASONS, RecordRejectedError, profileRecordKey, signProfileRecord, type RecordRejectReason } from './records.js'
+import { RejectionCounter } from './rejections.js'
+import { ServingQueue } from './serving-queue.js'
+import type { AskOptions, AskResult, Attempt, DecisionRecord, NodeService, NodeStatus, PeerSummary } from './service.js'
+
+/** The default network id. */
+export const DEFAULT_NETWORK = 'ppai-main'
+
+export interface PpaiNodeInit {
+  /** A short name for people (logs, dashboard, records). */
+  name: string
+  network?: string
+  /** Where the key (and nothing else yet) is kept; without it and without `privateKey` the node is ephemeral. */
+  dataDir?: string
+  privateKey?: PrivateKey
+  host?: string
+  port?: number
+  bootstrap?: string[]
+  mdns?: boolean
+  backend: AgentBackend
+  /** A policy value or name (default `ppai`): the demo runs every policy through this. */
+  policy?: RoutingPolicy | PolicyName
+  embedder?: Embedder
+  /** The starting profile; else built from `seed`, else empty. */
+  profile?: Profile
+  /** Owner's sample tasks (and how well the agent does on them) to seed the profile when there is no history. */
+  seed?: Array<{ question: string, outcome?: number }>
+  /** Tasks served at once (default 1, an edge device). */
+  concurrency?: number
+  /** Service time assumed before the first answer, ms (default 1000). */
+  initialServiceMs?: number
+  admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number }
+  beaconIntervalMs?: number
+  /** Lifetime of profile and provider records, ms (default 10 min); republished at half of it. */
+  recordTtlMs?: number
+  /** λ: utility lost per second of expected latency (default 0.05). */
+  latencyWeight?: number
+  /** Whole-query deadline when the asker gives none, ms (default 60 s). */
+  defaultDeadlineMs?: number
+  /** Longest a single remote attempt may take, ms (default: the rest of the deadline minus the local reserve). */
+  attemptTimeoutMs?: number
+  /** Candidates scored per query (default 16). */
+  maxCandidates?: number
+  /** Time spent looking up candidates in the DHT per query, ms (default 1500). */
+  lookupTimeoutMs?: number
+  /** A query waits for the DHT only while it knows fewer candidates than this (default 4). */
+  minCandidates?: number
+  /** Tables of the bucket code used in the DHT (default 4 of 8): fewer provider records and lookups, at some recall. */
+  dhtTables?: number
+  /** Neighbouring buckets probed per table in the DHT (default 2). */
+  probeFlipBits?: number
+  /** How long provider lookups of one bucket are reused, ms (default 10 s). */
+  providerCacheMs?: number
+  /** How long a peer that failed is left out of candidates, ms (default 30 s). */
+  downMs?: number
+  /** Seed of the node's random source (default: its peer id). */
+  seedRng?: string | number
+  logLevel?: string
+  log?: Logger
+}
+
+/** Counts of everything this node rejected, by reason. */
+export interface RejectionCounts {
+  records: Record<RecordRejectReason, number>
+  frames: Record<QueryRejectReason, number>
+  beacons: Record<BeaconRejectReason, number>
+}
+
+/** A running PPAI node. */
+export interface PpaiNode extends NodeService {
+  readonly libp2p: PpaiLibp2p
+  readonly network: string
+  readonly policyName: PolicyName
+  /** Listen addresses with `/p2p/<id>`, for others to bootstrap from. */
+  multiaddrs(): string[]
+  /** Rejected records, frames and beacons by reason. */
+  rejections(): RejectionCounts
+  /** Signs and publishes the current profile (DHT + gossip) and its bucket provider records. */
+  publishProfile(): Promise<void>
+  /** Resolves when the bucket provider records in flight have gone out. */
+  announced(): Promise<void>
+  /** Dials a peer by multiaddr. */
+  connect(addr: string): Promise<void>
+  /** Sets the routing policy (e.g. between demo runs). */
+  setPolicy(policy: RoutingPolicy | PolicyName): void
+  /** Withdraws what can be withdrawn, stops serving and stops libp2p. */
+  stop(): Promise<void>
+}
+
+interface AnswerMemo {
+  embedding: Float32Array
+  servedBy: string
+  rated: boolean
+}
+
+interface CandidateInfo {
+  id: string
+  profile?: Profile
+  rttMs: number
+  serviceMs?: number
+}
+
+/** Creates and starts a node. */
+export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
+  const node = new Node(init)
+  await node.start()
+  return node
+}
+
+const MAX_ANSWER_MEMOS = 2000
+const DEFAULT_RTT_MS = 20
+
+class Node implements PpaiNode {
+  readonly events = new EventTarget()
+  readonly network: string
+  readonly name: string
+  libp2p!: PpaiLibp2p
+  policyName: PolicyName = 'ppai'
+
+  private readonly log: Logger
+  private readonly embedder: Embedder
+  private readonly code: BucketCode
+  private readonly index: CandidateIndex
+  private readonly queue: ServingQueue
+  private readonly beliefs = new LoadBeliefs()
+  private readonly observations: PeerObservations
+  private readonly decisionLog = new DecisionLog(200)
+  private readonly recordRejections = new RejectionCounter(RECORD_REJECT_REASONS)
+  private readonly frameRejections = new RejectionCounter(QUERY_REJECT_REASONS)
+  private readonly beaconRejections = new RejectionCounter(BEACON_REJECT_REASONS)
+  private readonly answers = new Map<string, AnswerMemo>()
+  private readonly down = new Map<string, number>()
+  private readonly rtt = new Map<string, number>()
+  private readonly lastBeacons = new Map<string, LoadBeacon>()
+  private readonly providerCache = new Map<string, { at: number, peers: string[] }>()
+  private readonly lookups = new Map<string, Promise<void>>()
+  private announcing?: Promise<void>
+  private readonly dhtTables: number
+  private readonly served = { local: 0, remote: 0, refused: 0 }
+  private readonly asked = { total: 0, delegated: 0, failed: 0 }
+  private readonly stopController = new AbortController()
+  private policy!: RoutingPolicy
+  private ownProfile: Profile
+  private ownRecordVersion = -1
+  private directory!: ProfileDirectory
+  private beacons!: BeaconService
+  private announcer!: BucketAnnouncer
+  private rng!: Rng
+  private key!: PrivateKey
+  private readonly ratings = new Map<string, { sum: number, count: number }>()
+  private republishTimer?: NodeJS.Timeout
+  private profileDirtyTimer?: NodeJS.Timeout
+  private startedAt = 0
+  private stopped = false
+  private readonly profileTopic: string
+  private readonly recordTtlMs: number
+
+  constructor (private readonly init: PpaiNodeInit) {
+    this.name = init.name
+    this.network = init.network ?? DEFAULT_NETWORK
+    this.log = init.log ?? createLogger(`ppai:${init.name}`, init.logLevel)
+    this.embedder = init.embedder ?? createHashEmbedder()
+    this.code = new BucketCode(this.network, this.embedder.dim)
+    this.index = new CandidateIndex(this.code)
+    this.queue = new ServingQueue({ concurrency: init.concurrency ?? 1, initialServiceMs: init.initialServiceMs })
+    this.observations = new PeerObservations(this.embedder.id, this.embedder.dim)
+    this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0
+      ? buildProfile(this.embedder.id, this.embedder.dim, init.seed.map(s => ({ embedding: this.embedder.embed(s.question), outcome: s.outcome })))
+      : emptyProfile(this.embedder.id, this.embedder.dim))
+    this.profileTopic = `/ppai/${this.network}/profiles/1`
+    this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
+    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 4, this.code.tables))
+    this.setPolicy(init.policy ?? 'ppai')
+  }
+
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  setPolicy (policy: RoutingPolicy | PolicyName): void {
+    this.policy = typeof policy === 'string' ? createPolicy(policy) : policy
+    this.policyName = this.policy.name
+  }
+
+  async start (): Promise<void> {
+    let privateKey = this.init.privateKey
+    if (privateKey == null && this.init.dataDir != null) privateKey = (await loadOrCreateIdentity(this.init.dataDir)).privateKey
+    if (privateKey == null) {
+      const { generateKeyPair } = await import('@libp2p/crypto/keys')
+      privateKey = await generateKeyPair('Ed25519')
+    }
+    this.key = privateKey
+    this.libp2p = await createPpaiLibp2p({
+      privateKey,
+      host: this.init.host,
+      port: this.init.port,
+      bootstrap: this.init.bootstrap,
+      mdns: this.init.mdns,
+      network: this.network,
+      embedderId: this.embedder.id,
+      recordRejections: this.recordRejections
+    })
+    this.startedAt = Date.now()
+    this.rng = seededRng(this.init.seedRng ?? this.peerId)
+    this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
+    this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
+
+    await this.libp2p.handle(QUERY_PROTOCOL, createQueryHandler({
+      queue: this.queue,
+      backend: this.init.backend,
+      rejections: this.frameRejections,
+      admission: this.init.admission,
+      log: this.log,
+      onServed: evt => {
+        if (evt.status === 'ok') this.served.remote++
+        else if (evt.status === 'busy') this.served.refused++
+        this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
+      }
+    }), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+
+    this.beacons = new BeaconService({
+      pubsub: this.libp2p.services.pubsub,
+      network: this.network,
+      peerId: this.libp2p.peerId,
+      intervalMs: this.init.beaconIntervalMs,
+      rejections: this.beaconRejections,
+      sample: () => ({ backlog: this.queue.backlog, serviceMs: this.queue.serviceMs, arrivalPerSec: this.queue.arrivalPerSec() }),
+      onBeacon: (beacon, receivedAt) => {
+        this.beliefs.onBeacon(beacon, receivedAt)
+        this.lastBeacons.set(beacon.peerId, beacon)
+        this.events.dispatchEvent(new CustomEvent('beacon', { detail: beacon }))
+      }
+    })
+    this.beacons.start()
+    this.startProfileGossip()
+
+    // First publication in the background: it needs DHT peers, which arrive with bootstrap.
+    void this.publishSoon()
+    this.republishTimer = setInterval(() => { void this.publishProfile().catch(err => this.log.warn({ err: (err as Error).message }, 'republish failed')) }, Math.max(1000, this.recordTtlMs / 2))
+    this.republishTimer.unref()
+    this.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), network: this.network, agent: this.init.backend.description, policy: this.policyName }, 'node started')
+  }
+
+  /** Publishes once now and again shortly after peers first connect, so early records are not lost for want of DHT peers. */
+  private async publishSoon (): Promise<void> {
+    const tryPublish = async (): Promise<void> => {
+      if (this.stopped) return
+      await this.publishProfile().catch(err => this.log.debug({ err: (err as Error).message }, 'early publish failed'))
+    }
+    let republishedOnConnect = false
+    const onConnect = (): void => {
+      if (republishedOnConnect) return
+      republishedOnConnect = true
+      this.libp2p.removeEventListener('peer:connect', onConnect)
+      // Give identify a moment so the DHT knows the new peer speaks its protocol.
+      setTimeout(() => { void tryPublish() }, 300).unref()
+    }
+    this.libp2p.addEventListener('peer:connect', onConnect)
+    await tryPublish()
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  async connect (addr: string): Promise<void> {
+    await this.libp2p.dial(multiaddr(addr))
+  }
+
+  rejections (): RejectionCounts {
+    return { records: this.recordRejections.snapshot(), frames: this.frameRejections.snapshot(), beacons: this.beaconRejections.snapshot() }
+  }
+
+  profile (): Profile {
+    return this.ownProfile
+  }
+
+  async publishProfile (): Promise<void> {
+    if (this.stopped) return
+    const now = Date.now()
+    const bytes = await this.signOwnRecord(now, now + this.recordTtlMs)
+    this.ownRecordVersion = this.ownProfile.version
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)])
+    const results = await Promise.allSettled([
+      this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), bytes, { signal }),
+      this.libp2p.services.pubsub.publish(this.profileTopic, bytes)
+    ])
+    const failed = results.filter(r => r.status === 'rejected').map(r => ((r as PromiseRejectedResult).reason as Error).message)
+    this.log.debug({ version: this.ownProfile.version, failed }, 'profile record published')
+    // Bucket provider records go out in the background: tens of DHT provides, not worth holding the caller.
+    if (this.announcing == null) {
+      const keys = this.ownBucketKeys()
+      this.announcing = this.announcer.announce(keys, { signal: this.stopController.signal, force: true })
+        .then(n => this.log.debug({ buckets: keys.length, provided: n }, 'bucket provider records published'))
+        .catch(() => {})
+        .finally(() => { this.announcing = undefined })
+    }
+  }
+
+  /** Bucket keys of the own prototypes, in the tables the node announces in the DHT. */
+  private ownBucketKeys (): string[] {
+    return [...new Set(this.ownProfile.prototypes.flatMap(p => this.code.keysFor(p.centroid).slice(0, this.dhtTables)))]
+  }
+
+  /** Resolves when the bucket provider records in flight have gone out (tests and the demo wait on it). */
+  async announced (): Promise<void> {
+    await this.announcing
+  }
+
+  private async signOwnRecord (issuedAt: number, expiresAt: number): Promise<Uint8Array> {
+    return await signProfileRecord(this.key, {
+      name: this.name,
+      network: this.network,
+      embedderId: this.embedder.id,
+      version: this.ownProfile.version,
+      issuedAt,
+      expiresAt,
+      profileBytes: encodeProfile(this.ownProfile)
+    })
+  }
+
+  private startProfileGossip (): void {
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.topicValidators.set(this.profileTopic, async (_peer, msg) => {
+      if (msg.type !== 'signed') {
+        this.recordRejections.count('unsigned')
+        return TopicValidatorResult.Reject
+      }
+      if (msg.from.equals(this.libp2p.peerId)) return TopicValidatorResult.Ignore
+      try {
+        const rec = await this.directory.accept(msg.data, msg.from.toString())
+        this.index.upsert(rec.peerId, rec.profile)
+        return TopicValidatorResult.Accept
+      } catch (err) {
+        // Replays are ignored rather than punished: gossip may deliver an old record late.
+        if (err instanceof RecordRejectedError && err.reason === 'replay') return TopicValidatorResult.Ignore
+        return TopicValidatorResult.Reject
+      }
+    })
+    pubsub.subscribe(this.profileTopic)
+  }
+
+  /** Own profile changed: republish after a short quiet period, not on every feedback. */
+  private profileChanged (): void {
+    if (this.profileDirtyTimer != null || this.stopped) return
+    this.profileDirtyTimer = setTimeout(() => {
+      this.profileDirtyTimer = undefined
+      if (this.ownProfile.version !== this.ownRecordVersion) void this.publishProfile().catch(() => {})
+    }, 2000)
+    this.profileDirtyTimer.unref()
+  }
+
+  // ---- asking ---------------------------------------------------------------
+
+  async ask (question: string, opts: AskOptions = {}): Promise<AskResult> {
+    if (this.stopped) throw new AskError('stopped', 'the node is stopping')
+    if (question.trim() === '') throw new AskError('bad-request', 'empty question')
+    const t0 = Date.now()
+    const deadline = t0 + (opts.deadlineMs ?? this.init.defaultDeadlineMs ?? 60_000)
+    const id = randomUUID()
+    const embedding = this.embedder.embed(question)
+    const model = opts.model ?? 'ppai'
+    const signal = opts.signal == null ? this.stopController.signal : AbortSignal.any([opts.signal, this.stopController.signal])
+    this.asked.total++
+    const attempts: Attempt[] = []
+
+    let decision: Decision | undefined
+    let record: DecisionRecord | undefined
+    let order: string[]
+    if (model === 'local') {
+      order = ['local']
+    } else if (model.startsWith('peer:')) {
+      const target = model.slice('peer:'.length)
+      try {
+        peerIdFromString(target)
+      } catch {
+        this.asked.failed++
+        throw new AskError('bad-request', `not a peer id: ${target}`)
+      }
+      order = [target]
+    } else {
+      const candidates = await this.findCandidates(embedding, Math.min(this.init.lookupTimeoutMs ?? 1500, Math.max(50, (deadline - Date.now()) / 4)))
+      const ctx = buildDecisionContext({
+        now: Date.now(),
+        queryId: id,
+        embedding,
+        local: { profile: this.ownProfile, backlog: this.queue.backlog, serviceMs: this.queue.serviceMs },
+        candidates,
+        beliefs: this.beliefs,
+        observations: this.observations,
+        latencyWeight: this.init.latencyWeight ?? 0.05,
+        rivalsWindowMs: this.init.beaconIntervalMs ?? 2000,
+        rng: this.rng
+      })
+      decision = this.policy.decide(ctx)
+      order = [decision.action, ...decision.fallbacks.filter(a => a !== decision?.action), 'local']
+      order = order.filter((a, i) => order.indexOf(a) === i)
+      const byId = new Map(decision.explanation.map(e => [e.action, e]))
+      record = {
+        id,
+        at: t0,
+        question: question.slice(0, 500),
+        candidates: ctx.candidates.map(c => ({
+          id: c.id,
+          success: c.success.mean,
+          believedBacklog: c.backlog.mean,
+          probability: byId.get(c.id)?.probability ?? 0,
+          utility: byId.get(c.id)?.utility ?? Number.NaN
+        })),
+        decision
+      }
+    }
+
+    const finish = (servedBy: string, answer: string): AskResult => {
+      const latencyMs = Date.now() - t0
+      this.remember(id, embedding, servedBy)
+      if (servedBy !== 'local') this.asked.delegated++
+      if (record != null) {
+        record.outcome = { servedBy, status: 'ok', latencyMs, attempts }
+        this.logDecision(record)
+      }
+      return { id, question, answer, servedBy, decision, attempts, latencyMs }
+    }
+    const fail = (err: AskError): never => {
+      this.asked.failed++
+      if (record != null) {
+        record.outcome = { servedBy: 'none', status: 'error', latencyMs: Date.now() - t0, attempts }
+        this.logDecision(record)
+      }
+      throw err
+    }
+
+    for (const action of order) {
+      if (signal.aborted) fail(new AskError(this.stopped ? 'stopped' : 'aborted', 'query aborted', attempts))
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) break
+      if (action === 'local') {
+        const started = Date.now()
+        try {
+          const answer = await this.answerLocally(id, question, remaining, signal)
+          attempts.push({ action: 'local', status: 'ok', latencyMs: Date.now() - started })
+          this.served.local++
+          return finish('local', answer)
+        } catch (err) {
+          const timedOut = Date.now() >= deadline
+          attempts.push({ action: 'local', status: timedOut ? 'timeout' : 'error', latencyMs: Date.now() - started, error: (err as Error).message })
+          fail(new AskError(timedOut ? 'deadline' : signal.aborted ? 'aborted' : 'local-failed', `local agent: ${(err as Error).message}`, attempts))
+        }
+      }
+      // Keep enough time for the local agent to answer if this peer fails (not when the peer was forced).
+      const forced = model !== 'ppai'
+      const reserve = forced ? 0 : Math.min(remaining / 2, this.queue.serviceMs * (this.queue.backlog + 1))
+      const timeoutMs = Math.max(50, Math.min(this.init.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, remaining - reserve))
+      const outcome = await this.tryPeer(action, id, question, timeoutMs, signal)
+      attempts.push(outcome.attempt)
+      if (outcome.answer != null) return finish(action, outcome.answer)
+    }
+    if (model.startsWith('peer:')) fail(new AskError('peer-failed', `peer ${order[0]} did not answer: ${attempts.at(-1)?.error ?? attempts.at(-1)?.status ?? 'no attempt'}`, attempts))
+    return fail(new AskError('deadline', `no answer within the deadline (${attempts.length} attempts)`, attempts))
+  }
+
+  private async answerLocally (id: string, question: string, remainingMs: number, signal: AbortSignal): Promise<string> {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new Error('deadline passed')), remainingMs)
+    const onAbort = (): void => controller.abort(new Error('aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const served = await this.queue.submit('owner', async s => await this.init.backend.answer({ id, question, signal: s }), controller.signal)
+      return served.value.text
+    } finally {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async tryPeer (peer: string, id: string, question: string, timeoutMs: number, signal: AbortSignal): Promise<{ attempt: Attempt, answer?: string }> {
+    const started = Date.now()
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(peer)
+    } catch {
+      return { attempt: { action: peer, status: 'error', latencyMs: 0, error: 'not a peer id' } }
+    }
+    try {
+      const res = await sendQuery(this.libp2p, peerId, { id, question }, { timeoutMs, signal })
+      const latencyMs = Date.now() - started
+      const now = Date.now()
+      if (res.status === 'ok') {
+        const rtt = Math.max(0, latencyMs - res.queuedMs - res.workMs)
+        this.rtt.set(peer, 0.8 * (this.rtt.get(peer) ?? rtt) + 0.2 * rtt)
+        this.beliefs.onResponse(peer, { latencyMs, rttMs: rtt }, now)
+        this.down.delete(peer)
+        return { attempt: { action: peer, status: 'ok', latencyMs }, answer: res.answer }
+      }
+      if (res.status === 'busy') {
+        this.beliefs.onRefusal(peer, res.backlog, now)
+        return { attempt: { action: peer, status: 'busy', latencyMs, error: res.reason } }
+      }
+      return { attempt: { action: peer, status: 'error', latencyMs, error: `${res.code}: ${res.message}` } }
+    } catch (err) {
+      const latencyMs = Date.now() - started
+      const kind = err instanceof QueryAttemptError ? err.kind : 'stream'
+      if (kind !== 'aborted') {
+        // A dial or stream failure drops the peer from candidates for a while (churn).
+        this.down.set(peer, Date.now() + (this.init.downMs ?? 30_000))
+      }
+      return { attempt: { action: peer, status: kind === 'timeout' ? 'timeout' : 'error', latencyMs, error: (err as Error).message } }
+    }
+  }
+
+  /**
+   * Candidates for a query: providers of its probe buckets in the DHT, plus
+   * peers whose profiles gossip brought (the in-memory index). Provider
+   * lookups are cached per bucket and refreshed in the background; a query
+   * waits for the DHT only while it knows fewer than `minCandidates` peers
+   * (or fewer than it is connected to, in a smaller network).
+   */
+  private async findCandidates (embedding: Float32Array, timeoutMs: number): Promise<CandidateInfo[]> {
+    const self = this.peerId
+    const limit = this.init.maxCandidates ?? 16
+    // Own bucket per table plus its two least certain neighbours: 3 × tables DHT lookups (cached), not 9 × tables.
+    const keys = this.code.probeKeys(embedding, { radius: 1, flipBits: this.init.probeFlipBits ?? 2 }).filter(key => tableOf(key) < this.dhtTables)
+    const freshMs = this.init.providerCacheMs ?? 10_000
+    const hits = new Map<string, number>()
+    const collect = (): void => {
+      hits.clear()
+      for (const key of keys) {
+        for (const p of this.providerCache.get(key)?.peers ?? []) hits.set(p, (hits.get(p) ?? 0) + 1)
+      }
+    }
+    const stale = keys.filter(key => {
+      const hit = this.providerCache.get(key)
+      return hit == null || Date.now() - hit.at >= freshMs
+    })
+    const refresh = stale.length > 0 ? this.refreshProviders(stale, limit * 2, Math.max(timeoutMs, 1000)) : Promise.resolve()
+    collect()
+    const fromIndex = this.index.candidates(embedding, limit)
+    const usable = (id: string): boolean => id !== self && (this.down.get(id) ?? 0) <= Date.now()
+    const known = (): number => new Set([...hits.keys(), ...fromIndex].filter(usable)).size
+    // Never wait for more candidates than there are peers to be had.
+    if (known() < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length)) {
+      await Promise.race([refresh, new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
+      collect()
+    }
+    // Providers of more of the probed buckets first: they are nearer the query.
+    const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
+    const live = [...new Set([...ranked.slice(0, limit), ...fromIndex, ...ranked.slice(limit)])].filter(usable).slice(0, limit * 2)
+    const profiles = await Promise.all(live.map(async id => this.directory.get(id) ?? await this.directory.fetch(id, { timeoutMs })))
+    return live.map((id, i) => {
+      const rec = profiles[i]
+      if (rec != null) this.index.upsert(id, rec.profile)
+      return { id, profile: rec?.profile, rttMs: this.rtt.get(id) ?? DEFAULT_RTT_MS, serviceMs: this.beliefs.serviceMs(id) }
+    })
+  }
+
+  /** Looks up providers of some buckets (one lookup in flight per bucket) and caches the results. */
+  private async refreshProviders (keys: string[], limit: number, timeoutMs: number): Promise<void> {
+    const self = this.peerId
+    await mapWithConcurrency(keys, 4, async key => {
+      let p = this.lookups.get(key)
+      if (p == null) {
+        p = findBucketProviders(this.libp2p.contentRouting, this.network, [key], { limit, timeoutMs, exclude: new Set([self]) })
+          .then(found => {
+            if (this.providerCache.size > 4096) this.providerCache.clear()
+            this.providerCache.set(key, { at: Date.now(), peers: [...found.keys()] })
+          })
+          .catch(() => {})
+          .finally(() => this.lookups.delete(key))
+        this.lookups.set(key, p)
+      }
+      await p
+    })
+  }
+
+  private logDecision (record: DecisionRecord): void {
+    this.decisionLog.add(record)
+    this.events.dispatchEvent(new CustomEvent('decision', { detail: record }))
+  }
+
+  private remember (id: string, embedding: Float32Array, servedBy: string): void {
+    this.answers.set(id, { embedding, servedBy, rated: false })
+    if (this.answers.size > MAX_ANSWER_MEMOS) {
+      const oldest = this.answers.keys().next().value
+      if (oldest != null) this.answers.delete(oldest)
+    }
+  }
+
+  feedback (answerId: string, rating: number): boolean {
+    const memo = this.answers.get(answerId)
+    if (memo == null || !Number.isFinite(rating)) return false
+    const outcome = Math.min(1, Math.max(0, rating))
+    if (memo.servedBy === 'local') {
+      observe(this.ownProfile, memo.embedding, outcome)
+      this.profileChanged()
+    } else {
+      this.observations.record(memo.servedBy, memo.embedding, outcome)
+      const r = this.ratings.get(memo.servedBy) ?? { sum: 0, count: 0 }
+      r.sum += outcome
+      r.count++
+      this.ratings.set(memo.servedBy, r)
+    }
+    memo.rated = true
+    return true
+  }
+
+  // ---- views ----------------------------------------------------------------
+
+  status (): NodeStatus {
+    const now = Date.now()
+    return {
+      peerId: this.peerId,
+      name: this.name,
+      network: this.network,
+      embedderId: this.embedder.id,
+      addresses: this.multiaddrs(),
+      startedAt: this.startedAt,
+      uptimeMs: now - this.startedAt,
+      peers: this.libp2p.getPeers().length,
+      backlog: this.queue.backlog,
+      served: { ...this.served },
+      asked: { ...this.asked },
+      agent: this.init.backend.description
+    }
+  }
+
+  peers (): PeerSummary[] {
+    const now = Date.now()
+    const ids = new Set<string>([...this.libp2p.getPeers().map(p => p.toString()), ...this.directory.all().map(r => r.peerId)])
+    ids.delete(this.peerId)
+    return [...ids].map(id => {
+      const rec = this.directory.get(id)
+      const conns = this.libp2p.getConnections(peerIdFromString(id))
+      const observed = this.ratings.get(id)
+      return {
+        peerId: id,
+        name: rec?.name,
+        addresses: conns.map(c => c.remoteAddr.toString()),
+        prototypes: (rec?.profile.prototypes ?? []).map(p => ({ count: p.count, quality: prototypeQuality(p), centroid2d: project2d(p.centroid) })),
+        profileVersion: rec?.version,
+        believedBacklog: this.lastBeacons.has(id) ? this.beliefs.belief(id, now).mean : undefined,
+        lastBeacon: this.lastBeacons.get(id),
+        observedSuccess: observed == null ? undefined : observed.sum / observed.count,
+        observedCount: observed?.count ?? 0
+      }
+    })
+  }
+
+  decisions (limit?: number): DecisionRecord[] {
+    return this.decisionLog.recent(limit)
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.republishTimer)
+    clearTimeout(this.profileDirtyTimer)
+    this.beacons.stop()
+    // Withdraw what can be: stop re-providing buckets, and replace the profile record by one that expires at once.
+    try {
+      const now = Date.now()
+      const tombstone = await this.signOwnRecord(now, now + 1500)
+      await Promise.allSettled([
+        this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), tombstone, { signal: AbortSignal.timeout(1000) }),
+        this.announcer.withdraw()
+      ])
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'withdraw incomplete')
+    }
+    this.stopController.abort(new Error('node stopping'))
+    await this.libp2p.stop()
+    this.log.info({ peerId: this.peerId }, 'node stopped')
+  }
+}
+
+/** The table index of a bucket key (`t3:0a1f` → 3). */
+function tableOf (key: string): number {
+  const m = /^t(\d+):/.exec(key)
+  return m == null ? 0 : Number(m[1])
+}
+
+/** A fixed 2-D projection of centroids (two seeded random directions), so every node draws the same map. */
+const projections = new Map<number, [Float32Array, Float32Array]>()
+function project2d (v: Float32Array): [number, number] {
+  let dirs = projections.get(v.length)
+  if (dirs == null) {
+    const rng = seededRng('ppai-map-2d')
+    const make = (): Float32Array => Float32Array.from({ length: v.length }, () => gaussian(rng) / Math.sqrt(v.length))
+    dirs = [make(), make()]
+    projections.set(v.length, dirs)
+  }
+  let x = 0
+  let y = 0
+  for (let i = 0; i < v.length; i++) {
+    x += v[i] * dirs[0][i]
+    y += v[i] * dirs[1][i]
+  }
+  return [x, y]
+}

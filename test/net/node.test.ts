@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AgentBackend } from '../../src/agent/backend.js'
+import { createInstantBackend } from '../../src/agent/instant.js'
+import type { LoadBeacon } from '../../src/core/types.js'
+import { AskError } from '../../src/net/ask-error.js'
+import { createPpaiNode, type PpaiNode, type PpaiNodeInit } from '../../src/net/node.js'
+import type { DecisionRecord } from '../../src/net/service.js'
+
+// Owners' sample tasks per topic: a node seeded with outcome 1 on a topic is its expert.
+const TOPICS = {
+  astronomy: ['How far is the Moon from the Earth?', 'What is a neutron star made of?', 'Why do planets orbit the Sun in ellipses?', 'What is the redshift of a distant galaxy?', 'How hot is the surface of the Sun?'],
+  law: ['What is the statute of limitations for a contract claim?', 'Can a tenant withhold rent for repairs?', 'What makes a will legally valid?', 'What is the difference between a felony and a misdemeanor?', 'Who owns the copyright of a work made for hire?'],
+  cooking: ['How long should I boil an egg for a soft yolk?', 'What temperature should I roast a chicken at?', 'How do I make a sourdough starter?', 'Why does bread dough need to rest?', 'How do I caramelise onions properly?']
+}
+const seed = (topic: keyof typeof TOPICS, outcome: number): Array<{ question: string, outcome: number }> => TOPICS[topic].map(question => ({ question, outcome }))
+
+/** A backend that takes `delayMs` per answer and honours cancellation. */
+function slowBackend (label: string, delayMs: number): AgentBackend {
+  return createInstantBackend({ label, delayMs })
+}
+
+async function until (cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await cond()) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describe('PPAI nodes on 127.0.0.1', () => {
+  const nodes: PpaiNode[] = []
+  let asker: PpaiNode
+  let astro: PpaiNode
+  let lawyer: PpaiNode
+  let cook: PpaiNode
+
+  beforeAll(async () => {
+    const common: Partial<PpaiNodeInit> = { network: 'node-test', mdns: false, host: '127.0.0.1', beaconIntervalMs: 300, recordTtlMs: 30_000, logLevel: 'silent', policy: 'greedy', initialServiceMs: 50 }
+    astro = await createPpaiNode({ ...common, name: 'astro', backend: createInstantBackend({ label: 'astro' }), seed: seed('astronomy', 1) } as PpaiNodeInit)
+    nodes.push(astro)
+    const bootstrap = astro.multiaddrs()
+    // The lawyer's owner keeps it busy (below); the cook answers slowly, so it can be killed mid-answer.
+    ;[asker, lawyer, cook] = await Promise.all([
+      createPpaiNode({ ...common, name: 'asker', bootstrap, backend: createInstantBackend({ label: 'asker' }), seed: [...seed('astronomy', 0), ...seed('law', 0), ...seed('cooking', 0)] } as PpaiNodeInit),
+      createPpaiNode({ ...common, name: 'lawyer', bootstrap, backend: slowBackend('lawyer', 600), seed: seed('law', 1), initialServiceMs: 600 } as PpaiNodeInit),
+      createPpaiNode({ ...common, name: 'cook', bootstrap, backend: slowBackend('cook', 3000), seed: seed('cooking', 1), initialServiceMs: 100 } as PpaiNodeInit)
+    ])
+    nodes.push(asker, lawyer, cook)
+    await until(() => astro.libp2p.getPeers().length >= 3, 10_000, 'bootstrap connections')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    // Publish once every peer is there (the nodes also republish on their own, every recordTtlMs / 2).
+    await Promise.all(nodes.map(async n => { await n.publishProfile(); await n.announced() }))
+  })
+
+  afterAll(async () => {
+    await Promise.all(nodes.map(async n => await n.stop().catch(() => {})))
+  })
+
+  it('delegates a question to the expert and explains the choice', async () => {
+    const decisions: DecisionRecord[] = []
+    asker.events.addEventListener('decision', e => decisions.push((e as CustomEvent<DecisionRecord>).detail))
+    const res = await asker.ask('What is the distance from the Earth to the Moon in kilometres?', { deadlineMs: 10_000 })
+    expect(res.servedBy).toBe(astro.peerId)
+    expect(res.answer).toContain('[astro]')
+    expect(res.decision?.action).toBe(astro.peerId)
+    expect(res.attempts).toEqual([expect.objectContaining({ action: astro.peerId, status: 'ok' })])
+    expect(decisions.at(-1)?.outcome?.servedBy).toBe(astro.peerId)
+    // Candidates are the peers near the query in the bucket code (and gossip), never the asker itself.
+    const candidates = decisions.at(-1)?.candidates.map(c => c.id) ?? []
+    expect(candidates).toContain(astro.peerId)
+    expect(candidates).not.toContain(asker.peerId)
+    expect(asker.decisions(1)[0].id).toBe(res.id)
+  })
+
+  it('honours model local and peer:<id>', async () => {
+    const local = await asker.ask('What is a neutron star made of?', { model: 'local' })
+    expect(local.servedBy).toBe('local')
+    expect(local.decision).toBeUndefined()
+    const forced = await asker.ask('How do I caramelise onions?', { model: `peer:${astro.peerId}` })
+    expect(forced.servedBy).toBe(astro.peerId)
+  })
+
+  it('gossips load beacons that reach the other nodes', async () => {
+    const got: LoadBeacon[] = []
+    const listener = (e: Event): void => { got.push((e as CustomEvent<LoadBeacon>).detail) }
+    asker.events.addEventListener('beacon', listener)
+    await until(() => new Set(got.map(b => b.peerId)).size >= 3, 5000, 'beacons from all three peers')
+    asker.events.removeEventListener('beacon', listener)
+    expect(asker.peers().find(p => p.peerId === astro.peerId)?.lastBeacon?.serviceMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it('is refused by a busy expert and falls back to the next choice', async () => {
+    // The lawyer's owner queues two of its own queries: its predicted owner wait exceeds the bound, remote queries are refused.
+    const own = [1, 2, 3].map(async i => await lawyer.ask(`my own question ${i}`, { model: 'local' }))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const res = await asker.ask('Can a tenant withhold rent if the landlord refuses repairs?', { deadlineMs: 10_000 })
+    expect(res.attempts[0], JSON.stringify(res.attempts)).toMatchObject({ action: lawyer.peerId, status: 'busy' })
+    expect(res.servedBy).not.toBe(lawyer.peerId)
+    expect(res.answer).not.toContain('[lawyer]')
+    expect(lawyer.status().served.refused).toBeGreaterThanOrEqual(1)
+    await Promise.all(own)
+  })
+
+  it('still answers before its deadline when the serving node dies in the middle of the query', async () => {
+    const deadlineMs = 8000
+    const t0 = Date.now()
+    const pending = asker.ask('How long should I boil an egg for a runny yolk?', { deadlineMs })
+    await until(() => cook.status().backlog > 0, 3000, 'the cook to start answering')
+    // Killed, not stopped: no withdrawal, libp2p torn down under the open stream.
+    await cook.libp2p.stop()
+    const res = await pending
+    expect(Date.now() - t0).toBeLessThan(deadlineMs)
+    expect(res.attempts[0]).toMatchObject({ action: cook.peerId, status: 'error' })
+    expect(res.servedBy).not.toBe(cook.peerId)
+    expect(res.answer.length).toBeGreaterThan(0)
+  })
+
+  it('learns from feedback: observations of peers and its own profile for local answers', async () => {
+    const res = await asker.ask('What is the redshift of a quasar?', { model: `peer:${astro.peerId}` })
+    expect(asker.feedback(res.id, 1)).toBe(true)
+    expect(asker.peers().find(p => p.peerId === astro.peerId)?.observedCount).toBeGreaterThanOrEqual(1)
+    const local = await asker.ask('What is the redshift of a quasar?', { model: 'local' })
+    const version = asker.profile().version
+    expect(asker.feedback(local.id, 1)).toBe(true)
+    expect(asker.profile().version).toBeGreaterThan(version)
+    expect(asker.feedback('no-such-answer', 1)).toBe(false)
+  })
+
+  it('gives a clear error, not a hang, when a forced peer cannot answer', async () => {
+    const t0 = Date.now()
+    const err = await asker.ask('anything', { model: `peer:${cook.peerId}`, deadlineMs: 3000 }).catch(e => e)
+    expect(Date.now() - t0).toBeLessThan(3500)
+    expect(err).toBeInstanceOf(AskError)
+    expect((err as AskError).code).toBe('peer-failed')
+  })
+})
