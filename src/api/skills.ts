@@ -77,6 +77,10 @@ export function deriveSkills (profile: Profile, refs: SkillReferences | undefine
   const neighbours = opts.neighbours ?? 12
   const usable = refs != null && refs.embedderId === profile.embedderId && refs.items.length > 0 ? refs : undefined
   const origin = usable == null ? '' : usable.synthetic ? ' (subjects of the built-in synthetic workload)' : ' (MMLU-Redux subjects)'
+  if (profile.prototypes.length === 0) {
+    // A new agent has no history yet: say so rather than claim a speciality.
+    return [{ id: 'general', name: 'General questions', description: 'Answers questions with its own agent or delegates them; no expertise profile yet (no answered or seeded questions).', tags: ['general', profile.embedderId], examples: [], inputModes: ['text/plain'], outputModes: ['text/plain'], securityRequirements: [] }]
+  }
   return profile.prototypes.map((p, i) => {
     const quality = p.alpha / (p.alpha + p.beta)
     const evidence = `${Math.round(p.count)} queries summarised, estimated success ${quality.toFixed(2)} (Beta ${p.alpha.toFixed(1)}/${p.beta.toFixed(1)})`

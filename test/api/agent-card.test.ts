@@ -64,6 +64,12 @@ describe('skills from prototypes', () => {
     expect(skills[0].description).toContain('synthetic')
   })
 
+  it('offers one general skill while the profile is empty', () => {
+    const skills = deriveSkills({ ...profile, prototypes: [] }, refs)
+    expect(skills.map(s => s.id)).toEqual(['general'])
+    expect(skills[0].description).toContain('no expertise profile yet')
+  })
+
   it('still describes prototypes of another embedding space, without naming subjects', () => {
     const skills = deriveSkills({ ...profile, embedderId: 'other-space-d256' }, refs)
     expect(skills.map(s => s.name)).toEqual(['Prototype 1', 'Prototype 2'])
