@@ -50,12 +50,17 @@ describe('dashboard in headless Chromium', () => {
     const question = 'Which element has the atomic number six?'
     const client = new OpenAI({ baseURL: `${net.apis[0].url}/v1`, apiKey: 'unused', maxRetries: 0 })
     const completion = await client.chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: question }] })
-    const id = (completion as unknown as { ppai: { id: string } }).ppai.id
-    const row = page.locator('tr.decision-row', { hasText: question })
+    const { id, servedBy } = (completion as unknown as { ppai: { id: string, servedBy: string } }).ppai
+    const row = page.locator(`tr.decision-row[data-id="${id}"]`)
     await row.waitFor({ timeout: 5_000 })
-    expect(await row.count()).toBe(1)
+    expect(await row.textContent()).toContain(question)
     expect(await row.textContent()).toContain('ok')
-    expect(id).toBeTruthy()
+
+    // Rating the answer from the page reaches the node: a peer's answer shows in what the node observed of that peer.
+    const observedBefore = net.services[0].peers().find(p => p.peerId === servedBy)?.observedCount ?? 0
+    await row.locator('button.fb-wrong').click()
+    await row.locator('.rated').waitFor({ timeout: 5_000 })
+    if (servedBy !== 'local') expect(net.services[0].peers().find(p => p.peerId === servedBy)?.observedCount).toBe(observedBefore + 1)
 
     // A burst of queries from every node: more decision rows, and load lines for the node and its peers.
     const burst = net.apis.flatMap((api, i) => [0, 1].map(k => new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'unused', maxRetries: 0 })

@@ -17,7 +17,9 @@ const state = {
   decisions: new Map(),
   loads: [],
   colors: new Map(),
-  names: new Map()
+  names: new Map(),
+  /** Answer id -> rating given from this page. */
+  rated: new Map()
 }
 
 // ---------- helpers ----------
@@ -245,7 +247,8 @@ function decisionRow (d) {
   const out = d.outcome
   const outcome = out
     ? h('div', {}, h('span', { class: `status-${out.status}` }, out.status), ` by `, swatch(out.servedBy), nameOf(out.servedBy),
-      h('div', { class: 'reason' }, `${Math.round(out.latencyMs)} ms · ${out.attempts.map(a => `${a.action === 'local' ? 'local' : short(a.action)}:${a.status}`).join(' → ')}`))
+      h('div', { class: 'reason' }, `${Math.round(out.latencyMs)} ms · ${out.attempts.map(a => `${a.action === 'local' ? 'local' : short(a.action)}:${a.status}`).join(' → ')}`),
+      out.status === 'ok' ? feedbackButtons(d.id) : null)
     : h('span', { class: 'reason' }, 'pending')
   const q = d.question.length > 140 ? d.question.slice(0, 137) + '…' : d.question
   return h('tr', { class: 'decision-row', 'data-id': d.id },
@@ -255,6 +258,26 @@ function decisionRow (d) {
     h('td', {}, chosen ? h('div', {}, swatch(chosen), chosen === 'local' ? 'local' : nameOf(chosen), h('div', { class: 'reason' }, readable(d.decision.reason.startsWith(d.decision.policy) ? d.decision.reason : `${d.decision.policy}: ${d.decision.reason}`))) : h('span', { class: 'reason' }, 'forced')),
     h('td', {}, outcome)
   )
+}
+
+/** Right/wrong buttons: the owner's rating updates the node's observations of whoever answered. */
+function feedbackButtons (id) {
+  if (state.rated.has(id)) return h('div', { class: 'rated' }, state.rated.get(id) === 1 ? 'rated right' : 'rated wrong')
+  const box = h('div', { class: 'feedback' })
+  for (const [label, rating] of [['right', 1], ['wrong', 0]]) {
+    const button = h('button', { type: 'button', class: `fb fb-${label}`, title: `rate this answer ${label}` }, label)
+    button.addEventListener('click', async () => {
+      try {
+        await api('/api/feedback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, rating }) })
+        state.rated.set(id, rating)
+        box.replaceWith(feedbackButtons(id))
+      } catch (err) {
+        box.replaceChildren(h('span', { class: 'status-error' }, String(err.message ?? err)))
+      }
+    })
+    box.append(button)
+  }
+  return box
 }
 
 let freshIds = new Set()
