@@ -165,7 +165,7 @@ export function registerNodeCommands (program: Command): void {
       throw err
     }
     const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, dataDir }
-    log.info(ready, 'ready')
+    log.info({ ...ready, name: undefined, nodeName: name }, 'ready')
     process.stdout.write(JSON.stringify(ready) + '\n')
     if (flags.readyFile != null) {
       // Written then renamed, so a reader never sees half a file.

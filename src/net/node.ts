@@ -18,7 +18,7 @@ import { createPolicy } from '../core/policies.js'
 import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
-import { seededRng, gaussian } from '../core/rng.js'
+import { gaussian, seededRng, shuffled } from '../core/rng.js'
 import { buildDecisionContext } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
 import type { Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
@@ -579,13 +579,33 @@ class Node implements PpaiNode {
     }
     // Providers of more of the probed buckets first: they are nearer the query.
     const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
-    const live = [...new Set([...ranked.slice(0, limit), ...fromIndex, ...ranked.slice(limit)])].filter(usable).slice(0, limit * 2)
+    let live = [...new Set([...ranked.slice(0, limit), ...fromIndex, ...ranked.slice(limit)])].filter(usable).slice(0, limit * 2)
+    // Too few near the query (e.g. newcomers with empty profiles): add connected peers that serve queries, so they get tried now and then.
+    const wanted = this.init.minCandidates ?? 4
+    if (live.length < wanted) {
+      const extra = (await this.queryPeers()).filter(id => usable(id) && !live.includes(id))
+      live = live.concat(shuffled(extra, this.rng).slice(0, wanted - live.length))
+    }
     const profiles = await Promise.all(live.map(async id => this.directory.get(id) ?? await this.directory.fetch(id, { timeoutMs })))
     return live.map((id, i) => {
       const rec = profiles[i]
       if (rec != null) this.index.upsert(id, rec.profile)
       return { id, profile: rec?.profile, rttMs: this.rtt.get(id) ?? DEFAULT_RTT_MS, serviceMs: this.beliefs.serviceMs(id) }
     })
+  }
+
+  /** Connected peers whose identify says they speak the query protocol. */
+  private async queryPeers (): Promise<string[]> {
+    const out: string[] = []
+    for (const peer of this.libp2p.getPeers()) {
+      try {
+        const info = await this.libp2p.peerStore.get(peer)
+        if (info.protocols.includes(QUERY_PROTOCOL)) out.push(peer.toString())
+      } catch {
+        // Not in the peer store (yet): skip.
+      }
+    }
+    return out
   }
 
   /** Looks up providers of some buckets (one lookup in flight per bucket) and caches the results. */
