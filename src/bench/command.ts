@@ -19,6 +19,11 @@ import { checkTargets, formatTargets } from './targets.js'
 /** The loads of the report's sweep, unless `--sweep` says otherwise. */
 export const DEFAULT_SWEEP = [0.3, 0.5, 0.7, 0.9, 1.1]
 
+/** Every policy, except at `scale` where a million queries per policy would take minutes each: ppai only. */
+export function defaultPolicies (scenario: ScenarioName): PolicyName[] {
+  return scenario === 'scale' ? ['ppai'] : [...POLICY_NAMES]
+}
+
 /** The scenario's parameters with the flags applied. */
 export function applyFlags (scenario: ScenarioName, opts: BenchOptions): ScenarioParams {
   const p = scenarioDefaults(scenario)
@@ -41,7 +46,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   const opts = parseBenchOptions(raw)
   const set = questionSetFor(opts)
   const params = applyFlags(opts.scenario, opts)
-  const policies: PolicyName[] = opts.policies ?? [...POLICY_NAMES]
+  const policies: PolicyName[] = opts.policies ?? defaultPolicies(opts.scenario)
   const bar = opts.progress === false ? undefined : new ProgressBar()
   const buildStarted = performance.now()
   const built = buildScenario(set, params)

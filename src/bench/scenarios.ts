@@ -33,6 +33,13 @@ export interface AgentParams {
   profileExamples: number
   /** Network id that fixes the bucket code of candidate retrieval. */
   networkId: string
+  /**
+   * 0: every agent has its own owner, model and profile. N > 0: the agents are
+   * replicas of N personas (same owner interests, model and profile; own
+   * device, churn, round trips and arrivals), so that 10,000 agents need only
+   * N profiles built and indexed.
+   */
+  personas: number
 }
 
 /** Everything a scenario needs: the simulator's parameters and the agents'. */
@@ -72,7 +79,8 @@ const BASE_AGENTS: AgentParams = {
   ...SMALL_MODEL_DEFAULTS,
   trainFraction: 0.3,
   profileExamples: 150,
-  networkId: 'ppai-bench'
+  networkId: 'ppai-bench',
+  personas: 0
 }
 
 /** The default parameters of a scenario (before flags). */
@@ -85,7 +93,7 @@ export function scenarioDefaults (name: ScenarioName): ScenarioParams {
     case 'scale':
       return {
         sim: { ...structuredClone(BASE_SIM), queries: 1_000_000, beaconScope: 'candidates', candidatesPerQuery: 8 },
-        agents: { ...BASE_AGENTS, agents: 10_000, profileExamples: 60 }
+        agents: { ...BASE_AGENTS, agents: 10_000, personas: 1000 }
       }
   }
 }
@@ -123,13 +131,15 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
   const trainPool = new QuestionPool(train)
   const subjects = pool.subjects()
   const models = set.models
-  const agents: SimAgentSpec[] = []
-  for (let i = 0; i < p.agents.agents; i++) {
-    const id = `agent-${String(i).padStart(5, '0')}`
+  // A persona is one (owner interests, answering model, profile); without personas every agent is its own.
+  const personaCount = p.agents.personas > 0 ? Math.min(p.agents.personas, p.agents.agents) : p.agents.agents
+  const personas: Array<{ id: string, model: CorrectnessModel, interests: string[], profile: Profile }> = []
+  for (let k = 0; k < personaCount; k++) {
+    const id = p.agents.personas > 0 ? `persona-${String(k).padStart(5, '0')}` : agentId(k)
     let model: CorrectnessModel
     let interests: string[]
     if (p.agents.kind === 'trace') {
-      model = recordedTrace(models[i % models.length])
+      model = recordedTrace(models[k % models.length])
       interests = p.agents.subjectsPerOwner > 0 ? shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner) : []
     } else {
       interests = shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner)
@@ -143,29 +153,50 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
       })
     }
     const examples: Array<{ embedding: Float32Array, outcome: number }> = []
-    for (let k = 0; k < p.agents.profileExamples; k++) {
+    for (let n = 0; n < p.agents.profileExamples; n++) {
       const q = trainPool.draw(interests, p.sim.ownInterestShare, rng)
       examples.push({ embedding: embed(q), outcome: model.correct(q) ? 1 : 0 })
     }
-    const profile: Profile = buildProfile(embedder.id, embedder.dim, examples)
-    agents.push({ id, model, profile, interests, speedDraw: rng() })
+    personas.push({ id, model, interests, profile: buildProfile(embedder.id, embedder.dim, examples) })
   }
+  const agents: SimAgentSpec[] = []
+  const replicas: number[][] = personas.map(() => [])
+  for (let i = 0; i < p.agents.agents; i++) {
+    const persona = personas[i % personaCount]
+    replicas[i % personaCount].push(i)
+    agents.push({ id: agentId(i), model: persona.model, profile: persona.profile, interests: persona.interests, speedDraw: rng() })
+  }
+  // The index holds one entry per distinct profile: the agents themselves, or the personas.
   const index = new CandidateIndex(new BucketCode(p.agents.networkId, embedder.dim))
-  for (const a of agents) index.upsert(a.id, a.profile)
-  const idIndex = new Map(agents.map((a, i) => [a.id, i]))
+  for (const persona of personas) index.upsert(persona.id, persona.profile)
+  const personaIndex = new Map(personas.map((x, k) => [x.id, k]))
   // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
-  const limit = Math.min(agents.length, 2 * p.sim.candidatesPerQuery + 1)
-  const retrieved = new Map<string, number[]>()
-  const retrieve = (q: Question): number[] => {
-    let list = retrieved.get(q.id)
+  const limit = Math.min(personaCount, 2 * p.sim.candidatesPerQuery + 1)
+  const ranked = new Map<string, number[]>()
+  const rankedPersonas = (q: Question): number[] => {
+    let list = ranked.get(q.id)
     if (list === undefined) {
-      list = index.candidates(embed(q), limit).map(id => idIndex.get(id) ?? -1).filter(i => i >= 0)
-      retrieved.set(q.id, list)
+      list = index.candidates(embed(q), limit).map(id => personaIndex.get(id) ?? -1).filter(k => k >= 0)
+      ranked.set(q.id, list)
     }
     return list
   }
+  const want = 2 * p.sim.candidatesPerQuery + 1
+  const retrieve = (q: Question, user: number): number[] => {
+    const order = rankedPersonas(q)
+    if (p.agents.personas <= 0) return order
+    // Replicas of one persona are equally good: each user lists them from its own offset, so ties do not all go to the first.
+    const out: number[] = []
+    for (const k of order) {
+      const group = replicas[k]
+      const start = user % group.length
+      for (let r = 0; r < group.length && out.length < want; r++) out.push(group[(start + r) % group.length])
+      if (out.length >= want) break
+    }
+    return out
+  }
   // Retrieval is cached per question: a profile does not change during a run.
-  for (const q of pool.all) retrieve(q)
+  for (const q of pool.all) rankedPersonas(q)
   return {
     world: { agents, pool, embedderId: embedder.id, dim: embedder.dim, embed, retrieve },
     synthetic: set.synthetic,
@@ -175,4 +206,8 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
     models,
     embedderId: embedder.id
   }
+}
+
+function agentId (i: number): string {
+  return `agent-${String(i).padStart(5, '0')}`
 }

@@ -52,8 +52,8 @@ export interface SimWorld {
   dim: number
   /** The embedding of a question (the scenario caches them). */
   embed(q: Question): Float32Array
-  /** Candidate agents for a question, best first, as agent indexes (the scenario's CandidateIndex, cached). */
-  retrieve(q: Question): readonly number[]
+  /** Candidate agents for a question asked by `user`, best first, as agent indexes (the scenario's CandidateIndex, cached). */
+  retrieve(q: Question, user: number): readonly number[]
 }
 
 /** Every parameter of a run; all are printed with the results. */
@@ -359,7 +359,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
 
   function decidePlan (q: QueryState, now: number): number[] {
     const user = agents[q.user]
-    const ranked = world.retrieve(q.question)
+    const ranked = world.retrieve(q.question, q.user)
     const chosen: number[] = []
     for (const j of ranked) {
       if (chosen.length >= params.candidatesPerQuery) break
