@@ -25,6 +25,7 @@ export function describeParams (scenario: ScenarioName, p: ScenarioParams, built
     ...(built.synthetic ? { syntheticGenerator: set.syntheticParams } : {}),
     policies: policies.join(','),
     ...sim,
+    ownerWaitBoundMs: sim.ownerWaitBoundMs ?? 'core default (2 x the serving device\'s mean service time)',
     ...prefixed('device', device),
     ...prefixed('network', network),
     ...prefixed('churn', churn),

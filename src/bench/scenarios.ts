@@ -65,9 +65,10 @@ const BASE_SIM: SimParams = {
   failureBackoffMs: 30_000,
   candidatesPerQuery: 10,
   maxRemoteAttempts: 3,
-  latencyWeight: 0.02,
+  // As the node's defaults (src/net/node.ts), so that the simulator decides as a node would.
+  latencyWeight: 0.05,
   rateMeterTauMs: 30_000,
-  ownerWaitBoundMs: 10_000,
+  ownerWaitBoundMs: null,
   maxRemoteQueued: 4,
   drainLimitMs: 3_600_000
 }

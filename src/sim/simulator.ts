@@ -87,8 +87,8 @@ export interface SimParams {
   latencyWeight: number
   /** Memory of the arrival-rate meters, ms. */
   rateMeterTauMs: number
-  /** Owner-first admission: the owner's predicted wait bound, ms. */
-  ownerWaitBoundMs: number
+  /** Owner-first admission: the owner's predicted wait bound, ms; null = the core's default (as on the node). */
+  ownerWaitBoundMs: number | null
   /** Owner-first admission: remote requests queued at most. */
   maxRemoteQueued: number
   /** After the last arrival, queries still unanswered this much later count as lost, ms. */
@@ -410,7 +410,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       remoteQueued: target.device.remoteQueued,
       serviceMs: target.measuredServiceMs,
       ownerArrivalPerSec: target.ownerMeter.ratePerSec(now)
-    }, { ownerWaitBoundMs: params.ownerWaitBoundMs, maxRemoteQueued: params.maxRemoteQueued })
+    }, { ownerWaitBoundMs: params.ownerWaitBoundMs ?? undefined, maxRemoteQueued: params.maxRemoteQueued })
     if (!verdict.admit) {
       q.messages++
       queue.push(now + rtt(q.user, j) / 2, { kind: 'refused', q, token, agent: j, backlog: target.device.backlog })
