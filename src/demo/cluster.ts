@@ -83,13 +83,32 @@ export class Cluster {
     return loopback.length > 0 ? loopback : withId
   }
 
-  /** Starts the first node, then all others at once, bootstrapping to the first. */
-  async start (): Promise<void> {
+  /**
+   * Starts the first node, then the others bootstrapping to it, each
+   * `staggerMs` after the previous: libp2p refuses more than 5 inbound
+   * connections per second from one host (its `inboundConnectionThreshold`),
+   * and on 127.0.0.1 every node is the same host.
+   */
+  async start (staggerMs = 250): Promise<void> {
     const first = await this.nodes[0].start()
     this.clients[0] = new NodeClient(first.apiUrl)
     const boot = this.bootstrapAddresses()
-    const rest = await Promise.all(this.nodes.slice(1).map(async n => await n.start(boot)))
+    const rest = await Promise.all(this.nodes.slice(1).map(async (n, k) => {
+      await sleep(k * staggerMs)
+      return await n.start(boot)
+    }))
     rest.forEach((r, k) => { this.clients[k + 1] = new NodeClient(r.apiUrl) })
+  }
+
+  /** Restarts the nodes that found no peer at all (a refused bootstrap dial is not retried); returns their indices. */
+  async rejoinIsolated (counts: number[]): Promise<number[]> {
+    const isolated = counts.map((c, i) => c === 0 && i > 0 ? i : -1).filter(i => i >= 0)
+    for (const i of isolated) {
+      await this.nodes[i].stop()
+      await this.restart(i)
+      await sleep(250)
+    }
+    return isolated
   }
 
   /** Starts node `i` again after it was killed: same data dir, same peer id; the API URL may change. */
@@ -112,7 +131,8 @@ export class Cluster {
 
   /**
    * Waits until every running node sees at least `minPeers` peers, or
-   * `timeoutMs` passes. Returns the peer counts last seen, per node.
+   * `timeoutMs` passes. Returns the peer counts last seen, per node
+   * (-1 for a node not running, NaN for one that did not answer).
    */
   async waitForPeers (minPeers: number, timeoutMs: number, onPoll?: (counts: number[]) => void): Promise<number[]> {
     const deadline = Date.now() + timeoutMs
@@ -120,9 +140,10 @@ export class Cluster {
       const counts = await Promise.all(this.clients.map(async (c, i) => {
         if (!this.nodes[i].running) return -1
         try {
-          return (await c.status(2_000)).peers
+          return (await c.status(5_000)).peers
         } catch {
-          return 0
+          // No answer (busy or starting): unknown, which is not "no peers".
+          return Number.NaN
         }
       }))
       onPoll?.(counts)
