@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { repoRoot } from '../../src/data/questions.js'
 
-const cli = join(repoRoot, 'dist', 'cli.js')
+// A private build: other work may rebuild dist/ while the demo's node processes load it.
+const buildRoot = join(repoRoot, '.ppai-test', 'demo-build')
+const cli = join(buildRoot, 'dist', 'cli.js')
 const work = mkdtempSync(join(tmpdir(), 'ppai-demo-test-'))
 
 /** Processes whose command line mentions `text` (the demo's temp folder), from /proc. */
@@ -53,9 +55,10 @@ function runCli (args: string[], opts: { onStderr?: (text: string, child: Return
 }
 
 beforeAll(() => {
-  // The demo runs the built CLI in its node processes: build this checkout first (tsc emits despite type errors elsewhere).
+  // The demo runs the built CLI in its node processes: build this checkout first (tsc emits despite type errors elsewhere),
+  // inside the repository so that node_modules resolves.
   try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { cwd: repoRoot, stdio: 'ignore' })
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(buildRoot, 'dist')], { cwd: repoRoot, stdio: 'ignore' })
   } catch {
     // type errors in files under construction still leave dist/ usable
   }
@@ -69,7 +72,7 @@ afterAll(() => {
 describe('ppai demo', () => {
   it('runs a 4-node network, answers every query (lost = 0) and prints the bench table and JSON', async () => {
     const json = join(work, 'demo.json')
-    const { code, stdout, stderr } = await runCli(['--nodes', '4', '--queries', '40', '--policy', 'ppai,local-only', '--synthetic', '--seed', '3', '--json', json, '--settle-ms', '8000'], { timeoutMs: 100_000 })
+    const { code, stdout, stderr } = await runCli(['--nodes', '4', '--queries', '24', '--policy', 'ppai,local-only', '--synthetic', '--seed', '3', '--json', json, '--settle-ms', '6000'], { timeoutMs: 100_000 })
     expect(code, stderr).toBe(0)
     expect(stdout).toContain('[SYNTHETIC workload]')
     expect(stdout).toMatch(/policy\s+accuracy\s+mean ms/)
@@ -77,7 +80,7 @@ describe('ppai demo', () => {
     expect(result.synthetic).toBe(true)
     expect(result.results.map(r => r.policy)).toEqual(['ppai', 'local-only'])
     for (const r of result.results) {
-      expect(r.queries).toBe(40)
+      expect(r.queries).toBe(24)
       expect(r.lost).toBe(0)
       expect(r.accuracy).toBeGreaterThan(0)
     }
