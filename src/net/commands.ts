@@ -78,9 +78,11 @@ interface NodeFlags extends Record<string, unknown> {
   concurrency?: string
   latencyWeight?: string
   seedFile?: string
+  maxRemoteQueued?: string
+  ownerWaitBoundMs?: string
 }
 
-function toInt (value: string | number | undefined, flag: string): number | undefined {
+function toNumber (value: string | number | undefined, flag: string): number | undefined {
   if (value == null) return undefined
   const n = Number(value)
   if (!Number.isFinite(n)) throw new Error(`${flag}: not a number: ${value}`)
@@ -105,6 +107,8 @@ export function registerNodeCommands (program: Command): void {
     .addOption(new Option('--policy <name>', 'routing policy').choices([...POLICY_NAMES]))
     .option('--beacon-interval-ms <ms>', 'period of load beacons (default 2000)')
     .option('--concurrency <n>', 'queries served at once (default 1)')
+    .option('--max-remote-queued <n>', 'remote queries queued at once before refusing (default 4)')
+    .option('--owner-wait-bound-ms <ms>', 'longest predicted wait the owner accepts before remote queries are refused (default 2 x service time)')
     .option('--latency-weight <λ>', 'utility lost per second of expected latency (default 0.05)')
     .option('--seed-file <file>', 'JSON [{question, outcome?}] of the owner\'s tasks, to seed an empty profile')
     .option('--ready-file <file>', 'write the ready line (JSON) to this file too')
@@ -139,23 +143,24 @@ export function registerNodeCommands (program: Command): void {
       network,
       dataDir,
       host: flags.host ?? config.host,
-      port: toInt(flags.port, '--port') ?? config.port ?? 0,
+      port: toNumber(flags.port, '--port') ?? config.port ?? 0,
       bootstrap: [...(config.bootstrap ?? []), ...(flags.bootstrap ?? [])],
       mdns: flags.mdns && config.mdns !== false,
       backend,
       policy,
       profile,
       seed,
-      concurrency: toInt(flags.concurrency, '--concurrency'),
-      beaconIntervalMs: toInt(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
-      latencyWeight: toInt(flags.latencyWeight, '--latency-weight'),
+      concurrency: toNumber(flags.concurrency, '--concurrency'),
+      admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
+      beaconIntervalMs: toNumber(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
+      latencyWeight: toNumber(flags.latencyWeight, '--latency-weight'),
       log
     })
     let api: { url: string, close(): Promise<void> }
     try {
       api = await startApi(ppai, {
         host: flags.apiHost ?? config.apiHost,
-        port: toInt(flags.apiPort, '--api-port') ?? config.apiPort ?? 8470,
+        port: toNumber(flags.apiPort, '--api-port') ?? config.apiPort ?? 8470,
         token: flags.apiToken ?? config.apiToken,
         dataDir: typeof flags.data === 'string' ? flags.data : undefined,
         log

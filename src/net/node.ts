@@ -80,10 +80,12 @@ export interface PpaiNodeInit {
   lookupTimeoutMs?: number
   /** A query waits for the DHT only while it knows fewer candidates than this (default 4). */
   minCandidates?: number
-  /** Tables of the bucket code used in the DHT (default 4 of 8): fewer provider records and lookups, at some recall. */
+  /** Tables of the bucket code used in the DHT (default 2 of 8): fewer provider records and lookups, at some recall; gossip and the in-memory index cover the rest. */
   dhtTables?: number
   /** Neighbouring buckets probed per table in the DHT (default 2). */
   probeFlipBits?: number
+  /** DHT bucket lookups started per second at most (default 4; bursts of twice that). */
+  lookupsPerSec?: number
   /** How long provider lookups of one bucket are reused, ms (default 10 s). */
   providerCacheMs?: number
   /** How long a peer that failed is left out of candidates, ms (default 30 s). */
@@ -144,6 +146,7 @@ export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
 
 const MAX_ANSWER_MEMOS = 2000
 const DEFAULT_RTT_MS = 20
+const MAX_LOOKUPS_IN_FLIGHT = 8
 
 class Node implements PpaiNode {
   readonly events = new EventTarget()
@@ -170,6 +173,9 @@ class Node implements PpaiNode {
   private readonly providerCache = new Map<string, { at: number, peers: string[] }>()
   private readonly lookups = new Map<string, Promise<void>>()
   private announcing?: Promise<void>
+  private queryPeersCache?: { at: number, ids: string[] }
+  private lookupTokens = 8
+  private lookupTokensAt = Date.now()
   private readonly dhtTables: number
   private readonly served = { local: 0, remote: 0, refused: 0 }
   private readonly asked = { total: 0, delegated: 0, failed: 0 }
@@ -204,7 +210,7 @@ class Node implements PpaiNode {
       : emptyProfile(this.embedder.id, this.embedder.dim))
     this.profileTopic = `/ppai/${this.network}/profiles/1`
     this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
-    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 4, this.code.tables))
+    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 2, this.code.tables))
     this.setPolicy(init.policy ?? 'ppai')
   }
 
@@ -571,9 +577,10 @@ class Node implements PpaiNode {
     collect()
     const fromIndex = this.index.candidates(embedding, limit)
     const usable = (id: string): boolean => id !== self && (this.down.get(id) ?? 0) <= Date.now()
-    const known = (): number => new Set([...hits.keys(), ...fromIndex].filter(usable)).size
-    // Never wait for more candidates than there are peers to be had.
-    if (known() < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length)) {
+    const connected = (await this.queryPeers()).filter(usable)
+    const known = new Set([...hits.keys(), ...fromIndex, ...connected].filter(usable)).size
+    // Wait for the DHT only when what is at hand (buckets cached, gossip, connections) is too thin.
+    if (known < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length) && stale.length > 0) {
       await Promise.race([refresh, new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
       collect()
     }
@@ -583,7 +590,7 @@ class Node implements PpaiNode {
     // Too few near the query (e.g. newcomers with empty profiles): add connected peers that serve queries, so they get tried now and then.
     const wanted = this.init.minCandidates ?? 4
     if (live.length < wanted) {
-      const extra = (await this.queryPeers()).filter(id => usable(id) && !live.includes(id))
+      const extra = connected.filter(id => !live.includes(id))
       live = live.concat(shuffled(extra, this.rng).slice(0, wanted - live.length))
     }
     const profiles = await Promise.all(live.map(async id => this.directory.get(id) ?? await this.directory.fetch(id, { timeoutMs })))
@@ -594,8 +601,21 @@ class Node implements PpaiNode {
     })
   }
 
+  /** Token bucket of DHT lookups started in the background: `lookupsPerSec`, bursts of twice that. */
+  private takeLookupToken (): boolean {
+    const rate = this.init.lookupsPerSec ?? 4
+    const now = Date.now()
+    this.lookupTokens = Math.min(2 * rate, this.lookupTokens + (now - this.lookupTokensAt) * rate / 1000)
+    this.lookupTokensAt = now
+    if (this.lookupTokens < 1) return false
+    this.lookupTokens--
+    return true
+  }
+
   /** Connected peers whose identify says they speak the query protocol. */
   private async queryPeers (): Promise<string[]> {
+    // Cached for a second: asked on every query, and the peer store is async.
+    if (this.queryPeersCache != null && Date.now() - this.queryPeersCache.at < 1000) return this.queryPeersCache.ids
     const out: string[] = []
     for (const peer of this.libp2p.getPeers()) {
       try {
@@ -605,6 +625,7 @@ class Node implements PpaiNode {
         // Not in the peer store (yet): skip.
       }
     }
+    this.queryPeersCache = { at: Date.now(), ids: out }
     return out
   }
 
@@ -614,6 +635,8 @@ class Node implements PpaiNode {
     await mapWithConcurrency(keys, 4, async key => {
       let p = this.lookups.get(key)
       if (p == null) {
+        // A cap on lookups in flight and on their rate: under load, stale buckets wait for a later query rather than flood the DHT.
+        if (this.lookups.size >= MAX_LOOKUPS_IN_FLIGHT || !this.takeLookupToken()) return
         p = findBucketProviders(this.libp2p.contentRouting, this.network, [key], { limit, timeoutMs, exclude: new Set([self]) })
           .then(found => {
             if (this.providerCache.size > 4096) this.providerCache.clear()
