@@ -8,7 +8,7 @@
  * bucket in each table and the neighbouring buckets across its least certain
  * hyperplanes (multi-probe LSH), then scores only the agents found there.
  */
-import { gaussian, seededRng } from './rng.js'
+import { gaussian, seededRng, shuffled } from './rng.js'
 import { DEFAULT_PRIOR, kernelWeight, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
 
@@ -121,41 +121,84 @@ export class BucketCode {
 
 /** Options of {@link CandidateIndex}. */
 export interface CandidateIndexOptions extends ScoringOptions {
-  /** How queries probe the code (default radius 1). */
-  probe?: ProbeOptions
-  /** Agents scored exactly per query, the ones with most bucket hits first (default 256). */
-  maxScored?: number
+  /** Top-level cells of the index (default 16); each is split into leaves of about `leafSize` prototypes of the training sample (default 8). */
+  cells?: number
+  leafSize?: number
+  /** Top-level cells a query descends into (default 16: all). */
+  probeCells?: number
+  /** Prototypes a query scans at least, nearest leaves first (default 10% of those held, at least 2048). */
+  scanBudget?: number
+  /** Below this many prototypes the index scans them all: exact, and cheap at that size (default 2048). */
+  exactBelow?: number
+  /** Agents re-scored exactly over all their prototypes, the best by their scanned prototypes first (default 4 × limit, at least 32). */
+  rescore?: number
 }
 
 interface Entry {
   agentId: string
   slot: number
   profile: Profile
-  /** Global prototype ids, one per prototype of the profile. */
+  /** Prototype ids, one per prototype of the profile. */
   protoIds: number[]
 }
 
+/** Prototypes sampled to train the cells: enough for 256 leaves, cheap to cluster. */
+const TRAIN_SAMPLE = 4096
+const TRAIN_ROUNDS = 4
+
 /**
- * An in-memory index of agents' profiles by bucket, for a node's cache or the
- * simulator: `candidates(embedding)` probes the buckets, counts hits per
- * agent, scores the most-hit agents exactly (the same kernel and prior as
- * `predictSuccess`) and returns the best ids.
+ * An in-memory index of agents' profiles, for a node's cache of fetched
+ * profiles and for the simulator: `candidates(embedding)` returns the agents
+ * that `predictSuccess` would rank best, without scoring every agent.
+ *
+ * Why not probe the {@link BucketCode} here: with the hashing embedder, a
+ * query's best prototypes sit at cosine 0.3–0.4 and the unrelated ones at
+ * about 0.06, too close in angle for sign bits to separate — probing enough
+ * hyperplane buckets for 90% recall touched about a third of all prototypes.
+ * The index instead learns a two-level tree of cells from the prototypes it
+ * holds (k-means, seeded by the network id, retrained each time it doubles),
+ * and a query scans the prototypes of its nearest leaf cells (multi-probe),
+ * scoring each found prototype exactly, then re-scores the best agents over
+ * all their prototypes with the same kernel and prior as `predictSuccess`.
+ * Centroids are copied at `upsert`: upsert again after a profile changes.
  */
 export class CandidateIndex {
   readonly code: BucketCode
   private readonly opts: CandidateIndexOptions
-  /** Bucket (`table * 2^bits + code`) to the prototype ids announced there. */
-  private readonly buckets = new Map<number, Set<number>>()
   private readonly agents = new Map<string, Entry>()
-  /** Prototype id to agent slot; slots are reused after removal. */
-  private protoAgent: Int32Array = new Int32Array(1024)
-  private protoBuckets: number[][] = []
-  private freeProtoIds: number[] = []
-  private nextProtoId = 0
   private slots: Array<Entry | undefined> = []
   private freeSlots: number[] = []
-  /** Per-slot hit counters, reset after every query through `touched`. */
-  private hits: Int32Array = new Int32Array(1024)
+  private freeProtoIds: number[] = []
+  private nextProtoId = 0
+  private liveProtos = 0
+  /** Per prototype id: its centroid (flat), agent slot (-1 when free), evidence net of the prototype prior, leaf cell. */
+  private centroids: Float32Array = new Float32Array(0)
+  private protoAgent = new Int32Array(0)
+  private protoWins = new Float64Array(0)
+  private protoLosses = new Float64Array(0)
+  private protoLeaf = new Int32Array(0)
+  /** The tree: top centroids, leaf centroids (flat), the leaves of each top cell, and each leaf's prototype ids. */
+  private top: Float32Array = new Float32Array(0)
+  private leaves: Float32Array = new Float32Array(0)
+  private leavesOf: number[][] = []
+  /**
+   * Each leaf's prototype ids, and their centroids copied contiguously in the
+   * same order as int8 with a scale per row: a scan reads a quarter of the
+   * memory, in sequence (the scan is memory-bound; re-scoring uses the floats).
+   */
+  private leafLists: number[][] = []
+  private leafRows: Int8Array[] = []
+  private leafScales: Float32Array[] = []
+  private protoPos = new Int32Array(0)
+  private trainedAt = 0
+  /** Prototypes added since the last training, filed at the next query: bulk loading trains once. */
+  private pending: number[] = []
+  /** Query stamps: a prototype or agent already seen by the current query carries its number. */
+  private protoStamp = new Uint32Array(0)
+  private agentStamp = new Uint32Array(0)
+  private agentWins = new Float64Array(0)
+  private agentLosses = new Float64Array(0)
+  private stamp = 0
 
   constructor (code: BucketCode, opts: CandidateIndexOptions = {}) {
     this.code = code
@@ -179,19 +222,21 @@ export class CandidateIndex {
     const slot = this.freeSlots.pop() ?? this.slots.length
     const entry: Entry = { agentId, slot, profile, protoIds: [] }
     this.slots[slot] = entry
-    if (slot >= this.hits.length) this.hits = grow(this.hits, slot + 1)
+    if (slot >= this.agentStamp.length) this.growAgents(slot + 1)
+    const a0 = this.opts.prototypePrior?.alpha ?? 1
+    const b0 = this.opts.prototypePrior?.beta ?? 1
+    const d = this.code.dim
     for (const p of profile.prototypes) {
       const id = this.freeProtoIds.pop() ?? this.nextProtoId++
-      if (id >= this.protoAgent.length) this.protoAgent = grow(this.protoAgent, id + 1)
+      if (id >= this.protoAgent.length) this.growPrototypes(id + 1)
+      this.centroids.set(p.centroid.subarray(0, d), id * d)
       this.protoAgent[id] = slot
-      const keys = this.code.buckets(p.centroid).map((c, t) => this.bucketId(t, c))
-      this.protoBuckets[id] = keys
-      for (const k of keys) {
-        let set = this.buckets.get(k)
-        if (set == null) { set = new Set(); this.buckets.set(k, set) }
-        set.add(id)
-      }
+      this.protoWins[id] = Math.max(0, p.alpha - a0)
+      this.protoLosses[id] = Math.max(0, p.beta - b0)
+      this.protoLeaf[id] = -1
+      this.pending.push(id)
       entry.protoIds.push(id)
+      this.liveProtos++
     }
     this.agents.set(agentId, entry)
   }
@@ -201,96 +246,307 @@ export class CandidateIndex {
     const entry = this.agents.get(agentId)
     if (entry == null) return
     for (const id of entry.protoIds) {
-      for (const k of this.protoBuckets[id]) {
-        const set = this.buckets.get(k)
-        set?.delete(id)
-        if (set?.size === 0) this.buckets.delete(k)
-      }
-      this.protoBuckets[id] = []
+      const leaf = this.protoLeaf[id]
+      if (leaf >= 0) this.unfile(id, leaf)
+      this.protoLeaf[id] = -1
       this.protoAgent[id] = -1
       this.freeProtoIds.push(id)
+      this.liveProtos--
     }
     this.slots[entry.slot] = undefined
     this.freeSlots.push(entry.slot)
     this.agents.delete(agentId)
   }
 
-  /**
-   * Up to `limit` agent ids likely to score best on `embedding`, best first.
-   * Only agents with a prototype in a probed bucket are considered.
-   */
+  /** Up to `limit` agent ids likely to score best on `embedding`, best first. */
   candidates (embedding: Float32Array, limit = 10): string[] {
     return this.rankedCandidates(embedding, limit).map(c => c.agentId)
   }
 
-  /** Like {@link candidates}, with each agent's predicted success mean. */
+  /** Like {@link candidates}, with each agent's predicted success mean (exactly `predictSuccess(profile, embedding).mean`). */
   rankedCandidates (embedding: Float32Array, limit = 10): Array<{ agentId: string, score: number }> {
-    const probes = this.code.probeBuckets(embedding, this.opts.probe)
+    this.catchUp()
+    const stamp = this.nextStamp()
     const touched: number[] = []
-    const hits = this.hits
-    for (const [t, c] of probes) {
-      const set = this.buckets.get(this.bucketId(t, c))
-      if (set == null) continue
-      for (const id of set) {
-        const slot = this.protoAgent[id]
-        if (hits[slot] === 0) touched.push(slot)
-        hits[slot] += 1
+    if (this.trainedAt === 0) {
+      for (let id = 0; id < this.nextProtoId; id++) if (this.protoAgent[id] >= 0) this.visit(id, this.dotAt(this.centroids, id, embedding), stamp, touched)
+    } else {
+      const budget = this.opts.scanBudget ?? Math.max(2048, Math.round(0.1 * this.liveProtos))
+      let scanned = 0
+      for (const leaf of this.nearestLeaves(embedding)) {
+        const list = this.leafLists[leaf]
+        const rows = this.leafRows[leaf]
+        const scales = this.leafScales[leaf]
+        const d = this.code.dim
+        for (let n = 0; n < list.length; n++) {
+          let sim = 0
+          const base = n * d
+          for (let i = 0; i < d; i++) sim += rows[base + i] * embedding[i]
+          this.visit(list[n], sim * scales[n], stamp, touched)
+        }
+        scanned += list.length
+        if (scanned >= budget) break
       }
     }
-    const maxScored = this.opts.maxScored ?? 256
-    let chosen = touched
-    if (touched.length > maxScored) {
-      chosen = touched.slice().sort((a, b) => hits[b] - hits[a] || a - b).slice(0, maxScored)
-    }
-    const scored: Array<{ agentId: string, score: number }> = []
-    for (const slot of chosen) {
+    const prior = this.opts.prior ?? DEFAULT_PRIOR
+    const approx = touched.map(slot => ({ slot, score: posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean }))
+    approx.sort((a, b) => b.score - a.score || a.slot - b.slot)
+    const rescore = this.opts.rescore ?? Math.max(32, 4 * limit)
+    const out: Array<{ agentId: string, score: number }> = []
+    for (const { slot } of approx.slice(0, rescore)) {
       const entry = this.slots[slot]
-      if (entry != null) scored.push({ agentId: entry.agentId, score: this.score(entry.profile, embedding) })
+      if (entry != null) out.push({ agentId: entry.agentId, score: this.score(entry, embedding) })
     }
-    for (const slot of touched) hits[slot] = 0
-    scored.sort((a, b) => b.score - a.score || (a.agentId < b.agentId ? -1 : 1))
-    return scored.slice(0, limit)
+    out.sort((a, b) => b.score - a.score || (a.agentId < b.agentId ? -1 : 1))
+    return out.slice(0, limit)
   }
 
-  /** `predictSuccess(profile, embedding).mean`, inlined for the hot path (same kernel, neighbours and prior). */
-  private score (profile: Profile, embedding: Float32Array): number {
+  /** Adds the kernel-weighted evidence of prototype `id`, at cosine `sim` from the query, to its agent. */
+  private visit (id: number, sim: number, stamp: number, touched: number[]): void {
+    if (this.protoStamp[id] === stamp) return
+    this.protoStamp[id] = stamp
+    const w = kernelWeight(sim, this.opts)
+    const slot = this.protoAgent[id]
+    if (this.agentStamp[slot] !== stamp) {
+      this.agentStamp[slot] = stamp
+      this.agentWins[slot] = 0
+      this.agentLosses[slot] = 0
+      touched.push(slot)
+    }
+    this.agentWins[slot] += w * this.protoWins[id]
+    this.agentLosses[slot] += w * this.protoLosses[id]
+  }
+
+  /** The leaves under the query's nearest top-level cells, nearest first. */
+  private nearestLeaves (embedding: Float32Array): number[] {
+    const cells = this.top.length / this.code.dim
+    const tops = topK(cells, i => this.dotAt(this.top, i, embedding), this.opts.probeCells ?? cells)
+    const leafIds = tops.flatMap(t => this.leavesOf[t])
+    const sims = leafIds.map(l => this.dotAt(this.leaves, l, embedding))
+    return leafIds.map((l, i) => i).sort((a, b) => sims[b] - sims[a]).map(i => leafIds[i])
+  }
+
+  /** `predictSuccess(profile, embedding).mean` over the flat copies of the agent's prototypes (same kernel, neighbours and prior). */
+  private score (entry: Entry, embedding: Float32Array): number {
     const k = this.opts.neighbours ?? 3
-    const a0 = this.opts.prototypePrior?.alpha ?? 1
-    const b0 = this.opts.prototypePrior?.beta ?? 1
-    const ps = profile.prototypes
-    const d = embedding.length
     const sims: number[] = []
-    const idx: number[] = []
-    for (let i = 0; i < ps.length; i++) {
-      const c = ps[i].centroid
-      let s = 0
-      for (let j = 0; j < d; j++) s += c[j] * embedding[j]
+    const ids: number[] = []
+    for (const id of entry.protoIds) {
+      const s = this.dotAt(this.centroids, id, embedding)
       let pos = sims.length
       while (pos > 0 && sims[pos - 1] < s) pos--
       if (pos < k) {
         sims.splice(pos, 0, s)
-        idx.splice(pos, 0, i)
-        if (sims.length > k) { sims.pop(); idx.pop() }
+        ids.splice(pos, 0, id)
+        if (sims.length > k) { sims.pop(); ids.pop() }
       }
     }
     let successes = 0
     let failures = 0
-    for (let j = 0; j < idx.length; j++) {
-      const p = ps[idx[j]]
+    for (let j = 0; j < ids.length; j++) {
       const w = kernelWeight(sims[j], this.opts)
-      successes += w * Math.max(0, p.alpha - a0)
-      failures += w * Math.max(0, p.beta - b0)
+      successes += w * this.protoWins[ids[j]]
+      failures += w * this.protoLosses[ids[j]]
     }
     return posterior(this.opts.prior ?? DEFAULT_PRIOR, successes, failures).mean
   }
 
-  private bucketId (t: number, code: number): number {
-    return t * (1 << this.code.bits) + code
+  /** Dot product of row `row` of a flat matrix with `v`. */
+  private dotAt (matrix: Float32Array, row: number, v: Float32Array): number {
+    const d = this.code.dim
+    const base = row * d
+    let s = 0
+    for (let i = 0; i < d; i++) s += matrix[base + i] * v[i]
+    return s
+  }
+
+  /** Trains the tree when the index has doubled since the last training, else files the prototypes added since. */
+  private catchUp (): void {
+    if (this.liveProtos >= (this.opts.exactBelow ?? 2048) && this.liveProtos >= 2 * this.trainedAt) {
+      this.train()
+    } else if (this.trainedAt > 0) {
+      for (const id of this.pending) if (this.protoAgent[id] >= 0 && this.protoLeaf[id] < 0) this.assign(id)
+    }
+    this.pending = []
+  }
+
+  /** Learns the tree from a sample of the prototypes held, then files every prototype under its leaf. */
+  private train (): void {
+    const d = this.code.dim
+    const live: number[] = []
+    for (let id = 0; id < this.nextProtoId; id++) if (this.protoAgent[id] >= 0) live.push(id)
+    const rng = seededRng(`ppai-index:${this.code.networkId}:${live.length}`)
+    const sample = shuffled(live, rng).slice(0, TRAIN_SAMPLE)
+    const cells = this.opts.cells ?? 16
+    const leafSize = this.opts.leafSize ?? 8
+    const row = (id: number): Float32Array => this.centroids.subarray(id * d, id * d + d)
+    const top = kmeans(sample.map(row), cells, d)
+    const members: Float32Array[][] = Array.from({ length: cells }, () => [])
+    for (const id of sample) members[nearestRow(top, row(id), d)].push(row(id))
+    // Leaves of equal expected size: a top cell that drew many prototypes (hubs do, in low-contrast spaces) is split further.
+    const leafRows: Float32Array[] = []
+    this.leavesOf = members.map((m, t) => {
+      const own = m.length > 0 ? splitCell(m, leafSize, d, 0) : [top.slice(t * d, t * d + d)]
+      const ids = own.map((_, j) => leafRows.length + j)
+      leafRows.push(...own)
+      return ids
+    })
+    const leaves = new Float32Array(leafRows.length * d)
+    leafRows.forEach((r, i) => leaves.set(r, i * d))
+    this.top = top
+    this.leaves = leaves
+    this.leafLists = Array.from({ length: leafRows.length }, () => [])
+    this.leafRows = Array.from({ length: leafRows.length }, () => new Int8Array(0))
+    this.leafScales = Array.from({ length: leafRows.length }, () => new Float32Array(0))
+    for (const id of live) this.assign(id)
+    this.trainedAt = live.length
+  }
+
+  /** Files prototype `id` under its nearest leaf (nearest top cell first). */
+  private assign (id: number): void {
+    const d = this.code.dim
+    const v = this.centroids.subarray(id * d, id * d + d)
+    const own = this.leavesOf[nearestRow(this.top, v, d)]
+    let leaf = own[0]
+    let best = -Infinity
+    for (const l of own) {
+      const s = this.dotAt(this.leaves, l, v)
+      if (s > best) { best = s; leaf = l }
+    }
+    this.protoLeaf[id] = leaf
+    const list = this.leafLists[leaf]
+    let rows = this.leafRows[leaf]
+    let scales = this.leafScales[leaf]
+    if ((list.length + 1) * d > rows.length) {
+      const cap = Math.max(8, 2 * list.length + 2)
+      rows = copyInto(new Int8Array(cap * d), rows)
+      scales = copyInto(new Float32Array(cap), scales)
+      this.leafRows[leaf] = rows
+      this.leafScales[leaf] = scales
+    }
+    let max = 0
+    for (let i = 0; i < d; i++) max = Math.max(max, Math.abs(v[i]))
+    const scale = max / 127
+    const base = list.length * d
+    for (let i = 0; i < d; i++) rows[base + i] = scale === 0 ? 0 : Math.round(v[i] / scale)
+    scales[list.length] = scale
+    this.protoPos[id] = list.length
+    list.push(id)
+  }
+
+  /** Takes prototype `id` out of its leaf: the leaf's last row moves into its place. */
+  private unfile (id: number, leaf: number): void {
+    const d = this.code.dim
+    const list = this.leafLists[leaf]
+    const rows = this.leafRows[leaf]
+    const at = this.protoPos[id]
+    const last = list.length - 1
+    if (at !== last) {
+      const moved = list[last]
+      list[at] = moved
+      rows.copyWithin(at * d, last * d, last * d + d)
+      this.leafScales[leaf][at] = this.leafScales[leaf][last]
+      this.protoPos[moved] = at
+    }
+    list.pop()
+  }
+
+  private nextStamp (): number {
+    this.stamp = (this.stamp + 1) >>> 0
+    if (this.stamp === 0) {
+      // Wrapped after 2^32 queries: clear so that no old stamp matches.
+      this.protoStamp.fill(0)
+      this.agentStamp.fill(0)
+      this.stamp = 1
+    }
+    return this.stamp
+  }
+
+  private growPrototypes (atLeast: number): void {
+    const n = Math.max(atLeast, 2 * this.protoAgent.length, 256)
+    const centroids = new Float32Array(n * this.code.dim)
+    centroids.set(this.centroids)
+    this.centroids = centroids
+    this.protoAgent = copyInto(new Int32Array(n), this.protoAgent)
+    this.protoWins = copyInto(new Float64Array(n), this.protoWins)
+    this.protoLosses = copyInto(new Float64Array(n), this.protoLosses)
+    this.protoLeaf = copyInto(new Int32Array(n), this.protoLeaf)
+    this.protoPos = copyInto(new Int32Array(n), this.protoPos)
+    this.protoStamp = copyInto(new Uint32Array(n), this.protoStamp)
+  }
+
+  private growAgents (atLeast: number): void {
+    const n = Math.max(atLeast, 2 * this.agentStamp.length, 64)
+    this.agentStamp = copyInto(new Uint32Array(n), this.agentStamp)
+    this.agentWins = copyInto(new Float64Array(n), this.agentWins)
+    this.agentLosses = copyInto(new Float64Array(n), this.agentLosses)
   }
 }
 
-function grow (a: Int32Array, atLeast: number): Int32Array {
-  const out = new Int32Array(Math.max(atLeast, a.length * 2))
-  out.set(a)
+/** Indices of the `k` largest of `n` values, largest first. */
+function topK (n: number, value: (i: number) => number, k: number): number[] {
+  const idx: number[] = []
+  const val: number[] = []
+  for (let i = 0; i < n; i++) {
+    const v = value(i)
+    if (idx.length === k && v <= val[k - 1]) continue
+    let pos = idx.length === k ? k - 1 : idx.length
+    if (idx.length < k) { idx.push(i); val.push(v) }
+    while (pos > 0 && val[pos - 1] < v) { idx[pos] = idx[pos - 1]; val[pos] = val[pos - 1]; pos-- }
+    idx[pos] = i
+    val[pos] = v
+  }
+  return idx
+}
+
+/** Row of a flat matrix of unit rows with the largest dot product with `v`. */
+function nearestRow (matrix: Float32Array, v: Float32Array, d: number): number {
+  let best = 0
+  let bestDot = -Infinity
+  for (let r = 0; r * d < matrix.length; r++) {
+    let s = 0
+    const base = r * d
+    for (let i = 0; i < d; i++) s += matrix[base + i] * v[i]
+    if (s > bestDot) { bestDot = s; best = r }
+  }
+  return best
+}
+
+/** Unit centroids of leaves of about `leafSize` of `points`: k-means, recursing into parts that stay too large (depth ≤ 3). */
+function splitCell (points: Float32Array[], leafSize: number, d: number, depth: number): Float32Array[] {
+  if (points.length <= 2 * leafSize || depth >= 3) return [kmeans(points, 1, d)]
+  const k = Math.min(16, Math.ceil(points.length / leafSize))
+  const cs = kmeans(points, k, d)
+  const parts: Float32Array[][] = Array.from({ length: k }, () => [])
+  for (const p of points) parts[nearestRow(cs, p, d)].push(p)
+  if (parts.some(part => part.length === points.length)) return [kmeans(points, 1, d)]
+  return parts.filter(part => part.length > 0).flatMap(part => splitCell(part, leafSize, d, depth + 1))
+}
+
+/** Spherical k-means (cosine) of unit vectors: `k` unit centroids, flat; the first `k` points seed it (callers shuffle). */
+function kmeans (points: Float32Array[], k: number, d: number): Float32Array {
+  const out = new Float32Array(k * d)
+  for (let c = 0; c < k; c++) out.set(points[c % points.length], c * d)
+  for (let round = 0; round < TRAIN_ROUNDS; round++) {
+    const sums = new Float64Array(k * d)
+    const counts = new Int32Array(k)
+    for (const p of points) {
+      const c = nearestRow(out, p, d)
+      counts[c]++
+      for (let i = 0; i < d; i++) sums[c * d + i] += p[i]
+    }
+    for (let c = 0; c < k; c++) {
+      if (counts[c] === 0) continue
+      let sq = 0
+      for (let i = 0; i < d; i++) sq += sums[c * d + i] * sums[c * d + i]
+      const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0
+      for (let i = 0; i < d; i++) out[c * d + i] = sums[c * d + i] * inv
+    }
+  }
   return out
+}
+
+function copyInto<T extends Float64Array | Float32Array | Int32Array | Uint32Array | Int8Array> (into: T, from: T): T {
+  into.set(from)
+  return into
 }
