@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:core`: throughput and latency of the core's hot paths —
+ * embedding, scoring, candidate retrieval over 10,000 agents, profile size,
+ * subject routing on held-out questions and the equilibrium solve — on the
+ * MMLU-Redux questions when found, else on the built-in synthetic workload
+ * (said so in every line that depends on it).
+ *
+ * Flags: `--data DIR`, `--synthetic`, `--agents N` (default 10000), `--queries N` (default 300), `--seed N`.
+ */
+import { pathToFileURL } from 'node:url'
+import { createHashEmbedder } from '../core/embedder.js'
+import { equilibriumStrategy, type GameInput } from '../core/game.js'
+import { encodeProfile } from '../core/profile-codec.js'
+import { buildProfile } from '../core/prototypes.js'
+import { BucketCode, CandidateIndex, type BucketCodeOptions, type CandidateIndexOptions } from '../core/retrieval.js'
+import { seededRng, shuffled } from '../core/rng.js'
+import { predictSuccess } from '../core/scoring.js'
+import type { Embedder, Profile, Rng } from '../core/types.js'
+import { loadQuestionSet, soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
+
+/** The parameters of a benchmark population of agents; every one is printed. */
+export interface PopulationParams {
+  agents: number
+  seed: number
+  /** Each agent is strong on this many subjects (drawn uniformly)... */
+  strongSubjectsMin: number
+  strongSubjectsMax: number
+  /** ...and its profile is built from this many training questions of each strong subject... */
+  questionsPerStrongSubject: number
+  /** ...plus this many training questions of any subject (its owner's other asks). */
+  otherQuestions: number
+  /** Its success probability on its strong subjects, drawn per agent in [min, max]... */
+  strongSuccessMin: number
+  strongSuccessMax: number
+  /** ...and elsewhere. */
+  weakSuccessMin: number
+  weakSuccessMax: number
+}
+
+export const DEFAULT_POPULATION: PopulationParams = {
+  agents: 10_000,
+  seed: 1,
+  strongSubjectsMin: 1,
+  strongSubjectsMax: 3,
+  questionsPerStrongSubject: 12,
+  otherQuestions: 6,
+  strongSuccessMin: 0.7,
+  strongSuccessMax: 0.95,
+  weakSuccessMin: 0.3,
+  weakSuccessMax: 0.6
+}
+
+/** One benchmark agent: its id, the subjects it is strong on and its profile. */
+export interface PopulationAgent {
+  id: string
+  strong: string[]
+  profile: Profile
+}
+
+/**
+ * Agents built from real question embeddings: each is strong on a few
+ * subjects, and its profile comes from training questions it answered, right
+ * with its (drawn) success probability. Never touches the test split.
+ */
+export function buildAgentPopulation (train: Question[], embed: (q: Question) => Float32Array, embedder: Pick<Embedder, 'id' | 'dim'>, params: PopulationParams): PopulationAgent[] {
+  const rng = seededRng(params.seed)
+  const bySubject = new Map<string, Question[]>()
+  for (const q of train) bySubject.set(q.subject, [...(bySubject.get(q.subject) ?? []), q])
+  const subjects = [...bySubject.keys()].sort()
+  const between = (lo: number, hi: number, r: Rng): number => lo + (hi - lo) * r()
+  const agents: PopulationAgent[] = []
+  for (let a = 0; a < params.agents; a++) {
+    const nStrong = params.strongSubjectsMin + Math.floor(rng() * (params.strongSubjectsMax - params.strongSubjectsMin + 1))
+    const strong = shuffled(subjects, rng).slice(0, Math.min(nStrong, subjects.length))
+    const pStrong = between(params.strongSuccessMin, params.strongSuccessMax, rng)
+    const pWeak = between(params.weakSuccessMin, params.weakSuccessMax, rng)
+    const examples: Array<{ embedding: Float32Array, outcome: number }> = []
+    for (const s of strong) {
+      const pool = bySubject.get(s) ?? []
+      for (const q of shuffled(pool, rng).slice(0, params.questionsPerStrongSubject)) examples.push({ embedding: embed(q), outcome: rng() < pStrong ? 1 : 0 })
+    }
+    for (let k = 0; k < params.otherQuestions; k++) {
+      const q = train[Math.floor(rng() * train.length)]
+      const p = strong.includes(q.subject) ? pStrong : pWeak
+      examples.push({ embedding: embed(q), outcome: rng() < p ? 1 : 0 })
+    }
+    agents.push({ id: `agent-${String(a).padStart(5, '0')}`, strong, profile: buildProfile(embedder.id, embedder.dim, shuffled(examples, rng)) })
+  }
+  return agents
+}
+
+/** Recall of the true top-k (exhaustive `predictSuccess`) among the index's top-k; agents tied with the k-th count as true. */
+export function retrievalRecall (index: CandidateIndex, agents: PopulationAgent[], queries: Float32Array[], k = 5): { recall: number, latenciesMs: number[], exhaustiveMs: number[] } {
+  let found = 0
+  const latenciesMs: number[] = []
+  const exhaustiveMs: number[] = []
+  for (const e of queries) {
+    const t0 = performance.now()
+    const scores = agents.map(a => predictSuccess(a.profile, e).mean)
+    exhaustiveMs.push(performance.now() - t0)
+    const byId = new Map(agents.map((a, i) => [a.id, scores[i]]))
+    const kth = scores.slice().sort((x, y) => y - x)[Math.min(k, scores.length) - 1]
+    const t1 = performance.now()
+    const got = index.candidates(e, k)
+    latenciesMs.push(performance.now() - t1)
+    found += got.filter(id => (byId.get(id) ?? -Infinity) >= kth - 1e-12).length
+  }
+  return { recall: found / (queries.length * k), latenciesMs, exhaustiveMs }
+}
+
+/** The given quantile (0..1) of a list of numbers. */
+export function quantile (values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN
+  const s = values.slice().sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]
+}
+
+/** Query text as a user would send it: the question with its options (the synthetic set's options are shared placeholders and left out). */
+export function queryText (set: QuestionSet): (q: Question) => string {
+  return q => set.synthetic ? q.question : `${q.question} ${q.choices.join(' ')}`
+}
+
+function flag (args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : undefined
+}
+
+function fmt (x: number, digits = 3): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x)
+}
+
+/** Runs `fn` repeatedly over `items`, returns per-call latencies in ms (batched timing for sub-microsecond calls). */
+function timeEach<T> (items: T[], fn: (item: T) => void, batch = 1): number[] {
+  const out: number[] = []
+  for (let i = 0; i + batch <= items.length; i += batch) {
+    const t0 = performance.now()
+    for (let j = i; j < i + batch; j++) fn(items[j])
+    out.push((performance.now() - t0) / batch)
+  }
+  return out
+}
+
+async function main (args: string[]): Promise<void> {
+  const started = performance.now()
+  const set = loadQuestionSet({ dataDir: flag(args, 'data'), synthetic: args.includes('--synthetic') })
+  const label = set.synthetic ? 'synthetic' : 'mmlu-redux'
+  const embedder = createHashEmbedder()
+  const text = queryText(set)
+  const seed = Number(flag(args, 'seed') ?? 1)
+  console.log(`# core bench — data: ${set.synthetic ? 'SYNTHETIC (built-in workload; no data folder found)' : set.source}, embedder ${embedder.id}, seed ${seed}`)
+  if (set.synthetic) console.log(`synthetic parameters: ${JSON.stringify(set.syntheticParams)}`)
+  const questions = soundQuestions(set)
+
+  // Embedding: every sound question's query text, three passes.
+  const texts = questions.map(text)
+  for (const t of texts.slice(0, 500)) embedder.embed(t)
+  const passes = 3
+  const embedLat = timeEach(Array.from({ length: passes }, () => texts).flat(), t => { embedder.embed(t) }, 50)
+  const meanChars = texts.reduce((s, t) => s + t.length, 0) / texts.length
+  const shortTexts = questions.map(q => q.question.slice(0, 80))
+  const shortLat = timeEach(Array.from({ length: passes }, () => shortTexts).flat(), t => { embedder.embed(t) }, 50)
+  console.log(`[${label}] embed: ${fmt(1000 / (embedLat.reduce((a, b) => a + b, 0) / embedLat.length), 0)} queries/s on one core (question + options, mean ${fmt(meanChars, 0)} chars; median ${fmt(quantile(embedLat, 0.5) * 1000, 1)} µs, p99 ${fmt(quantile(embedLat, 0.99) * 1000, 1)} µs per query over batches of 50)`)
+  console.log(`[${label}] embed short: ${fmt(1000 / (shortLat.reduce((a, b) => a + b, 0) / shortLat.length), 0)} queries/s (first 80 chars of each question)`)
+
+  const E = new Map<string, Float32Array>()
+  for (const q of questions) E.set(q.id, embedder.embed(text(q)))
+  const embed = (q: Question): Float32Array => E.get(q.id) ?? embedder.embed(text(q))
+  const { train, test } = splitBySubject(questions, 0.55, seededRng(`core-bench:${seed}`))
+
+  // Subject routing: one profile per subject from up to 50 training questions (outcome 1), top-1/top-3 over held-out questions.
+  const subjectProfiles = set.subjects.map(s => ({ s, p: buildProfile(embedder.id, embedder.dim, train.filter(q => q.subject === s).slice(0, 50).map(q => ({ embedding: embed(q), outcome: 1 }))) }))
+  let top1 = 0
+  let top3 = 0
+  for (const q of test) {
+    const e = embed(q)
+    const ranked = subjectProfiles.map(x => ({ s: x.s, m: predictSuccess(x.p, e).mean })).sort((a, b) => b.m - a.m)
+    const r = ranked.findIndex(x => x.s === q.subject)
+    if (r === 0) top1++
+    if (r < 3) top3++
+  }
+  console.log(`[${label}] routing by subject profiles: ${set.subjects.length} subjects, <=50 train questions each, ${test.length} held out: top-1 ${fmt(top1 / test.length)}, top-3 ${fmt(top3 / test.length)} (chance ${fmt(1 / set.subjects.length)})`)
+
+  // Scoring one profile, and the profile's wire size.
+  const population: PopulationParams = { ...DEFAULT_POPULATION, agents: Number(flag(args, 'agents') ?? DEFAULT_POPULATION.agents), seed }
+  const t0 = performance.now()
+  const agents = buildAgentPopulation(train, embed, embedder, population)
+  const buildMs = performance.now() - t0
+  const queryRng = seededRng(`core-bench-queries:${seed}`)
+  const nQueries = Math.min(test.length, Number(flag(args, 'queries') ?? 300))
+  const queries = shuffled(test, queryRng).slice(0, nQueries).map(embed)
+  const scoreLat = timeEach(queries.flatMap(e => agents.slice(0, 20).map(a => ({ e, p: a.profile }))), x => { predictSuccess(x.p, x.e) }, 20)
+  console.log(`[${label}] score (predictSuccess, one profile of <=8 prototypes): ${fmt(1000 / (scoreLat.reduce((a, b) => a + b, 0) / scoreLat.length), 0)} /s; median ${fmt(quantile(scoreLat, 0.5) * 1000, 2)} µs, p99 ${fmt(quantile(scoreLat, 0.99) * 1000, 2)} µs`)
+  const sizes = agents.slice(0, 1000).map(a => encodeProfile(a.profile).length)
+  const full = agents.find(a => a.profile.prototypes.length === 8)
+  console.log(`[${label}] profile encode size: ${full == null ? 'no 8-prototype profile' : `${encodeProfile(full.profile).length} bytes at K=8, d=${embedder.dim}`}; mean ${fmt(sizes.reduce((a, b) => a + b, 0) / sizes.length, 0)} bytes over 1000 agents (mean ${fmt(agents.reduce((s, a) => s + a.profile.prototypes.length, 0) / agents.length, 2)} prototypes)`)
+
+  // Retrieval over the population.
+  const codeOpts: BucketCodeOptions = {}
+  const indexOpts: CandidateIndexOptions = {}
+  const code = new BucketCode('core-bench', embedder.dim, codeOpts)
+  const index = new CandidateIndex(code, indexOpts)
+  const t1 = performance.now()
+  for (const a of agents) index.upsert(a.id, a.profile)
+  const indexMs = performance.now() - t1
+  console.log(`population: ${JSON.stringify(population)}; built in ${fmt(buildMs / 1000, 1)} s, indexed in ${fmt(indexMs, 0)} ms (${code.tables} tables x ${code.bits} bits)`)
+  for (const e of queries.slice(0, 20)) index.candidates(e, 5)
+  const r = retrievalRecall(index, agents, queries, 5)
+  console.log(`[${label}] retrieve over ${agents.length} agents x <=8 prototypes, ${queries.length} held-out queries: median ${fmt(quantile(r.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(r.latenciesMs, 0.99))} ms, recall@5 ${fmt(r.recall)} (exhaustive predictSuccess: median ${fmt(quantile(r.exhaustiveMs, 0.5), 1)} ms)`)
+
+  // The equilibrium for ~20 candidates and a prior of 16 types.
+  const grng = seededRng(`core-bench-game:${seed}`)
+  const games: GameInput[] = Array.from({ length: 200 }, () => {
+    const candidates = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, backlog: Math.floor(grng() * 5), serviceMs: 1000 + 3000 * grng(), rttMs: 20 + 130 * grng() }))
+    const types = Array.from({ length: 16 }, () => ({ weight: 1, success: candidates.map(() => 0.4 + 0.55 * grng()), localSuccess: 0.3 + 0.5 * grng(), localBacklog: Math.floor(grng() * 3), localServiceMs: 2000, latencyWeight: 0.05 }))
+    return { candidates, types, rivals: 8 }
+  })
+  let iterations = 0
+  let converged = 0
+  const gameLat = timeEach(games, g => { const eq = equilibriumStrategy(g); iterations += eq.iterations; if (eq.converged) converged++ })
+  console.log(`equilibrium (synthetic game: 20 candidates, 16 types, 8 rivals, latency weight 0.05/s): median ${fmt(quantile(gameLat, 0.5))} ms, p99 ${fmt(quantile(gameLat, 0.99))} ms, mean ${fmt(iterations / games.length, 1)} iterations, ${converged}/${games.length} converged`)
+  console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s`)
+}
+
+if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2))
+}
