@@ -35,9 +35,14 @@ export const SMALL_MODEL_DEFAULTS = { smallModelAccuracy: 0.6, smallModelSubject
 
 /** A uniform number in [0, 1) from a string key: stateless, so order of use never matters. */
 function hashUniform (key: string): number {
-  // Two rounds of FNV with different seeds decorrelate close keys.
-  const h = fnv1a32(key, fnv1a32(key) ^ 0x9e3779b9)
-  return h / 4294967296
+  // FNV-1a leaves keys that differ only at the end correlated in the high bits: finish with murmur3's fmix32.
+  let h = fnv1a32(key)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return (h >>> 0) / 4294967296
 }
 
 /** The small model's accuracy on one subject for one agent. */
