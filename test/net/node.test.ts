@@ -1,9 +1,15 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentBackend } from '../../src/agent/backend.js'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import type { LoadBeacon } from '../../src/core/types.js'
 import { AskError } from '../../src/net/ask-error.js'
+import { createHashEmbedder } from '../../src/core/embedder.js'
+import { encodeProfile } from '../../src/core/profile-codec.js'
+import { emptyProfile } from '../../src/core/prototypes.js'
+import { beaconTopic } from '../../src/net/beacons.js'
 import { createPpaiNode, type PpaiNode, type PpaiNodeInit } from '../../src/net/node.js'
+import { signProfileRecord } from '../../src/net/records.js'
 import type { DecisionRecord } from '../../src/net/service.js'
 
 // Owners' sample tasks per topic: a node seeded with outcome 1 on a topic is its expert.
@@ -34,6 +40,7 @@ describe('PPAI nodes on 127.0.0.1', () => {
   let astro: PpaiNode
   let lawyer: PpaiNode
   let cook: PpaiNode
+  let lawyerKey: Awaited<ReturnType<typeof generateKeyPair>>
 
   beforeAll(async () => {
     const common: Partial<PpaiNodeInit> = { network: 'node-test', mdns: false, host: '127.0.0.1', beaconIntervalMs: 300, recordTtlMs: 30_000, logLevel: 'silent', policy: 'greedy', initialServiceMs: 50 }
@@ -41,9 +48,10 @@ describe('PPAI nodes on 127.0.0.1', () => {
     nodes.push(astro)
     const bootstrap = astro.multiaddrs()
     // The lawyer's owner keeps it busy (below); the cook answers slowly, so it can be killed mid-answer.
+    lawyerKey = await generateKeyPair('Ed25519')
     ;[asker, lawyer, cook] = await Promise.all([
       createPpaiNode({ ...common, name: 'asker', bootstrap, backend: createInstantBackend({ label: 'asker' }), seed: [...seed('astronomy', 0), ...seed('law', 0), ...seed('cooking', 0)] } as PpaiNodeInit),
-      createPpaiNode({ ...common, name: 'lawyer', bootstrap, backend: slowBackend('lawyer', 600), seed: seed('law', 1), initialServiceMs: 600 } as PpaiNodeInit),
+      createPpaiNode({ ...common, name: 'lawyer', privateKey: lawyerKey, bootstrap, backend: slowBackend('lawyer', 600), seed: seed('law', 1), initialServiceMs: 600 } as PpaiNodeInit),
       createPpaiNode({ ...common, name: 'cook', bootstrap, backend: slowBackend('cook', 3000), seed: seed('cooking', 1), initialServiceMs: 100 } as PpaiNodeInit)
     ])
     nodes.push(asker, lawyer, cook)
@@ -88,6 +96,26 @@ describe('PPAI nodes on 127.0.0.1', () => {
     await until(() => new Set(got.map(b => b.peerId)).size >= 3, 5000, 'beacons from all three peers')
     asker.events.removeEventListener('beacon', listener)
     expect(asker.peers().find(p => p.peerId === astro.peerId)?.lastBeacon?.serviceMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it('drops forged gossip and counts each by its reason', async () => {
+    const before = asker.rejections()
+    const pubsub = lawyer.libp2p.services.pubsub
+    const embedder = createHashEmbedder()
+    const profileBytes = encodeProfile(emptyProfile(embedder.id, embedder.dim))
+    const now = Date.now()
+    // A beacon that speaks for another peer.
+    await pubsub.publish(beaconTopic('node-test'), new TextEncoder().encode(JSON.stringify({ peerId: astro.peerId, backlog: 0, serviceMs: 1, arrivalPerSec: 0, sentAt: now })))
+    // A record signed by someone else's key, sent by the lawyer.
+    const stranger = await generateKeyPair('Ed25519')
+    await pubsub.publish('/ppai/node-test/profiles/1', await signProfileRecord(stranger, { name: 'x', network: 'node-test', embedderId: embedder.id, version: 1, issuedAt: now, expiresAt: now + 60_000, profileBytes }))
+    // The lawyer's own record, but for another network.
+    await pubsub.publish('/ppai/node-test/profiles/1', await signProfileRecord(lawyerKey, { name: 'lawyer', network: 'elsewhere', embedderId: embedder.id, version: 99, issuedAt: now, expiresAt: now + 60_000, profileBytes }))
+    await until(() => {
+      const r = asker.rejections()
+      return r.beacons['wrong-peer'] > before.beacons['wrong-peer'] && r.records['wrong-peer'] > before.records['wrong-peer'] && r.records['other-network'] > before.records['other-network']
+    }, 5000, 'the three rejections')
+    expect(asker.peers().find(p => p.peerId === lawyer.peerId)?.profileVersion).not.toBe(99)
   })
 
   it('is refused by a busy expert and falls back to the next choice', async () => {
