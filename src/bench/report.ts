@@ -52,7 +52,10 @@ export function writeReport (dir: string, main: BenchRun, sweep: readonly SweepP
   const files: Array<[string, string]> = []
   const label = main.result.synthetic ? ' (SYNTHETIC workload)' : ''
   if (sweep.length > 0) {
-    files.push(['accuracy-vs-load.svg', lineChart({ title: `Accuracy vs offered load${label}`, xLabel: 'offered load', yLabel: 'accuracy, %', series: byPolicy(sweep, r => 100 * r.accuracy), markers: true, yMin: undefined })])
+    const accuracy = byPolicy(sweep, r => 100 * r.accuracy)
+    // Zoom on the data: differences of a few points are what matters.
+    const lowest = Math.min(...accuracy.flatMap(s => s.points.map(([, y]) => y)).filter(Number.isFinite))
+    files.push(['accuracy-vs-load.svg', lineChart({ title: `Accuracy vs offered load${label}`, xLabel: 'offered load', yLabel: 'accuracy, %', series: accuracy, markers: true, yMin: Number.isFinite(lowest) ? Math.max(0, Math.floor(lowest / 5) * 5 - 5) : 0 })])
     files.push(['latency-mean-vs-load.svg', lineChart({ title: `Mean latency vs offered load${label}`, xLabel: 'offered load', yLabel: 'mean latency, s', series: byPolicy(sweep, r => r.latencyMs.mean / 1000), markers: true })])
     files.push(['latency-p95-vs-load.svg', lineChart({ title: `p95 latency vs offered load${label}`, xLabel: 'offered load', yLabel: 'p95 latency, s', series: byPolicy(sweep, r => r.latencyMs.p95 / 1000), markers: true })])
   }
