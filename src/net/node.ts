@@ -52,6 +52,8 @@ export interface PpaiNodeInit {
   port?: number
   bootstrap?: string[]
   mdns?: boolean
+  /** Dial peers found by discovery (mDNS) while connected to fewer than this many (default 32). */
+  autoDialBelow?: number
   backend: AgentBackend
   /** A policy value or name (default `ppai`): the demo runs every policy through this. */
   policy?: RoutingPolicy | PolicyName
@@ -258,6 +260,14 @@ class Node implements PpaiNode {
         this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
       }
     }), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+
+    // libp2p 3 only records discovered peers; PPAI dials them (mDNS on a LAN) while it has few connections.
+    this.libp2p.addEventListener('peer:discovery', evt => {
+      const id = evt.detail.id
+      if (this.stopped || id.equals(this.libp2p.peerId) || this.libp2p.getConnections(id).length > 0) return
+      if (this.libp2p.getPeers().length >= (this.init.autoDialBelow ?? 32)) return
+      this.libp2p.dial(id).catch(err => this.log.debug({ peer: id.toString(), err: (err as Error).message }, 'could not dial a discovered peer'))
+    })
 
     this.beacons = new BeaconService({
       pubsub: this.libp2p.services.pubsub,
@@ -544,6 +554,11 @@ class Node implements PpaiNode {
       if (kind !== 'aborted') {
         // A dial or stream failure drops the peer from candidates for a while (churn).
         this.down.set(peer, Date.now() + (this.init.downMs ?? 30_000))
+        // Unreachable: forget its profile too; gossip or the DHT bring it back if it returns.
+        if (kind === 'dial') {
+          this.index.remove(peer)
+          this.directory.forget(peer)
+        }
       }
       return { attempt: { action: peer, status: kind === 'timeout' ? 'timeout' : 'error', latencyMs, error: (err as Error).message } }
     }
