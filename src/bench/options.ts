@@ -43,7 +43,9 @@ export const benchOptionsSchema = z.object({
     return loads
   }),
   sweepQueries: positiveInt('sweep-queries'),
-  progress: z.boolean().optional()
+  progress: z.boolean().optional(),
+  kernelNear: z.coerce.number({ message: '--kernel-near must be a number' }).min(-1, { message: '--kernel-near must be in [-1, 1]' }).max(1, { message: '--kernel-near must be in [-1, 1]' }).optional(),
+  kernelTemperature: z.coerce.number({ message: '--kernel-temperature must be a number' }).gt(0, { message: '--kernel-temperature must be > 0' }).optional()
 })
 
 export type BenchOptions = z.output<typeof benchOptionsSchema>

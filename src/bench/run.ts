@@ -17,7 +17,7 @@ export interface BenchRun {
 
 /** Every parameter of a run as one flat record (printed, and stored in the JSON). */
 export function describeParams (scenario: ScenarioName, p: ScenarioParams, built: BuiltScenario, set: QuestionSet, policies: readonly PolicyName[]): Record<string, unknown> {
-  const { device, network, churn, ...sim } = p.sim
+  const { device, network, churn, kernel, ...sim } = p.sim
   return {
     scenario,
     data: built.source,
@@ -29,6 +29,8 @@ export function describeParams (scenario: ScenarioName, p: ScenarioParams, built
     ...prefixed('device', device),
     ...prefixed('network', network),
     ...prefixed('churn', churn),
+    'kernel.nearSimilarity': kernel.nearSimilarity ?? 'core default',
+    'kernel.temperature': kernel.temperature ?? 'core default',
     ...prefixed('agent', p.agents),
     models: built.models.length,
     embedder: built.embedderId,

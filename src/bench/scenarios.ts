@@ -70,7 +70,8 @@ const BASE_SIM: SimParams = {
   rateMeterTauMs: 30_000,
   ownerWaitBoundMs: null,
   maxRemoteQueued: 4,
-  drainLimitMs: 3_600_000
+  drainLimitMs: 3_600_000,
+  kernel: {}
 }
 
 const BASE_AGENTS: AgentParams = {
@@ -168,7 +169,7 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
     agents.push({ id: agentId(i), model: persona.model, profile: persona.profile, interests: persona.interests, speedDraw: rng() })
   }
   // The index holds one entry per distinct profile: the agents themselves, or the personas.
-  const index = new CandidateIndex(new BucketCode(p.agents.networkId, embedder.dim))
+  const index = new CandidateIndex(new BucketCode(p.agents.networkId, embedder.dim), p.sim.kernel)
   for (const persona of personas) index.upsert(persona.id, persona.profile)
   const personaIndex = new Map(personas.map((x, k) => [x.id, k]))
   // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.

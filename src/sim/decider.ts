@@ -8,7 +8,7 @@
 import { LoadBeliefs, type ResponseTiming } from '../core/beliefs.js'
 import { createPolicy } from '../core/policies.js'
 import { buildDecisionContext } from '../core/router.js'
-import { PeerObservations } from '../core/scoring.js'
+import { PeerObservations, type ScoringOptions } from '../core/scoring.js'
 import type { Decision, DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 
 /** What the simulator knows at a decision instant (the node's view, plus the oracle's for the oracle policy). */
@@ -30,7 +30,7 @@ export class UserDecider {
   /** Newest beacon applied per peer (sentAt), so gossip is applied once. */
   private readonly heard = new Map<string, number>()
 
-  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number) {
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}) {
     this.beliefs = new LoadBeliefs()
     this.observations = new PeerObservations(embedderId, dim)
     this.policy = createPolicy(policy)
@@ -70,7 +70,8 @@ export class UserDecider {
       latencyWeight: input.latencyWeight,
       rng: input.rng,
       oracle: input.oracle,
-      rivalsWindowMs: this.beaconWindowMs
+      rivalsWindowMs: this.beaconWindowMs,
+      scoring: this.scoring
     })
     inspect?.(ctx)
     return this.policy.decide(ctx)

@@ -93,6 +93,8 @@ export interface SimParams {
   maxRemoteQueued: number
   /** After the last arrival, queries still unanswered this much later count as lost, ms. */
   drainLimitMs: number
+  /** Options of the core's scoring kernel; empty = the core's defaults (as on the node). For experiments only. */
+  kernel: { nearSimilarity?: number, temperature?: number }
 }
 
 /** What a run produced: the results row and the raw material of the report's plots. */
@@ -219,7 +221,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs),
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel),
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
