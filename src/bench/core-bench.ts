@@ -5,14 +5,15 @@
  * MMLU-Redux questions when found, else on the built-in synthetic workload
  * (said so in every line that depends on it).
  *
- * Flags: `--data DIR`, `--synthetic`, `--agents N` (default 10000), `--queries N` (default 300), `--seed N`.
+ * Flags: `--data DIR`, `--synthetic`, `--agents N` (default 10000), `--queries N` (default 200), `--seed N`.
  */
+import { cpus, loadavg } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { createHashEmbedder } from '../core/embedder.js'
 import { equilibriumStrategy, type GameInput } from '../core/game.js'
 import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile } from '../core/prototypes.js'
-import { BucketCode, CandidateIndex, type BucketCodeOptions, type CandidateIndexOptions } from '../core/retrieval.js'
+import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import { seededRng, shuffled } from '../core/rng.js'
 import { predictSuccess } from '../core/scoring.js'
 import type { Embedder, Profile, Rng } from '../core/types.js'
@@ -89,23 +90,61 @@ export function buildAgentPopulation (train: Question[], embed: (q: Question) =>
   return agents
 }
 
-/** Recall of the true top-k (exhaustive `predictSuccess`) among the index's top-k; agents tied with the k-th count as true. */
-export function retrievalRecall (index: CandidateIndex, agents: PopulationAgent[], queries: Float32Array[], k = 5): { recall: number, latenciesMs: number[], exhaustiveMs: number[] } {
-  let found = 0
-  const latenciesMs: number[] = []
+/** The exhaustive top-k by `predictSuccess` of each query: the k-th best score and the agents reaching it (ties count as true). */
+export function exhaustiveTopK (agents: PopulationAgent[], queries: Float32Array[], k = 5): { truth: Array<Set<string>>, exhaustiveMs: number[] } {
+  const truth: Array<Set<string>> = []
   const exhaustiveMs: number[] = []
   for (const e of queries) {
     const t0 = performance.now()
     const scores = agents.map(a => predictSuccess(a.profile, e).mean)
     exhaustiveMs.push(performance.now() - t0)
-    const byId = new Map(agents.map((a, i) => [a.id, scores[i]]))
     const kth = scores.slice().sort((x, y) => y - x)[Math.min(k, scores.length) - 1]
-    const t1 = performance.now()
-    const got = index.candidates(e, k)
-    latenciesMs.push(performance.now() - t1)
-    found += got.filter(id => (byId.get(id) ?? -Infinity) >= kth - 1e-12).length
+    truth.push(new Set(agents.filter((_, i) => scores[i] >= kth - 1e-12).map(a => a.id)))
   }
-  return { recall: found / (queries.length * k), latenciesMs, exhaustiveMs }
+  return { truth, exhaustiveMs }
+}
+
+/** Recall of the true top-k (exhaustive `predictSuccess`) among the index's top-k, with per-query wall and CPU time. */
+export function retrievalRecall (index: CandidateIndex, agents: PopulationAgent[], queries: Float32Array[], k = 5, opts: { scanBudget?: number, truth?: Array<Set<string>> } = {}): { recall: number, latenciesMs: number[], cpuMsPerQuery: number, exhaustiveMs: number[] } {
+  const { truth, exhaustiveMs } = opts.truth == null ? exhaustiveTopK(agents, queries, k) : { truth: opts.truth, exhaustiveMs: [] }
+  let found = 0
+  const latenciesMs: number[] = []
+  const cpu0 = process.cpuUsage()
+  queries.forEach((e, i) => {
+    const t1 = performance.now()
+    const got = index.candidates(e, k, { scanBudget: opts.scanBudget })
+    latenciesMs.push(performance.now() - t1)
+    found += got.filter(id => truth[i].has(id)).length
+  })
+  const cpu = process.cpuUsage(cpu0)
+  return { recall: found / (queries.length * k), latenciesMs, cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, exhaustiveMs }
+}
+
+/** For the DHT path: share of the true top-k agents with a prototype in one of the query's probe buckets, and how many agents those buckets hold. */
+export function bucketCoverage (code: BucketCode, agents: PopulationAgent[], queries: Float32Array[], truth: Array<Set<string>>, radius: number): { coverage: number, medianAgentsFound: number, keysProbed: number } {
+  const byKey = new Map<string, Set<string>>()
+  for (const a of agents) {
+    for (const p of a.profile.prototypes) {
+      for (const key of code.keysFor(p.centroid)) {
+        let s = byKey.get(key)
+        if (s == null) { s = new Set(); byKey.set(key, s) }
+        s.add(a.id)
+      }
+    }
+  }
+  let covered = 0
+  let total = 0
+  const found: number[] = []
+  let keysProbed = 0
+  queries.forEach((e, i) => {
+    const keys = code.probeKeys(e, { radius })
+    keysProbed = keys.length
+    const agentsFound = new Set<string>()
+    for (const key of keys) for (const id of byKey.get(key) ?? []) agentsFound.add(id)
+    found.push(agentsFound.size)
+    for (const id of truth[i]) { total++; if (agentsFound.has(id)) covered++ }
+  })
+  return { coverage: covered / total, medianAgentsFound: quantile(found, 0.5), keysProbed }
 }
 
 /** The given quantile (0..1) of a list of numbers. */
@@ -186,7 +225,7 @@ async function main (args: string[]): Promise<void> {
   const agents = buildAgentPopulation(train, embed, embedder, population)
   const buildMs = performance.now() - t0
   const queryRng = seededRng(`core-bench-queries:${seed}`)
-  const nQueries = Math.min(test.length, Number(flag(args, 'queries') ?? 300))
+  const nQueries = Math.min(test.length, Number(flag(args, 'queries') ?? 200))
   const queries = shuffled(test, queryRng).slice(0, nQueries).map(embed)
   const scoreLat = timeEach(queries.flatMap(e => agents.slice(0, 20).map(a => ({ e, p: a.profile }))), x => { predictSuccess(x.p, x.e) }, 20)
   console.log(`[${label}] score (predictSuccess, one profile of <=8 prototypes): ${fmt(1000 / (scoreLat.reduce((a, b) => a + b, 0) / scoreLat.length), 0)} /s; median ${fmt(quantile(scoreLat, 0.5) * 1000, 2)} µs, p99 ${fmt(quantile(scoreLat, 0.99) * 1000, 2)} µs`)
@@ -194,18 +233,27 @@ async function main (args: string[]): Promise<void> {
   const full = agents.find(a => a.profile.prototypes.length === 8)
   console.log(`[${label}] profile encode size: ${full == null ? 'no 8-prototype profile' : `${encodeProfile(full.profile).length} bytes at K=8, d=${embedder.dim}`}; mean ${fmt(sizes.reduce((a, b) => a + b, 0) / sizes.length, 0)} bytes over 1000 agents (mean ${fmt(agents.reduce((s, a) => s + a.profile.prototypes.length, 0) / agents.length, 2)} prototypes)`)
 
-  // Retrieval over the population.
-  const codeOpts: BucketCodeOptions = {}
-  const indexOpts: CandidateIndexOptions = {}
-  const code = new BucketCode('core-bench', embedder.dim, codeOpts)
-  const index = new CandidateIndex(code, indexOpts)
+  // Retrieval over the population: build (upserts, then the first query trains the cells), then the default and a sweep of scan budgets.
+  const code = new BucketCode('core-bench', embedder.dim)
+  const index = new CandidateIndex(code)
   const t1 = performance.now()
   for (const a of agents) index.upsert(a.id, a.profile)
+  index.candidates(queries[0], 5)
   const indexMs = performance.now() - t1
-  console.log(`population: ${JSON.stringify(population)}; built in ${fmt(buildMs / 1000, 1)} s, indexed in ${fmt(indexMs, 0)} ms (${code.tables} tables x ${code.bits} bits)`)
+  console.log(`population: ${JSON.stringify(population)}; built in ${fmt(buildMs / 1000, 1)} s; indexed (${index.prototypes} prototypes, cells trained) in ${fmt(indexMs, 0)} ms`)
   for (const e of queries.slice(0, 20)) index.candidates(e, 5)
-  const r = retrievalRecall(index, agents, queries, 5)
-  console.log(`[${label}] retrieve over ${agents.length} agents x <=8 prototypes, ${queries.length} held-out queries: median ${fmt(quantile(r.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(r.latenciesMs, 0.99))} ms, recall@5 ${fmt(r.recall)} (exhaustive predictSuccess: median ${fmt(quantile(r.exhaustiveMs, 0.5), 1)} ms)`)
+  const { truth, exhaustiveMs } = exhaustiveTopK(agents, queries, 5)
+  const r = retrievalRecall(index, agents, queries, 5, { truth })
+  console.log(`[${label}] retrieve (default: scan 10% of prototypes) over ${agents.length} agents, ${queries.length} held-out queries: median ${fmt(quantile(r.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(r.latenciesMs, 0.99))} ms, CPU ${fmt(r.cpuMsPerQuery)} ms/query, recall@5 ${fmt(r.recall)} (exhaustive predictSuccess over all agents: median ${fmt(quantile(exhaustiveMs, 0.5), 1)} ms)`)
+  for (const share of [0.025, 0.05, 0.2]) {
+    const budget = Math.round(share * index.prototypes)
+    const s = retrievalRecall(index, agents, queries, 5, { truth, scanBudget: budget })
+    console.log(`[${label}]   scan ${fmt(share * 100, 1)}% (${budget} prototypes): median ${fmt(quantile(s.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(s.latenciesMs, 0.99))} ms, CPU ${fmt(s.cpuMsPerQuery)} ms/query, recall@5 ${fmt(s.recall)}`)
+  }
+  for (const radius of [0, 1]) {
+    const c = bucketCoverage(code, agents, queries, truth, radius)
+    console.log(`[${label}] DHT bucket code (${code.tables} tables x ${code.bits} hyperplanes, radius ${radius}): ${c.keysProbed} keys probed, true top-5 agents covered ${fmt(c.coverage)}, median ${c.medianAgentsFound} agents found`)
+  }
 
   // The equilibrium for ~20 candidates and a prior of 16 types.
   const grng = seededRng(`core-bench-game:${seed}`)
@@ -218,7 +266,7 @@ async function main (args: string[]): Promise<void> {
   let converged = 0
   const gameLat = timeEach(games, g => { const eq = equilibriumStrategy(g); iterations += eq.iterations; if (eq.converged) converged++ })
   console.log(`equilibrium (synthetic game: 20 candidates, 16 types, 8 rivals, latency weight 0.05/s): median ${fmt(quantile(gameLat, 0.5))} ms, p99 ${fmt(quantile(gameLat, 0.99))} ms, mean ${fmt(iterations / games.length, 1)} iterations, ${converged}/${games.length} converged`)
-  console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s`)
+  console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s; load average at the end ${loadavg().map(x => fmt(x, 1)).join(' ')} on ${cpus().length} cores (figures are wall and CPU time on a shared machine)`)
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
