@@ -31,6 +31,7 @@ import { DecisionLog } from './decision-log.js'
 import { QUERY_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
+import { PeerLimiter, limitPerPeer, type PeerLimitReason, type PeerLimits } from './peer-limits.js'
 import { ProfileDirectory } from './profile-directory.js'
 import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, sendQuery, type QueryRejectReason } from './query-protocol.js'
 import { RECORD_REJECT_REASONS, RecordRejectedError, profileRecordKey, signProfileRecord, type RecordRejectReason } from './records.js'
@@ -94,6 +95,8 @@ export interface PpaiNodeInit {
   downMs?: number
   /** Seed of the node's random source (default: its peer id). */
   seedRng?: string | number
+  /** Per-peer limits on the query protocol: streams, requests/s, bytes/s (defaults in peer-limits.ts). */
+  peerLimits?: Partial<PeerLimits>
   logLevel?: string
   log?: Logger
 }
@@ -103,6 +106,8 @@ export interface RejectionCounts {
   records: Record<RecordRejectReason, number>
   frames: Record<QueryRejectReason, number>
   beacons: Record<BeaconRejectReason, number>
+  /** Query streams refused by the per-peer limits. */
+  limits: Record<PeerLimitReason, number>
 }
 
 /** A running PPAI node. */
@@ -168,6 +173,7 @@ class Node implements PpaiNode {
   private readonly recordRejections = new RejectionCounter(RECORD_REJECT_REASONS)
   private readonly frameRejections = new RejectionCounter(QUERY_REJECT_REASONS)
   private readonly beaconRejections = new RejectionCounter(BEACON_REJECT_REASONS)
+  private readonly peerLimiter: PeerLimiter
   private readonly answers = new Map<string, AnswerMemo>()
   private readonly down = new Map<string, number>()
   private readonly rtt = new Map<string, number>()
@@ -214,6 +220,7 @@ class Node implements PpaiNode {
     this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
     this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 2, this.code.tables))
     this.setPolicy(init.policy ?? 'ppai')
+    this.peerLimiter = new PeerLimiter(init.peerLimits)
   }
 
   get peerId (): string {
@@ -248,7 +255,7 @@ class Node implements PpaiNode {
     this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
     this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
 
-    await this.libp2p.handle(QUERY_PROTOCOL, createQueryHandler({
+    await this.libp2p.handle(QUERY_PROTOCOL, limitPerPeer(createQueryHandler({
       queue: this.queue,
       backend: this.init.backend,
       rejections: this.frameRejections,
@@ -259,7 +266,7 @@ class Node implements PpaiNode {
         else if (evt.status === 'busy') this.served.refused++
         this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
       }
-    }), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
 
     // libp2p 3 only records discovered peers; PPAI dials them (mDNS on a LAN) while it has few connections.
     this.libp2p.addEventListener('peer:discovery', evt => {
@@ -319,7 +326,7 @@ class Node implements PpaiNode {
   }
 
   rejections (): RejectionCounts {
-    return { records: this.recordRejections.snapshot(), frames: this.frameRejections.snapshot(), beacons: this.beaconRejections.snapshot() }
+    return { records: this.recordRejections.snapshot(), frames: this.frameRejections.snapshot(), beacons: this.beaconRejections.snapshot(), limits: this.peerLimiter.rejections.snapshot() }
   }
 
   profile (): Profile {
