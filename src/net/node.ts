@@ -77,6 +77,10 @@ export interface PpaiNodeInit {
   defaultDeadlineMs?: number
   /** Longest a single remote attempt may take, ms (default: the rest of the deadline minus the local reserve). */
   attemptTimeoutMs?: number
+  /** A routed attempt times out after this many times the latency the policy expected of it (default 4)... */
+  attemptPatience?: number
+  /** ...but never sooner than this, ms (default 2000). */
+  minAttemptMs?: number
   /** Candidates scored per query (default 16). */
   maxCandidates?: number
   /** Time spent looking up candidates in the DHT per query, ms (default 1500). */
@@ -199,6 +203,7 @@ class Node implements PpaiNode {
   private readonly ratings = new Map<string, { sum: number, count: number }>()
   private republishTimer?: NodeJS.Timeout
   private profileDirtyTimer?: NodeJS.Timeout
+  private regossipTimer?: NodeJS.Timeout
   private startedAt = 0
   private stopped = false
   private readonly profileTopic: string
@@ -396,6 +401,25 @@ class Node implements PpaiNode {
       }
     })
     pubsub.subscribe(this.profileTopic)
+    // A peer that joins the topic has missed earlier records: re-gossip ours (at most every few seconds).
+    pubsub.addEventListener('subscription-change', evt => {
+      if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.profileTopic)) return
+      this.regossipSoon()
+    })
+  }
+
+  /** Gossips the current record again after a short delay, coalescing the requests of several newcomers. */
+  private regossipSoon (): void {
+    if (this.regossipTimer != null || this.stopped) return
+    this.regossipTimer = setTimeout(() => {
+      this.regossipTimer = undefined
+      if (this.stopped) return
+      const now = Date.now()
+      void this.signOwnRecord(now, now + this.recordTtlMs)
+        .then(async bytes => await this.libp2p.services.pubsub.publish(this.profileTopic, bytes))
+        .catch(err => this.log.debug({ err: (err as Error).message }, 're-gossip failed'))
+    }, 1500)
+    this.regossipTimer.unref()
   }
 
   /** Own profile changed: republish after a short quiet period, not on every feedback. */
@@ -508,7 +532,10 @@ class Node implements PpaiNode {
       // Keep enough time for the local agent to answer if this peer fails (not when the peer was forced).
       const forced = model !== 'ppai'
       const reserve = forced ? 0 : Math.min(remaining / 2, this.queue.serviceMs * (this.queue.backlog + 1))
-      const timeoutMs = Math.max(50, Math.min(this.init.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, remaining - reserve))
+      // A routed attempt may take a few times what the policy expected of it, then the next choice gets its turn.
+      const expected = decision?.explanation.find(e => e.action === action)?.expectedLatencyMs
+      const patience = forced || expected == null || !Number.isFinite(expected) ? Number.POSITIVE_INFINITY : Math.max(this.init.minAttemptMs ?? 2000, (this.init.attemptPatience ?? 4) * expected)
+      const timeoutMs = Math.max(50, Math.min(this.init.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, patience, remaining - reserve))
       const outcome = await this.tryPeer(action, id, question, timeoutMs, signal)
       attempts.push(outcome.attempt)
       if (outcome.answer != null) return finish(action, outcome.answer)
@@ -754,6 +781,7 @@ class Node implements PpaiNode {
     this.stopped = true
     clearInterval(this.republishTimer)
     clearTimeout(this.profileDirtyTimer)
+    clearTimeout(this.regossipTimer)
     this.beacons.stop()
     // Withdraw what can be: stop re-providing buckets, and replace the profile record by one that expires at once.
     try {

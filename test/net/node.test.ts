@@ -43,7 +43,7 @@ describe('PPAI nodes on 127.0.0.1', () => {
   let lawyerKey: Awaited<ReturnType<typeof generateKeyPair>>
 
   beforeAll(async () => {
-    const common: Partial<PpaiNodeInit> = { network: 'node-test', mdns: false, host: '127.0.0.1', beaconIntervalMs: 300, recordTtlMs: 30_000, logLevel: 'silent', policy: 'greedy', initialServiceMs: 50 }
+    const common: Partial<PpaiNodeInit> = { network: 'node-test', mdns: false, host: '127.0.0.1', beaconIntervalMs: 300, recordTtlMs: 120_000, logLevel: 'silent', policy: 'greedy', initialServiceMs: 50 }
     astro = await createPpaiNode({ ...common, name: 'astro', backend: createInstantBackend({ label: 'astro' }), seed: seed('astronomy', 1) } as PpaiNodeInit)
     nodes.push(astro)
     const bootstrap = astro.multiaddrs()
@@ -79,6 +79,12 @@ describe('PPAI nodes on 127.0.0.1', () => {
     expect(candidates).toContain(astro.peerId)
     expect(candidates).not.toContain(asker.peerId)
     expect(asker.decisions(1)[0].id).toBe(res.id)
+  })
+
+  it('tells a newcomer the existing profiles by gossip, without it asking', async () => {
+    const late = await createPpaiNode({ network: 'node-test', mdns: false, logLevel: 'silent', name: 'late', bootstrap: astro.multiaddrs(), backend: createInstantBackend({ label: 'late' }) })
+    nodes.push(late)
+    await until(() => late.peers().some(p => p.peerId === astro.peerId && p.profileVersion != null && p.prototypes.length > 0), 4000, 'astro\'s profile at the newcomer')
   })
 
   it('honours model local and peer:<id>', async () => {
