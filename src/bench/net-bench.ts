@@ -1,25 +1,30 @@
 /**
  * `npm run bench:net`: what the network itself costs, with the instant
- * backend so no model time hides it. Starts real `ppai node` processes on
- * 127.0.0.1 and measures, through their HTTP APIs:
- * - start-up time per node (spawn to ready line) and RSS per node;
- * - latency of a query answered locally vs delegated to a given peer
- *   (`peer:<id>`) vs routed by the ppai policy, one at a time (p50, p99), and
- *   the delegation overhead = delegated − local;
- * - throughput of delegated queries across all nodes, many in flight.
+ * backend so no model time hides it.
+ * Part 1, in one process (12 nodes, `node.ask` called directly, no HTTP):
+ * delegation overhead (p50, p99 of a query delegated to a given peer minus a
+ * local one) and throughput of delegated queries.
+ * Part 2, real `ppai node` processes through their HTTP APIs: start-up time
+ * and RSS per node, local vs delegated vs ppai-routed latency, and the
+ * throughput of delegated queries across all processes (2 cores).
  * Targets: overhead p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 500 delegated queries/s.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { seededRng } from '../core/rng.js'
 import { repoRoot } from '../data/questions.js'
+import { createInstantBackend } from '../agent/instant.js'
 import { Cluster, sleep } from '../demo/cluster.js'
+import { createPpaiNode, type PpaiNode } from '../net/node.js'
+import type { ModelChoice } from '../net/service.js'
 import { quantile } from './metrics.js'
 
 interface NetBenchParams {
   nodes: number
   sequentialQueries: number
+  /** Routed queries cost DHT lookups: fewer of them. */
+  routedQueries: number
   throughputSeconds: number
   inFlight: number
   seed: number
@@ -27,10 +32,82 @@ interface NetBenchParams {
 
 const params: NetBenchParams = {
   nodes: Number(process.env.PPAI_NETBENCH_NODES ?? 12),
-  sequentialQueries: Number(process.env.PPAI_NETBENCH_QUERIES ?? 400),
-  throughputSeconds: Number(process.env.PPAI_NETBENCH_SECONDS ?? 8),
+  sequentialQueries: Number(process.env.PPAI_NETBENCH_QUERIES ?? 300),
+  routedQueries: Number(process.env.PPAI_NETBENCH_ROUTED ?? 40),
+  throughputSeconds: Number(process.env.PPAI_NETBENCH_SECONDS ?? 5),
   inFlight: Number(process.env.PPAI_NETBENCH_INFLIGHT ?? 48),
   seed: 1
+}
+
+/** A random (asker, other peer) pair. */
+function pairs (n: number, seed: number): () => [number, number] {
+  const rng = seededRng(seed)
+  return () => {
+    const a = Math.floor(rng() * n)
+    const b = (a + 1 + Math.floor(rng() * (n - 1))) % n
+    return [a, b]
+  }
+}
+
+/** Part 1: nodes in this process, asked directly: the network's cost without HTTP or process switches. */
+async function inProcess (out: (s: string) => void): Promise<void> {
+  const common = { network: 'ppai-netbench-inproc', mdns: false, logLevel: 'silent', host: '127.0.0.1', port: 0 }
+  const nodes: PpaiNode[] = []
+  try {
+    nodes.push(await createPpaiNode({ ...common, name: 'n0', backend: createInstantBackend({ label: 'n0' }) }))
+    const boot = nodes[0].multiaddrs()
+    for (let i = 1; i < params.nodes; i++) {
+      // One at a time: libp2p refuses more than 5 inbound connections a second from one host.
+      nodes.push(await createPpaiNode({ ...common, name: `n${i}`, bootstrap: boot, backend: createInstantBackend({ label: `n${i}` }) }))
+      await sleep(200)
+    }
+    const pair = pairs(params.nodes, params.seed)
+    const run = async (model: (a: number, b: number) => string, count: number): Promise<{ ms: number[], errors: Map<string, number> }> => {
+      const ms: number[] = []
+      const errors = new Map<string, number>()
+      for (let k = 0; k < count; k++) {
+        const [a, b] = pair()
+        const s = performance.now()
+        try {
+          await nodes[a].ask(`bench question ${k}`, { model: model(a, b) as ModelChoice, deadlineMs: 10_000 })
+          ms.push(performance.now() - s)
+        } catch (err) {
+          const key = (err as Error).message.slice(0, 80)
+          errors.set(key, (errors.get(key) ?? 0) + 1)
+        }
+      }
+      return { ms, errors }
+    }
+    await run(() => 'local', 50)
+    await run((_a, b) => `peer:${nodes[b].peerId}`, 100)
+    const local = await run(() => 'local', params.sequentialQueries)
+    const peer = await run((_a, b) => `peer:${nodes[b].peerId}`, params.sequentialQueries)
+    const l = summary(local.ms)
+    const p = summary(peer.ms)
+    out(`\n## part 1: ${params.nodes} nodes in one process, node.ask() directly (no HTTP), one query at a time, ${params.sequentialQueries} each`)
+    out(`  local      p50 ${f(l.p50)} ms  p99 ${f(l.p99)} ms`)
+    out(`  delegated  p50 ${f(p.p50)} ms  p99 ${f(p.p99)} ms   errors ${[...peer.errors].map(([k, v]) => `${v}× ${k}`).join('; ') || 0}`)
+    out(`  delegation overhead (delegated − local): p50 ${f(p.p50 - l.p50)} ms (target ≤ 5), p99 ${f(p.p99 - l.p99)} ms (target ≤ 25)`)
+    let done = 0
+    let failed = 0
+    const until = performance.now() + params.throughputSeconds * 1000
+    const started = performance.now()
+    await Promise.all(Array.from({ length: params.inFlight }, async () => {
+      for (let k = 0; k < 1_000_000 && performance.now() < until; k++) {
+        const [a, b] = pair()
+        try {
+          await nodes[a].ask(`throughput ${k}`, { model: `peer:${nodes[b].peerId}`, deadlineMs: 10_000 })
+          done++
+        } catch {
+          failed++
+        }
+      }
+    }))
+    const seconds = (performance.now() - started) / 1000
+    out(`  throughput: ${params.inFlight} in flight for ${f(seconds, 1)} s: ${done} delegated queries answered, ${failed} failed → ${f(done / seconds, 0)} /s on ONE core (target ≥ 500 across 2 cores)`)
+  } finally {
+    await Promise.all(nodes.map(async n => await n.stop()))
+  }
 }
 
 function rssMb (pid: number | undefined): number {
@@ -55,6 +132,9 @@ async function main (): Promise<void> {
   const out = (s: string): void => { process.stdout.write(s + '\n') }
   out('# ppai net bench: real node processes on 127.0.0.1, instant backend')
   out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/SECONDS/INFLIGHT override)`)
+  out(`machine load average (1 min) at start: ${f(loadavg()[0], 1)} on ${cpus().length} cores: other work on the machine slows every figure`)
+  await inProcess(out)
+  out(`\n## part 2: ${params.nodes} \`ppai node\` processes, through their HTTP APIs`)
   const rootDir = mkdtempSync(join(tmpdir(), 'ppai-netbench-'))
   const cluster = new Cluster({
     count: params.nodes,
@@ -71,7 +151,9 @@ async function main (): Promise<void> {
     const firstMs = performance.now() - t
     const boot = cluster.bootstrapAddresses()
     t = performance.now()
-    const restTimes = await Promise.all(cluster.nodes.slice(1).map(async n => {
+    const restTimes = await Promise.all(cluster.nodes.slice(1).map(async (n, k) => {
+      // Staggered like the demo: libp2p's per-host inbound connection threshold.
+      await sleep(k * 250)
       const s = performance.now()
       await n.start(boot)
       return performance.now() - s
@@ -80,25 +162,21 @@ async function main (): Promise<void> {
     const { NodeClient } = await import('../demo/node-client.js')
     cluster.clients[0] = new NodeClient(first.apiUrl)
     cluster.nodes.slice(1).forEach((n, k) => { cluster.clients[k + 1] = new NodeClient(n.ready?.apiUrl ?? '') })
-    out(`start-up: first node alone ${f(firstMs, 0)} ms; the other ${params.nodes - 1} in parallel: mean ${f(summary(restTimes).mean, 0)} ms, max ${f(Math.max(...restTimes), 0)} ms (all ready after ${f(allMs, 0)} ms)`)
-    const counts = await cluster.waitForPeers(params.nodes - 1, 20_000)
+    out(`start-up: first node alone ${f(firstMs, 0)} ms; the other ${params.nodes - 1} started 250 ms apart: mean ${f(summary(restTimes).mean, 0)} ms, max ${f(Math.max(...restTimes), 0)} ms (all ready after ${f(allMs, 0)} ms)`)
+    const counts = await cluster.waitForPeers(Math.min(3, params.nodes - 1), 20_000)
     out(`peers seen per node after discovery: min ${Math.min(...counts)}, max ${Math.max(...counts)} of ${params.nodes - 1}`)
     const rssIdle = cluster.nodes.map(n => rssMb(n.pid))
     out(`RSS per node, idle: mean ${f(summary(rssIdle).mean, 1)} MB, max ${f(Math.max(...rssIdle), 1)} MB`)
 
-    const rng = seededRng(params.seed)
     const peerIds = cluster.nodes.map(n => n.ready?.peerId ?? '')
-    const pair = (): [number, number] => {
-      const a = Math.floor(rng() * params.nodes)
-      const b = (a + 1 + Math.floor(rng() * (params.nodes - 1))) % params.nodes
-      return [a, b]
-    }
-    const measure = async (model: (a: number, b: number) => string): Promise<{ wall: number[], node: number[], delegated: number, errors: number }> => {
+    const pair = pairs(params.nodes, params.seed + 1)
+    const errorKinds = new Map<string, number>()
+    const measure = async (model: (a: number, b: number) => string, count = params.sequentialQueries): Promise<{ wall: number[], node: number[], delegated: number, errors: number }> => {
       const wall: number[] = []
       const node: number[] = []
       let delegated = 0
       let errors = 0
-      for (let k = 0; k < params.sequentialQueries; k++) {
+      for (let k = 0; k < count; k++) {
         const [a, b] = pair()
         const s = performance.now()
         try {
@@ -106,28 +184,32 @@ async function main (): Promise<void> {
           wall.push(performance.now() - s)
           node.push(r.ppai.latencyMs)
           if (r.ppai.servedBy !== 'local' && r.ppai.servedBy !== peerIds[a]) delegated++
-        } catch {
+        } catch (err) {
           errors++
+          const key = (err as Error).message.replace(/http:\/\/127\.0\.0\.1:\d+/g, '<api>').slice(0, 100)
+          errorKinds.set(key, (errorKinds.get(key) ?? 0) + 1)
         }
       }
       return { wall, node, delegated, errors }
     }
     // Warm connections and JIT first, so the figures are of a running network.
-    await measure(() => 'local')
-    await measure((_a, b) => `peer:${peerIds[b]}`)
+    await measure(() => 'local', 50)
+    await measure((_a, b) => `peer:${peerIds[b]}`, 100)
+    errorKinds.clear()
     const local = await measure(() => 'local')
     const peer = await measure((_a, b) => `peer:${peerIds[b]}`)
-    const routed = await measure(() => 'ppai')
+    const routed = await measure(() => 'ppai', params.routedQueries)
     const lw = summary(local.wall)
     const pw = summary(peer.wall)
     const ln = summary(local.node)
     const pn = summary(peer.node)
     const rw = summary(routed.wall)
-    out(`\nlatency, one query at a time, ${params.sequentialQueries} each (ms; wall = driver's HTTP round trip, node = the node's own latencyMs):`)
+    out(`latency, one query at a time, ${params.sequentialQueries} each (${params.routedQueries} routed) (ms; wall = driver's HTTP round trip, node = the node's own latencyMs):`)
     out(`  local      wall p50 ${f(lw.p50)}  p99 ${f(lw.p99)}   node p50 ${f(ln.p50)}  p99 ${f(ln.p99)}   errors ${local.errors}`)
     out(`  delegated  wall p50 ${f(pw.p50)}  p99 ${f(pw.p99)}   node p50 ${f(pn.p50)}  p99 ${f(pn.p99)}   errors ${peer.errors}, served by the other peer ${peer.delegated}/${peer.wall.length}`)
     out(`  ppai-routed wall p50 ${f(rw.p50)}  p99 ${f(rw.p99)}   delegated ${routed.delegated}/${routed.wall.length}, errors ${routed.errors}`)
     out(`  delegation overhead (delegated − local, wall): p50 ${f(pw.p50 - lw.p50)} ms (target ≤ 5), p99 ${f(pw.p99 - lw.p99)} ms (target ≤ 25)`)
+    if (errorKinds.size > 0) out(`  errors: ${[...errorKinds].map(([k, v]) => `${v}× ${k}`).join('; ')}`)
 
     // Throughput: `inFlight` workers, each asking a random node to delegate to a random other peer.
     let done = 0
@@ -157,9 +239,10 @@ async function main (): Promise<void> {
     }))
     await sampler
     const seconds = (performance.now() - started) / 1000
-    out(`\nthroughput: ${params.inFlight} in flight for ${f(seconds, 1)} s across ${params.nodes} nodes: ${done} answered (${delegatedOk} by the asked peer), ${failed} failed → ${f(done / seconds, 0)} delegated queries/s (target ≥ 500)`)
+    out(`throughput: ${params.inFlight} in flight for ${f(seconds, 1)} s across ${params.nodes} nodes: ${done} answered (${delegatedOk} by the asked peer), ${failed} failed → ${f(done / seconds, 0)} delegated queries/s (target ≥ 500)`)
     const rssAfter = cluster.nodes.map(n => rssMb(n.pid))
     out(`RSS per node after load: mean ${f(summary(rssAfter).mean, 1)} MB, max ${f(Math.max(...rssAfter), 1)} MB; peak seen during load ${f(peakRss, 1)} MB`)
+    out(`machine load average (1 min) at the end: ${f(loadavg()[0], 1)}`)
   } finally {
     await cluster.stop()
     rmSync(rootDir, { recursive: true, force: true })
