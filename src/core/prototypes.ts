@@ -142,14 +142,21 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
   const rounds = opts?.refineRounds ?? 3
   const profile = emptyProfile(embedderId, dim)
   for (const ex of examples) observe(profile, ex.embedding, ex.outcome, o)
+  let previous: Int32Array | undefined
   for (let r = 0; r < rounds && profile.prototypes.length > 1; r++) {
     const k = profile.prototypes.length
     const sums = Array.from({ length: k }, () => new Float32Array(dim))
     const counts = new Array<number>(k).fill(0)
     const wins = new Array<number>(k).fill(0)
     const losses = new Array<number>(k).fill(0)
-    for (const ex of examples) {
-      const { index } = nearestPrototype(profile, ex.embedding)
+    const assignment = new Int32Array(examples.length)
+    examples.forEach((ex, n) => { assignment[n] = nearestPrototype(profile, ex.embedding).index })
+    // The same assignment as the last round would rebuild the same prototypes: converged.
+    if (previous != null && previous.every((x, n) => x === assignment[n])) break
+    previous = assignment
+    for (let n = 0; n < examples.length; n++) {
+      const ex = examples[n]
+      const index = assignment[n]
       const s = sums[index]
       for (let i = 0; i < dim; i++) s[i] += ex.embedding[i]
       counts[index] += 1
