@@ -115,9 +115,13 @@ export function createQueryHandler (init: QueryServerInit): StreamHandler {
 
     // Cancel when the asker goes away (stream reset / connection lost) or its deadline passes.
     const controller = new AbortController()
+    let deadlinePassed = false
     const onClose = (): void => controller.abort(new QueueAbortedError('stream closed by the asker'))
     stream.addEventListener('close', onClose, { once: true })
-    const timer = setTimeout(() => controller.abort(new QueueAbortedError('deadline passed')), request.deadlineMs)
+    const timer = setTimeout(() => {
+      deadlinePassed = true
+      controller.abort(new QueueAbortedError('deadline passed'))
+    }, request.deadlineMs)
     try {
       const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal)
       init.onServed?.({ from, id: request.id, status: 'ok', queuedMs: served.queuedMs, workMs: served.workMs })
@@ -125,7 +129,9 @@ export function createQueryHandler (init: QueryServerInit): StreamHandler {
     } catch (err) {
       if (controller.signal.aborted) {
         init.onServed?.({ from, id: request.id, status: 'cancelled' })
-        stream.abort(err as Error)
+        // Still there: tell the asker its deadline passed here; gone: nothing to tell.
+        if (deadlinePassed && stream.status === 'open') await respond(stream, { type: 'response', id: request.id, status: 'error', code: 'deadline', message: `not answered within the request's ${request.deadlineMs} ms` })
+        else stream.abort(err as Error)
         return
       }
       init.onServed?.({ from, id: request.id, status: 'error' })

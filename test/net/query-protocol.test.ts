@@ -75,6 +75,14 @@ describe('/ppai/query/1.0.0 between two real nodes', () => {
     expect(backend.aborted).toContain('q4')
   })
 
+  it('stops working when the request\'s deadline passes and says so', async () => {
+    const stream = await client.dialProtocol(server.peerId, QUERY_PROTOCOL)
+    stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify({ type: 'query', id: 'q5', question: 'too slow', deadlineMs: 150 }))))
+    const reply = JSON.parse(new TextDecoder().decode(await readFrame(stream)))
+    expect(reply).toMatchObject({ status: 'error', id: 'q5', code: 'deadline' })
+    expect(backend.aborted).toContain('q5')
+  })
+
   it('rejects malformed, invalid and oversized frames with a named reason each', async () => {
     const before = rejections.snapshot()
     const raw = async (payload: Uint8Array, framed = true): Promise<unknown> => {
