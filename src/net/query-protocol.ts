@@ -170,6 +170,7 @@ export interface SendQueryOptions {
 export interface Dialer {
   dialProtocol(peer: PeerId | Multiaddr | Multiaddr[], protocols: string | string[], options?: { signal?: AbortSignal }): Promise<Stream>
   hangUp?(peer: PeerId): Promise<void>
+  getConnections?(peer: PeerId): Connection[]
 }
 
 /**
@@ -183,14 +184,17 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
   let stream: Stream | undefined
   // Two tries: an existing connection may be broken under us; the second try dials afresh.
   for (let attempt = 1; stream == null; attempt++) {
+    // An open connection takes the stream directly: the dial path also rewrites the peer store, a cost on every query.
+    const existing = attempt === 1 ? dialer.getConnections?.(peer).find(c => c.status === 'open') : undefined
     try {
-      stream = await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
+      stream = existing != null ? await existing.newStream(QUERY_PROTOCOL, { signal }) : await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
     } catch (err) {
       if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
       if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
-      if (attempt >= 2 || !/closed|closing|reset/i.test((err as Error).message)) throw new QueryAttemptError('dial', (err as Error).message)
+      const broken = /closed|closing|reset/i.test((err as Error).message)
+      if (attempt >= 2 || (existing == null && !broken)) throw new QueryAttemptError('dial', (err as Error).message)
       // A connection whose muxer has closed can stay listed until the connection monitor notices: drop it and dial afresh.
-      await dialer.hangUp?.(peer).catch(() => {})
+      if (broken) await dialer.hangUp?.(peer).catch(() => {})
     }
   }
   const open: Stream = stream
