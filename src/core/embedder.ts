@@ -22,6 +22,15 @@ const CHAR_NGRAM_MAX = 5
 /** Words shorter than this get no character n-grams (they are their own unigram). */
 const CHAR_MIN_WORD = 4
 
+/**
+ * 1 + ln(tf) for tf = 1..16 as literals: decimal literals parse to the same
+ * double in every engine, while Math.log may differ in the last bit between
+ * engines. Longer texts (tf > 16) fall back to Math.log.
+ */
+const SUBLINEAR_TF = [0, 1.0, 1.6931471805599454, 2.09861228866811, 2.386294361119891, 2.6094379124341005, 2.791759469228055, 2.9459101490553135,
+  3.0794415416798357, 3.1972245773362196, 3.302585092994046, 3.3978952727983707, 3.4849066497880004, 3.5649493574615367, 3.6390573296152584,
+  3.70805020110221, 3.772588722239781]
+
 const SEED_UNIGRAM = 0x811c9dc5
 const SEED_BIGRAM = 0x2b9a1e37
 const SEED_CHAR = 0x5bd1e995
@@ -103,7 +112,7 @@ export function createHashEmbedder (opts: HashEmbedderOptions = {}): Embedder {
       const m = fmix32(h)
       const index = pow2 ? (m & (dim - 1)) : (m % dim)
       const sign = (m >>> 31) === 1 ? -1 : 1
-      vec[index] += sign * weight * (1 + Math.log(tf))
+      vec[index] += sign * weight * (tf < SUBLINEAR_TF.length ? SUBLINEAR_TF[tf] : 1 + Math.log(tf))
     }
   }
 
