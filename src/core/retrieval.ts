@@ -8,7 +8,7 @@
  * bucket in each table and the neighbouring buckets across its least certain
  * hyperplanes (multi-probe LSH), then scores only the agents found there.
  */
-import { gaussian, seededRng, shuffled } from './rng.js'
+import { seededRng, shuffled } from './rng.js'
 import { DEFAULT_PRIOR, kernelWeight, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
 
@@ -49,7 +49,8 @@ export class BucketCode {
     // The seed names the code's shape too: two codes of different shape never share keys by accident.
     const rng = seededRng(`ppai-lsh:${networkId}:d${dim}:t${tables}:b${bits}`)
     this.planes = new Float32Array(tables * bits * dim)
-    for (let i = 0; i < this.planes.length; i++) this.planes[i] = gaussian(rng)
+    // Near-Gaussian normals from sums of four uniforms: only additions, so every engine draws the same planes (Math.log/cos may differ in the last bit).
+    for (let i = 0; i < this.planes.length; i++) this.planes[i] = rng() + rng() + rng() + rng() - 2
   }
 
   /** Signed distances of `v` to every hyperplane, table-major. */
