@@ -81,6 +81,22 @@ describe('PPAI nodes on 127.0.0.1', () => {
     expect(asker.decisions(1)[0].id).toBe(res.id)
   })
 
+  it('routes with the ppai policy: the equilibrium favours the idle expert and the decision explains it', async () => {
+    asker.setPolicy('ppai')
+    try {
+      const res = await asker.ask('How hot is the core of a neutron star?', { deadlineMs: 10_000 })
+      const d = res.decision
+      expect(d?.policy).toBe('ppai')
+      const total = d?.explanation.reduce((sum, e) => sum + e.probability, 0) ?? 0
+      expect(total).toBeCloseTo(1, 6)
+      const best = [...(d?.explanation ?? [])].sort((a, b) => b.probability - a.probability)[0]
+      expect(best.action).toBe(astro.peerId)
+      expect(res.answer.length).toBeGreaterThan(0)
+    } finally {
+      asker.setPolicy('greedy')
+    }
+  })
+
   it('tells a newcomer the existing profiles by gossip, without it asking', async () => {
     const late = await createPpaiNode({ network: 'node-test', mdns: false, logLevel: 'silent', name: 'late', bootstrap: astro.multiaddrs(), backend: createInstantBackend({ label: 'late' }) })
     nodes.push(late)
