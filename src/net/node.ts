@@ -253,7 +253,9 @@ class Node implements PpaiNode {
       mdns: this.init.mdns,
       network: this.network,
       embedderId: this.embedder.id,
-      recordRejections: this.recordRejections
+      recordRejections: this.recordRejections,
+      // Provider records live as long as profile records; kad-dht re-provides them at half their life.
+      providerTtlMs: this.recordTtlMs
     })
     this.startedAt = Date.now()
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
@@ -315,8 +317,9 @@ class Node implements PpaiNode {
       if (republishedOnConnect) return
       republishedOnConnect = true
       this.libp2p.removeEventListener('peer:connect', onConnect)
-      // Give identify a moment so the DHT knows the new peer speaks its protocol.
+      // Give identify a moment so the DHT knows the new peer speaks its protocol; once more when the routing table has filled.
       setTimeout(() => { void tryPublish() }, 300).unref()
+      setTimeout(() => { void tryPublish() }, 5000).unref()
     }
     this.libp2p.addEventListener('peer:connect', onConnect)
     await tryPublish()
@@ -353,7 +356,7 @@ class Node implements PpaiNode {
     // Bucket provider records go out in the background: tens of DHT provides, not worth holding the caller.
     if (this.announcing == null) {
       const keys = this.ownBucketKeys()
-      this.announcing = this.announcer.announce(keys, { signal: this.stopController.signal, force: true })
+      this.announcing = this.announcer.announce(keys, { signal: this.stopController.signal })
         .then(n => this.log.debug({ buckets: keys.length, provided: n }, 'bucket provider records published'))
         .catch(() => {})
         .finally(() => { this.announcing = undefined })
