@@ -7,6 +7,7 @@ import { Command } from 'commander'
 import { registerBench } from './bench/command.js'
 import { registerDemo } from './demo/command.js'
 import { registerNodeCommands } from './net/commands.js'
+import { registerSoak } from './soak/command.js'
 
 const program = new Command()
   .name('ppai')
@@ -18,5 +19,6 @@ const program = new Command()
 registerBench(program)
 registerDemo(program)
 registerNodeCommands(program)
+registerSoak(program)
 
 await program.parseAsync(process.argv)
