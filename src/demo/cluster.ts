@@ -74,30 +74,45 @@ export class Cluster {
     }
   }
 
-  /** The bootstrap addresses of the first node: its TCP addresses, with its peer id. */
-  bootstrapAddresses (): string[] {
-    const ready = this.nodes[0].ready
-    if (ready == null) return []
+  /** Bootstrap addresses of node `i` (loopback TCP, with its peer id), empty until it is ready. */
+  addressesOf (i: number): string[] {
+    const ready = this.nodes[i]?.ready
+    if (ready == null || !this.nodes[i].running) return []
     const withId = ready.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${ready.peerId}`)
     const loopback = withId.filter(a => a.startsWith('/ip4/127.0.0.1/'))
     return loopback.length > 0 ? loopback : withId
   }
 
+  /** The bootstrap addresses of the first node. */
+  bootstrapAddresses (): string[] {
+    return this.addressesOf(0)
+  }
+
   /**
-   * Starts the first node, then the others bootstrapping to it, each
-   * `staggerMs` after the previous: libp2p refuses more than 5 inbound
-   * connections per second from one host (its `inboundConnectionThreshold`),
-   * and on 127.0.0.1 every node is the same host.
+   * Starts the first node, then a first wave of up to three bootstrapping to
+   * it, then the rest bootstrapping to the first node and one of the first
+   * wave, each `staggerMs` after the previous. libp2p refuses more than 5
+   * inbound connections per second from one host (its
+   * `inboundConnectionThreshold`), on 127.0.0.1 every node is the same host,
+   * and a refused bootstrap dial is not retried: spreading the dials over
+   * time and over several bootstrap peers keeps nodes from starting alone.
    */
   async start (staggerMs = 250): Promise<void> {
     const first = await this.nodes[0].start()
     this.clients[0] = new NodeClient(first.apiUrl)
-    const boot = this.bootstrapAddresses()
-    const rest = await Promise.all(this.nodes.slice(1).map(async (n, k) => {
-      await sleep(k * staggerMs)
-      return await n.start(boot)
+    const wave = Math.min(3, this.nodes.length - 1)
+    const startOne = async (i: number, boot: string[], delayMs: number): Promise<void> => {
+      await sleep(delayMs)
+      const r = await this.nodes[i].start(boot)
+      this.clients[i] = new NodeClient(r.apiUrl)
+    }
+    const boot0 = this.addressesOf(0)
+    await Promise.all(Array.from({ length: wave }, async (_, k) => await startOne(k + 1, boot0, k * staggerMs)))
+    await Promise.all(this.nodes.slice(wave + 1).map(async (_, k) => {
+      const i = wave + 1 + k
+      const helper = 1 + (k % wave)
+      await startOne(i, [...boot0, ...this.addressesOf(helper)], k * staggerMs)
     }))
-    rest.forEach((r, k) => { this.clients[k + 1] = new NodeClient(r.apiUrl) })
   }
 
   /** Restarts the nodes that found no peer at all (a refused bootstrap dial is not retried); returns their indices. */
@@ -113,15 +128,12 @@ export class Cluster {
 
   /** Starts node `i` again after it was killed: same data dir, same peer id; the API URL may change. */
   async restart (i: number): Promise<ReadyInfo> {
-    const boot = i === 0 ? this.bootstrapAddressesOfOthers() : this.bootstrapAddresses()
+    // Two running peers to bootstrap from, so one refused dial does not leave it alone.
+    const others = this.nodes.map((_, k) => k).filter(k => k !== i && this.nodes[k].running)
+    const boot = [...new Set([others[0], others[1 + (i % Math.max(1, others.length - 1))]])].filter(k => k != null).flatMap(k => this.addressesOf(k))
     const ready = await this.nodes[i].start(boot)
     this.clients[i] = new NodeClient(ready.apiUrl)
     return ready
-  }
-
-  private bootstrapAddressesOfOthers (): string[] {
-    const other = this.nodes.find((n, k) => k > 0 && n.running && n.ready != null)
-    return other?.ready?.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${other.ready?.peerId}`) ?? []
   }
 
   /** Node index by peer id, for attributing work to the node that served it. */

@@ -96,11 +96,11 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
         await cluster.start()
         // Connected to a few peers is enough: the DHT finds the others.
         const wanted = Math.min(opts.nodes - 1, 3)
-        let counts = await cluster.waitForPeers(wanted, opts.settleMs)
+        let counts = await cluster.waitForPeers(wanted, opts.settleMs / 2)
         const isolated = await cluster.rejoinIsolated(counts)
         if (isolated.length > 0) {
           progress.note(`restarted ${isolated.length} node(s) that had found no peer: ${isolated.map(nodeName).join(', ')}`)
-          counts = await cluster.waitForPeers(wanted, opts.settleMs)
+          counts = await cluster.waitForPeers(wanted, opts.settleMs / 2)
         }
         const minPeers = Math.min(...counts.filter(Number.isFinite))
         const silent = counts.filter(c => !Number.isFinite(c)).length
