@@ -490,7 +490,7 @@ class Node implements PpaiNode {
           success: c.success.mean,
           believedBacklog: c.backlog.mean,
           probability: byId.get(c.id)?.probability ?? 0,
-          utility: byId.get(c.id)?.utility ?? Number.NaN
+          utility: byId.get(c.id)?.utility ?? 0
         })),
         decision
       }
