@@ -84,8 +84,8 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
       await sleepUntil(start + e.at, () => done)
       if (done) break
       away[e.node] = true
-      // The owner leaves once its own questions are answered; what it serves for others is cut off.
-      await Promise.race([Promise.allSettled([...inFlight[e.node]]), sleep(5_000)])
+      // The owner leaves once its own questions are answered (each is bounded by the ask timeout); what it serves for others is cut off.
+      await Promise.allSettled([...inFlight[e.node]])
       await cluster.nodes[e.node].kill()
       notes.departures++
       progress.note(`${cluster.nodes[e.node].init.name} left`)
