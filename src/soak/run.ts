@@ -208,7 +208,10 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
       if (away.filter(Boolean).length >= maxAway) continue
       const present = Array.from({ length: n - 1 }, (_, k) => k + 1).filter(k => !away[k] && cluster.nodes[k].running)
       if (present.length === 0) continue
-      const victim = present[Math.floor(rng() * present.length)]
+      // Prefer a node whose owner has nothing in flight: it leaves at once, on schedule.
+      const idle = present.filter(k => inFlight[k].size === 0)
+      const pool = idle.length > 0 ? idle : present
+      const victim = pool[Math.floor(rng() * pool.length)]
       away[victim] = true
       background((async () => {
         // The owner leaves once its own questions are answered (bounded by their deadline); what it serves for others is cut off.

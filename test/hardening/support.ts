@@ -5,7 +5,7 @@
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import type { Rng } from '../../src/core/types.js'
@@ -25,8 +25,8 @@ export async function until (cond: () => boolean | Promise<boolean>, ms: number,
 }
 
 /** A plain PPAI libp2p node (no agent, no routing): the attacker's end. */
-export async function bareLibp2p (network: string): Promise<PpaiLibp2p> {
-  return await createPpaiLibp2p({ privateKey: await generateKeyPair('Ed25519'), network, embedderId: createHashEmbedder().id, mdns: false, recordRejections: new RejectionCounter(RECORD_REJECT_REASONS) })
+export async function bareLibp2p (network: string, privateKey?: PrivateKey): Promise<PpaiLibp2p> {
+  return await createPpaiLibp2p({ privateKey: privateKey ?? await generateKeyPair('Ed25519'), network, embedderId: createHashEmbedder().id, mdns: false, recordRejections: new RejectionCounter(RECORD_REJECT_REASONS) })
 }
 
 /**
@@ -153,4 +153,25 @@ export async function boundedPool (count: number, parallel: number, deadline: nu
     }
   }))
   return ran
+}
+
+function varint (n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return out
+}
+
+function field (tag: number, bytes: Uint8Array): number[] {
+  return [...varint((tag << 3) | 2), ...varint(bytes.length), ...bytes]
+}
+
+/**
+ * A kad-dht PUT_VALUE message for `key` carrying `value`, protobuf-encoded by
+ * hand (kad-dht does not export its codec): Message{type=1: PUT_VALUE (0),
+ * key=2, record=3: Record{key=1, value=2}}.
+ */
+export function kadPutValue (key: Uint8Array, value: Uint8Array): Uint8Array {
+  const record = Uint8Array.from([...field(1, key), ...field(2, value)])
+  return Uint8Array.from([0x08, 0x00, ...field(2, key), ...field(3, record)])
 }
