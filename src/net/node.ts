@@ -158,6 +158,8 @@ export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
 const MAX_ANSWER_MEMOS = 2000
 const DEFAULT_RTT_MS = 20
 const MAX_LOOKUPS_IN_FLIGHT = 8
+/** A record with less life left than this is a withdrawal (a stopping node re-issues its record to expire at once), ms. */
+const WITHDRAWAL_MS = 5000
 
 class Node implements PpaiNode {
   readonly events = new EventTarget()
@@ -395,7 +397,9 @@ class Node implements PpaiNode {
       if (msg.from.equals(this.libp2p.peerId)) return TopicValidatorResult.Ignore
       try {
         const rec = await this.directory.accept(msg.data, msg.from.toString())
-        this.index.upsert(rec.peerId, rec.profile)
+        // A record about to expire is a leaving peer's withdrawal: stop offering it as a candidate.
+        if (rec.expiresAt - Date.now() < WITHDRAWAL_MS) this.index.remove(rec.peerId)
+        else this.index.upsert(rec.peerId, rec.profile)
         return TopicValidatorResult.Accept
       } catch (err) {
         // Replays are ignored rather than punished: gossip may deliver an old record late.
@@ -789,9 +793,10 @@ class Node implements PpaiNode {
     // Withdraw what can be: stop re-providing buckets, and replace the profile record by one that expires at once.
     try {
       const now = Date.now()
-      const tombstone = await this.signOwnRecord(now, now + 1500)
+      const tombstone = await this.signOwnRecord(now, now + WITHDRAWAL_MS / 2)
       await Promise.allSettled([
         this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), tombstone, { signal: AbortSignal.timeout(1000) }),
+        this.libp2p.services.pubsub.publish(this.profileTopic, tombstone),
         this.announcer.withdraw()
       ])
     } catch (err) {

@@ -177,6 +177,15 @@ describe('PPAI nodes on 127.0.0.1', () => {
     expect(asker.feedback('no-such-answer', 1)).toBe(false)
   })
 
+  it('withdraws a stopping node: its record is re-issued to expire at once and gossiped, and others drop it', async () => {
+    const leaver = await createPpaiNode({ network: 'node-test', mdns: false, logLevel: 'silent', name: 'leaver', bootstrap: astro.multiaddrs(), backend: createInstantBackend({ label: 'leaver' }), seed: seed('astronomy', 1), recordTtlMs: 120_000 })
+    nodes.push(leaver)
+    await until(() => asker.peers().some(p => p.peerId === leaver.peerId && p.profileVersion != null), 6000, 'the leaver\'s profile at the asker')
+    await leaver.stop()
+    // Without the withdrawal the record would be held for its 120 s lifetime.
+    await until(() => !asker.peers().some(p => p.peerId === leaver.peerId && p.profileVersion != null), 5000, 'the asker to drop the leaver\'s profile')
+  })
+
   it('gives a clear error, not a hang, when a forced peer cannot answer', async () => {
     const t0 = Date.now()
     const err = await asker.ask('anything', { model: `peer:${cook.peerId}`, deadlineMs: 3000 }).catch(e => e)
