@@ -104,3 +104,82 @@ export class BucketAnnouncer {
     await Promise.all(cids.map(async cid => await this.routing.cancelReprovide(cid).catch(() => {})))
   }
 }
+
+export interface BucketProviderCacheInit {
+  routing: ContentRouting
+  network: string
+  selfId: string
+  /** How long a bucket's provider list counts as fresh, ms (default 10 s). */
+  freshMs?: number
+  /** Lookups started per second at most (default 4; bursts of twice that). */
+  lookupsPerSec?: number
+  /** Lookups in flight at most (default 8). */
+  maxInFlight?: number
+  /** Bounded memory: the cache is cleared when it holds more buckets than this (default 4096). */
+  maxBuckets?: number
+}
+
+/**
+ * Provider lists of buckets, looked up in the DHT and reused while fresh.
+ * Lookups are deduplicated per bucket and limited in rate and number, so a
+ * burst of queries probing new buckets cannot flood the DHT: buckets that
+ * find no budget stay stale until a later query.
+ */
+export class BucketProviderCache {
+  private readonly lists = new Map<string, { at: number, peers: string[] }>()
+  private readonly inFlight = new Map<string, Promise<void>>()
+  private tokens: number
+  private tokensAt = Date.now()
+
+  constructor (private readonly init: BucketProviderCacheInit) {
+    this.tokens = 2 * (init.lookupsPerSec ?? 4)
+  }
+
+  /** The buckets among `keys` whose provider list is missing or older than `freshMs`. */
+  stale (keys: string[]): string[] {
+    const now = Date.now()
+    const freshMs = this.init.freshMs ?? 10_000
+    return keys.filter(key => {
+      const hit = this.lists.get(key)
+      return hit == null || now - hit.at >= freshMs
+    })
+  }
+
+  /** Per known provider of `keys` (fresh or not), how many of the keys it provides. */
+  hits (keys: string[]): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const key of keys) {
+      for (const p of this.lists.get(key)?.peers ?? []) out.set(p, (out.get(p) ?? 0) + 1)
+    }
+    return out
+  }
+
+  /** Looks up the providers of `keys` within the rate budget; resolves when those lookups end. */
+  async refresh (keys: string[], opts: { limit: number, timeoutMs: number }): Promise<void> {
+    await mapWithConcurrency(keys, 4, async key => {
+      let p = this.inFlight.get(key)
+      if (p == null) {
+        if (this.inFlight.size >= (this.init.maxInFlight ?? 8) || !this.takeToken()) return
+        p = findBucketProviders(this.init.routing, this.init.network, [key], { limit: opts.limit, timeoutMs: opts.timeoutMs, exclude: new Set([this.init.selfId]) })
+          .then(found => {
+            if (this.lists.size > (this.init.maxBuckets ?? 4096)) this.lists.clear()
+            this.lists.set(key, { at: Date.now(), peers: [...found.keys()] })
+          })
+          .catch(() => {})
+          .finally(() => this.inFlight.delete(key))
+        this.inFlight.set(key, p)
+      }
+      await p
+    })
+  }
+
+  private takeToken (): boolean {
+    const rate = this.init.lookupsPerSec ?? 4
+    const now = Date.now()
+    this.tokens = Math.min(2 * rate, this.tokens + (now - this.tokensAt) * rate / 1000)
+    this.tokensAt = now
+    if (this.tokens < 1) return false
+    this.tokens--
+    return true
+  }
+}

@@ -25,8 +25,7 @@ import type { Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingP
 import { createLogger, type Logger } from '../log.js'
 import { AskError } from './ask-error.js'
 import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
-import { BucketAnnouncer, findBucketProviders } from './buckets.js'
-import { mapWithConcurrency } from './concurrency.js'
+import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
 import { DecisionLog } from './decision-log.js'
 import { QUERY_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
@@ -157,7 +156,6 @@ export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
 
 const MAX_ANSWER_MEMOS = 2000
 const DEFAULT_RTT_MS = 20
-const MAX_LOOKUPS_IN_FLIGHT = 8
 /** A record with less life left than this is a withdrawal (a stopping node re-issues its record to expire at once), ms. */
 const WITHDRAWAL_MS = 5000
 
@@ -184,12 +182,9 @@ class Node implements PpaiNode {
   private readonly down = new Map<string, number>()
   private readonly rtt = new Map<string, number>()
   private readonly lastBeacons = new Map<string, LoadBeacon>()
-  private readonly providerCache = new Map<string, { at: number, peers: string[] }>()
-  private readonly lookups = new Map<string, Promise<void>>()
+  private providers!: BucketProviderCache
   private announcing?: Promise<void>
   private queryPeersCache?: { at: number, ids: string[] }
-  private lookupTokens = 8
-  private lookupTokensAt = Date.now()
   private readonly dhtTables: number
   private readonly served = { local: 0, remote: 0, refused: 0 }
   private readonly asked = { total: 0, delegated: 0, failed: 0 }
@@ -263,6 +258,7 @@ class Node implements PpaiNode {
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
     this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
     this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
+    this.providers = new BucketProviderCache({ routing: this.libp2p.contentRouting, network: this.network, selfId: this.peerId, freshMs: this.init.providerCacheMs, lookupsPerSec: this.init.lookupsPerSec })
 
     await this.libp2p.handle(QUERY_PROTOCOL, limitPerPeer(createQueryHandler({
       queue: this.queue,
@@ -617,20 +613,9 @@ class Node implements PpaiNode {
     const limit = this.init.maxCandidates ?? 16
     // Own bucket per table plus its two least certain neighbours: 3 × tables DHT lookups (cached), not 9 × tables.
     const keys = this.code.probeKeys(embedding, { radius: 1, flipBits: this.init.probeFlipBits ?? 2 }).filter(key => tableOf(key) < this.dhtTables)
-    const freshMs = this.init.providerCacheMs ?? 10_000
-    const hits = new Map<string, number>()
-    const collect = (): void => {
-      hits.clear()
-      for (const key of keys) {
-        for (const p of this.providerCache.get(key)?.peers ?? []) hits.set(p, (hits.get(p) ?? 0) + 1)
-      }
-    }
-    const stale = keys.filter(key => {
-      const hit = this.providerCache.get(key)
-      return hit == null || Date.now() - hit.at >= freshMs
-    })
-    const refresh = stale.length > 0 ? this.refreshProviders(stale, limit * 2, Math.max(timeoutMs, 1000)) : Promise.resolve()
-    collect()
+    const stale = this.providers.stale(keys)
+    const refresh = stale.length > 0 ? this.providers.refresh(stale, { limit: limit * 2, timeoutMs: Math.max(timeoutMs, 1000) }) : Promise.resolve()
+    let hits = this.providers.hits(keys)
     const fromIndex = this.index.candidates(embedding, limit)
     const usable = (id: string): boolean => id !== self && (this.down.get(id) ?? 0) <= Date.now()
     const connected = (await this.queryPeers()).filter(usable)
@@ -638,7 +623,7 @@ class Node implements PpaiNode {
     // Wait for the DHT only when what is at hand (buckets cached, gossip, connections) is too thin.
     if (known < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length) && stale.length > 0) {
       await Promise.race([refresh, new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
-      collect()
+      hits = this.providers.hits(keys)
     }
     // Providers of more of the probed buckets first: they are nearer the query.
     const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
@@ -657,17 +642,6 @@ class Node implements PpaiNode {
     })
   }
 
-  /** Token bucket of DHT lookups started in the background: `lookupsPerSec`, bursts of twice that. */
-  private takeLookupToken (): boolean {
-    const rate = this.init.lookupsPerSec ?? 4
-    const now = Date.now()
-    this.lookupTokens = Math.min(2 * rate, this.lookupTokens + (now - this.lookupTokensAt) * rate / 1000)
-    this.lookupTokensAt = now
-    if (this.lookupTokens < 1) return false
-    this.lookupTokens--
-    return true
-  }
-
   /** Connected peers whose identify says they speak the query protocol. */
   private async queryPeers (): Promise<string[]> {
     // Cached for a second: asked on every query, and the peer store is async.
@@ -683,27 +657,6 @@ class Node implements PpaiNode {
     }
     this.queryPeersCache = { at: Date.now(), ids: out }
     return out
-  }
-
-  /** Looks up providers of some buckets (one lookup in flight per bucket) and caches the results. */
-  private async refreshProviders (keys: string[], limit: number, timeoutMs: number): Promise<void> {
-    const self = this.peerId
-    await mapWithConcurrency(keys, 4, async key => {
-      let p = this.lookups.get(key)
-      if (p == null) {
-        // A cap on lookups in flight and on their rate: under load, stale buckets wait for a later query rather than flood the DHT.
-        if (this.lookups.size >= MAX_LOOKUPS_IN_FLIGHT || !this.takeLookupToken()) return
-        p = findBucketProviders(this.libp2p.contentRouting, this.network, [key], { limit, timeoutMs, exclude: new Set([self]) })
-          .then(found => {
-            if (this.providerCache.size > 4096) this.providerCache.clear()
-            this.providerCache.set(key, { at: Date.now(), peers: [...found.keys()] })
-          })
-          .catch(() => {})
-          .finally(() => this.lookups.delete(key))
-        this.lookups.set(key, p)
-      }
-      await p
-    })
   }
 
   private logDecision (record: DecisionRecord): void {
