@@ -49,12 +49,6 @@ export async function readFrame (stream: Stream, maxBytes: number = MAX_FRAME_BY
   throw new FrameError('empty', 'stream ended before a frame')
 }
 
-/** Writes one frame (JSON) and half-closes. */
-export async function writeFrame (stream: Stream, value: unknown): Promise<void> {
-  stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify(value))))
-  await stream.close()
-}
-
 function parseJson (bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
@@ -125,7 +119,7 @@ export function createQueryHandler (init: QueryServerInit): StreamHandler {
     try {
       const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal)
       init.onServed?.({ from, id: request.id, status: 'ok', queuedMs: served.queuedMs, workMs: served.workMs })
-      await respond(stream, { type: 'response', id: request.id, status: 'ok', answer: served.value.text.slice(0, MAX_FRAME_BYTES / 2), queuedMs: served.queuedMs, workMs: served.workMs, backlog: queue.backlog, serviceMs: queue.serviceMs })
+      await respond(stream, { type: 'response', id: request.id, status: 'ok', answer: served.value.text, queuedMs: served.queuedMs, workMs: served.workMs, backlog: queue.backlog, serviceMs: queue.serviceMs })
     } catch (err) {
       if (controller.signal.aborted) {
         init.onServed?.({ from, id: request.id, status: 'cancelled' })
@@ -143,9 +137,25 @@ export function createQueryHandler (init: QueryServerInit): StreamHandler {
   }
 }
 
+/**
+ * The response as frame bytes within the size cap: an answer too long for one
+ * frame (counting UTF-8 and JSON escapes) is cut until the frame fits.
+ */
+export function encodeResponse (response: QueryResponse, maxBytes: number = MAX_FRAME_BYTES): Uint8Array {
+  let bytes = new TextEncoder().encode(JSON.stringify(response))
+  if (response.status !== 'ok') return bytes
+  let answer = response.answer
+  for (let i = 0; bytes.length > maxBytes && i < 20; i++) {
+    answer = truncateUtf8(answer, Math.floor(new TextEncoder().encode(answer).length * (maxBytes - 512) / bytes.length))
+    bytes = new TextEncoder().encode(JSON.stringify({ ...response, answer }))
+  }
+  return bytes
+}
+
 async function respond (stream: Stream, response: QueryResponse): Promise<void> {
   try {
-    await writeFrame(stream, response)
+    stream.send(lp.encode.single(encodeResponse(response)))
+    await stream.close()
   } catch {
     // The asker has gone; nothing left to tell it.
     stream.abort(new Error('could not respond'))
@@ -228,6 +238,14 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
   } finally {
     signal.removeEventListener('abort', onAbort)
   }
+}
+
+/** Cuts a text to at most `maxBytes` of UTF-8 (an answer must fit in one frame, whatever its script). */
+export function truncateUtf8 (text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text)
+  if (bytes.length <= maxBytes) return text
+  // fatal: false drops a character cut in half at the end.
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, '')
 }
 
 async function withTimeout<T> (p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

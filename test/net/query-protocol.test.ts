@@ -5,7 +5,8 @@ import type { AgentBackend } from '../../src/agent/backend.js'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { MAX_FRAME_BYTES, QUERY_PROTOCOL } from '../../src/net/frames.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
-import { QUERY_REJECT_REASONS, createQueryHandler, readFrame, sendQuery } from '../../src/net/query-protocol.js'
+import { QUERY_REJECT_REASONS, createQueryHandler, encodeResponse, readFrame, sendQuery } from '../../src/net/query-protocol.js'
+import { QueryResponseSchema } from '../../src/net/frames.js'
 import { RECORD_REJECT_REASONS } from '../../src/net/records.js'
 import { RejectionCounter } from '../../src/net/rejections.js'
 import { ServingQueue } from '../../src/net/serving-queue.js'
@@ -102,5 +103,16 @@ describe('/ppai/query/1.0.0 between two real nodes', () => {
     expect(after.malformed - before.malformed).toBe(1)
     expect(after.invalid - before.invalid).toBe(1)
     expect(after.oversize - before.oversize).toBe(1)
+  })
+})
+
+describe('response frames', () => {
+  it('cut an answer too long for one frame, whatever its script and escapes, to a valid frame under the cap', () => {
+    for (const unit of ['é', '"', '\n', '\u0001', '漢', 'a']) {
+      const frame = encodeResponse({ type: 'response', id: 'x', status: 'ok', answer: unit.repeat(70_000), queuedMs: 0, workMs: 1, backlog: 0, serviceMs: 1 })
+      expect(frame.length).toBeLessThanOrEqual(MAX_FRAME_BYTES)
+      const parsed = QueryResponseSchema.parse(JSON.parse(new TextDecoder().decode(frame)))
+      expect(parsed.status === 'ok' && parsed.answer.length > 1000).toBe(true)
+    }
   })
 })
