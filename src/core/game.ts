@@ -125,35 +125,34 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   const C = candidates.length
   const A = C + 1
   const rivals = Math.max(0, input.rivals)
+  const s = scratchFor(T, C)
   let totalWeight = 0
   for (const t of types) totalWeight += t.weight
-  const weights = new Float64Array(T)
+  const weights = s.weights
   for (let t = 0; t < T; t++) weights[t] = types[t].weight / totalWeight
   // Latency of each candidate without the crowd, and the extra latency one unit of crowd probability adds (ms).
-  const baseLatencyMs = new Float64Array(C)
-  const crowdCostMs = new Float64Array(C)
+  const baseLatencyMs = s.baseLatencyMs
+  const crowdCostMs = s.crowdCostMs
   for (let j = 0; j < C; j++) {
     const c = candidates[j]
     baseLatencyMs[j] = c.rttMs + (c.backlog + 1) * c.serviceMs
     crowdCostMs[j] = rivals * c.serviceMs
   }
 
-  // Flat row-major buffers (type × action, candidate × candidate): few allocations per solve.
-  const sigma = new Float64Array(T * A)
-  const utility = new Float64Array(T * A)
-  const latency = new Float64Array(T * A)
-  const J = new Float64Array(C * C)
-  const active = new Int32Array(C)
-  let x = new Float64Array(C)
-  let F = new Float64Array(C)
-  let trial = new Float64Array(C)
-  let Ft = new Float64Array(C)
-  const step = new Float64Array(C)
+  // Flat row-major buffers (type × action, candidate × candidate), reused across solves: a solve allocates only its result.
+  const { sigma, utility, latency, J, active, step, crowdLatencyMs } = s
+  let x = s.x
+  let F = s.F
+  let trial = s.trial
+  let Ft = s.Ft
+  x.fill(0, 0, C)
 
   residualAt(x, F)
-  let phi = norm2(F)
+  // Whether sigma, utility and latency hold the values at x (the last residualAt was at x).
+  let evaluatedAtX = true
+  let phi = norm2(F, C)
   let iterations = 0
-  while (iterations < maxIterations && maxAbs(F) > tolerance) {
+  while (iterations < maxIterations && maxAbs(F, C) > tolerance) {
     iterations++
     if (!newtonStep(F, step)) for (let j = 0; j < C; j++) step[j] = -F[j]
     let eta = maxStep
@@ -161,7 +160,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     for (let tries = 0; tries < 40; tries++) {
       for (let j = 0; j < C; j++) trial[j] = x[j] + eta * step[j]
       residualAt(trial, Ft)
-      const phiT = norm2(Ft)
+      const phiT = norm2(Ft, C)
       if (phiT <= phi * (1 - 1e-4 * eta) || phiT === 0) {
         const spareX = x
         x = trial
@@ -171,16 +170,18 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
         Ft = spareF
         phi = phiT
         accepted = true
+        evaluatedAtX = true
         break
       }
+      evaluatedAtX = false
       eta /= 2
     }
     if (!accepted) break
   }
 
   // Strategies and utilities at the final crowd.
-  evaluate(x)
-  const residual = maxAbs(F)
+  if (!evaluatedAtX) evaluate(x)
+  const residual = maxAbs(F, C)
   const actions: ActionId[] = [LOCAL]
   const crowd = [0]
   for (let j = 0; j < C; j++) {
@@ -201,6 +202,8 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
 
   /** Fills latencies, utilities and logit strategies for crowd xv. */
   function evaluate (xv: Float64Array): void {
+    // The crowd's latency is the same for every type: computed once per evaluation.
+    for (let j = 0; j < C; j++) crowdLatencyMs[j] = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
     for (let t = 0; t < T; t++) {
       const type = types[t]
       const row = t * A
@@ -210,7 +213,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
       utility[row] = type.localSuccess - perMs * lat0
       let best = utility[row]
       for (let j = 0; j < C; j++) {
-        const lat = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
+        const lat = crowdLatencyMs[j]
         const u = type.success[j] - perMs * lat
         latency[row + j + 1] = lat
         utility[row + j + 1] = u
@@ -243,7 +246,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
    * last residualAt was at x (the start or the accepted trial).
    */
   function newtonStep (Fv: Float64Array, out: Float64Array): boolean {
-    J.fill(0)
+    J.fill(0, 0, C * C)
     for (let i = 0; i < C; i++) J[i * C + i] = 1
     for (let t = 0; t < T; t++) {
       const row = t * A + 1
@@ -305,12 +308,13 @@ function validate (input: GameInput, temperature: number): void {
     if (!(t.weight >= 0) || !Number.isFinite(t.weight)) throw new GameInputError('bad-weight', `type weight must be finite and >= 0, got ${t.weight}`)
     total += t.weight
     if (t.success.length !== input.candidates.length) throw new GameInputError('success-length', `a type has ${t.success.length} success values for ${input.candidates.length} candidates`)
-    const numbers = [t.localSuccess, t.localBacklog, t.localServiceMs, t.latencyWeight, ...t.success]
-    if (!numbers.every(Number.isFinite)) throw new GameInputError('not-finite', 'type values must be finite')
+    let finite = Number.isFinite(t.localSuccess) && Number.isFinite(t.localBacklog) && Number.isFinite(t.localServiceMs) && Number.isFinite(t.latencyWeight)
+    for (let j = 0; finite && j < t.success.length; j++) finite = Number.isFinite(t.success[j])
+    if (!finite) throw new GameInputError('not-finite', 'type values must be finite')
   }
   if (!(total > 0)) throw new GameInputError('bad-weight', 'type weights sum to zero')
   for (const c of input.candidates) {
-    if (![c.backlog, c.serviceMs, c.rttMs].every(Number.isFinite)) throw new GameInputError('not-finite', `candidate ${c.id} has a non-finite load value`)
+    if (!(Number.isFinite(c.backlog) && Number.isFinite(c.serviceMs) && Number.isFinite(c.rttMs))) throw new GameInputError('not-finite', `candidate ${c.id} has a non-finite load value`)
   }
 }
 
@@ -346,14 +350,63 @@ function solveInPlace (M: Float64Array, b: Float64Array, n: number): boolean {
   return true
 }
 
-function maxAbs (v: Float64Array): number {
+function maxAbs (v: Float64Array, n: number): number {
   let m = 0
-  for (const x of v) m = Math.max(m, Math.abs(x))
+  for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(v[i]))
   return m
 }
 
-function norm2 (v: Float64Array): number {
+function norm2 (v: Float64Array, n: number): number {
   let s = 0
-  for (const x of v) s += x * x
+  for (let i = 0; i < n; i++) s += v[i] * v[i]
   return s
+}
+
+/** Working buffers of a solve, sized for T types and C candidates (larger is fine: every loop is bounded by T and C). */
+interface Scratch {
+  types: number
+  candidates: number
+  weights: Float64Array
+  baseLatencyMs: Float64Array
+  crowdCostMs: Float64Array
+  crowdLatencyMs: Float64Array
+  sigma: Float64Array
+  utility: Float64Array
+  latency: Float64Array
+  J: Float64Array
+  active: Int32Array
+  x: Float64Array
+  F: Float64Array
+  trial: Float64Array
+  Ft: Float64Array
+  step: Float64Array
+}
+
+let scratch: Scratch | undefined
+
+/** The shared working buffers, grown when a game is larger than any before (a solve never re-enters itself). */
+function scratchFor (T: number, C: number): Scratch {
+  if (scratch !== undefined && scratch.types >= T && scratch.candidates >= C) return scratch
+  const types = Math.max(T, scratch?.types ?? 0, 32)
+  const candidates = Math.max(C, scratch?.candidates ?? 0, 32)
+  const A = candidates + 1
+  scratch = {
+    types,
+    candidates,
+    weights: new Float64Array(types),
+    baseLatencyMs: new Float64Array(candidates),
+    crowdCostMs: new Float64Array(candidates),
+    crowdLatencyMs: new Float64Array(candidates),
+    sigma: new Float64Array(types * A),
+    utility: new Float64Array(types * A),
+    latency: new Float64Array(types * A),
+    J: new Float64Array(candidates * candidates),
+    active: new Int32Array(candidates),
+    x: new Float64Array(candidates),
+    F: new Float64Array(candidates),
+    trial: new Float64Array(candidates),
+    Ft: new Float64Array(candidates),
+    step: new Float64Array(candidates)
+  }
+  return scratch
 }
