@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
 import { summarise, type PolicyResult, type QueryOutcome } from '../bench/metrics.js'
 import { sleep, type Cluster } from './cluster.js'
-import { NodeApiError } from './node-client.js'
+import { NodeApiError, type NodeAnswer } from './node-client.js'
 import type { Progress } from './progress.js'
 import type { DemoWorkload, PlannedQuery } from './workload.js'
 
@@ -19,6 +19,8 @@ export interface RunNotes {
   skippedOwnerAway: number
   /** Queries that ended in an error response instead of an answer, by reason. */
   errors: Record<string, number>
+  /** Questions sent a second time because the connection to the owner's node broke before it got them. */
+  resent: number
   /** Failed attempts (each followed by a fallback), by the node's error message (first words). */
   attemptErrors: Record<string, number>
   /** Peers each node saw after discovery, min over nodes. */
@@ -45,7 +47,7 @@ export interface DriveOptions {
 /** Runs the workload on the cluster and summarises it as a results row. */
 export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opts: DriveOptions, progress: Progress): Promise<{ result: PolicyResult, notes: RunNotes }> {
   const n = cluster.nodes.length
-  const notes: RunNotes = { policy: opts.policy, skippedOwnerAway: 0, errors: {}, attemptErrors: {}, minPeersAtStart: 0, profilesSeen: 0, departures: 0, rejoins: 0, runMs: 0, loadAvg: '', timeSplitMs: { http: 0, routing: 0, attempts: 0 } }
+  const notes: RunNotes = { policy: opts.policy, skippedOwnerAway: 0, errors: {}, attemptErrors: {}, resent: 0, minPeersAtStart: 0, profilesSeen: 0, departures: 0, rejoins: 0, runMs: 0, loadAvg: '', timeSplitMs: { http: 0, routing: 0, attempts: 0 } }
 
   progress.phase(`${opts.policy}: waiting for every profile to reach every node`)
   notes.profilesSeen = await waitForProfiles(cluster, opts.settleMs)
@@ -105,10 +107,19 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   })()
 
   const ask = async (pq: PlannedQuery): Promise<void> => {
-    const client = cluster.clients[pq.node]
+    let client = cluster.clients[pq.node]
     const t0 = performance.now()
     try {
-      const a = await client.ask(formatQuestion(pq.question), 'ppai', opts.askTimeoutMs)
+      let a: NodeAnswer
+      try {
+        a = await client.ask(formatQuestion(pq.question), 'ppai', opts.askTimeoutMs)
+      } catch (err) {
+        // A kept-alive connection the node closed just as it was reused never reached the node: send once more.
+        if (!(err instanceof NodeApiError) || err.reason !== 'unreachable' || !cluster.nodes[pq.node].running) throw err
+        notes.resent++
+        client = cluster.clients[pq.node]
+        a = await client.ask(formatQuestion(pq.question), 'ppai', opts.askTimeoutMs)
+      }
       const latencyMs = performance.now() - t0
       const correct = parseAnswerLetter(a.text) === correctLetter(pq.question)
       const attempts = a.ppai.attempts
@@ -135,7 +146,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
       })
       await client.feedback(a.ppai.id, correct ? 1 : 0).catch(() => undefined)
     } catch (err) {
-      const reason = err instanceof NodeApiError ? `${err.reason}${err.status != null ? ' ' + err.status : ''}` : 'other'
+      const reason = err instanceof NodeApiError ? `${err.reason}${err.status != null ? ' ' + err.status : ''} (${err.message.replace(/http:\/\/127\.0\.0\.1:\d+/g, '<api>').slice(0, 80)})` : `other (${String(err).slice(0, 80)})`
       notes.errors[reason] = (notes.errors[reason] ?? 0) + 1
     }
     progress.update(outcomes.length, issued, workload.queries.length)

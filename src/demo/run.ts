@@ -209,7 +209,7 @@ function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Reco
 function formatNotes (n: RunNotes): string {
   const errors = Object.entries(n.errors).map(([k, v]) => `${k}: ${v}`).join(', ')
   const failures = Object.entries(n.attemptErrors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${v}× ${k}`).join('; ')
-  return `  ${n.policy}: run ${(n.runMs / 1000).toFixed(1)} s, peers at start ≥ ${n.minPeersAtStart}, profiles known to all others before the run ${n.profilesSeen}, departures ${n.departures}, rejoins ${n.rejoins}, skipped (owner away) ${n.skippedOwnerAway}, error responses ${errors === '' ? 0 : errors}, machine load avg ${n.loadAvg}` +
+  return `  ${n.policy}: run ${(n.runMs / 1000).toFixed(1)} s, peers at start ≥ ${n.minPeersAtStart}, profiles known to all others before the run ${n.profilesSeen}, departures ${n.departures}, rejoins ${n.rejoins}, skipped (owner away) ${n.skippedOwnerAway}, error responses ${errors === '' ? 0 : errors}, re-sent ${n.resent}, machine load avg ${n.loadAvg}` +
     `\n    mean ms per answer: HTTP ${n.timeSplitMs.http}, routing ${n.timeSplitMs.routing}, attempts (queue + service + network) ${n.timeSplitMs.attempts}` +
     (failures !== '' ? `\n    failed attempts: ${failures}` : '')
 }
