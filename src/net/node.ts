@@ -588,7 +588,7 @@ class Node implements PpaiNode {
     } catch (err) {
       const latencyMs = Date.now() - started
       const kind = err instanceof QueryAttemptError ? err.kind : 'stream'
-      if (kind !== 'aborted') {
+      if (kind !== 'aborted' && kind !== 'too-large') {
         // A dial or stream failure drops the peer from candidates for a while (churn).
         this.down.set(peer, Date.now() + (this.init.downMs ?? 30_000))
         // Unreachable: forget its profile too; gossip or the DHT bring it back if it returns.

@@ -11,7 +11,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { admitRemote } from '../core/admission.js'
 import type { AgentBackend } from '../agent/backend.js'
 import type { Logger } from '../log.js'
-import { MAX_FRAME_BYTES, QUERY_PROTOCOL, QueryRequestSchema, QueryResponseSchema, type QueryRequest, type QueryResponse } from './frames.js'
+import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QueryRequestSchema, QueryResponseSchema, type QueryRequest, type QueryResponse } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
 import { QueueAbortedError, type ServingQueue } from './serving-queue.js'
 
@@ -165,7 +165,7 @@ async function respond (stream: Stream, response: QueryResponse): Promise<void> 
 /** A query attempt that failed on the wire, with the kind of failure. */
 export class QueryAttemptError extends Error {
   override name = 'QueryAttemptError'
-  constructor (readonly kind: 'dial' | 'timeout' | 'stream' | 'invalid-response' | 'aborted', message: string) {
+  constructor (readonly kind: 'too-large' | 'dial' | 'timeout' | 'stream' | 'invalid-response' | 'aborted', message: string) {
     super(message)
   }
 }
@@ -189,6 +189,12 @@ export interface Dialer {
  * invalid response; a `busy` or `error` reply is a returned value.
  */
 export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
+  // Leave the server a little margin to answer before our own timer fires.
+  const deadlineMs = Math.max(1, Math.floor(opts.timeoutMs * 0.95))
+  const request: QueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs }
+  const requestBytes = new TextEncoder().encode(JSON.stringify(request))
+  // Checked before dialling: the peer would refuse it anyway, and only the local agent can take it.
+  if (req.question.length > MAX_QUESTION_CHARS || requestBytes.length > MAX_FRAME_BYTES) throw new QueryAttemptError('too-large', `the question does not fit in one frame (${requestBytes.length} bytes, cap ${MAX_FRAME_BYTES})`)
   const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)))
   const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
   let stream: Stream | undefined
@@ -211,10 +217,7 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
   const onAbort = (): void => open.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    // Leave the server a little margin to answer before our own timer fires.
-    const deadlineMs = Math.max(1, Math.floor(opts.timeoutMs * 0.95))
-    const request: QueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs }
-    stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify(request))))
+    stream.send(lp.encode.single(requestBytes))
     let bytes: Uint8Array
     try {
       bytes = await readFrame(stream)
