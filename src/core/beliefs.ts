@@ -42,6 +42,17 @@ interface PeerState {
   arrivalPerSec: number
   /** Local clock of the last beacon, ms (undefined: none yet). */
   beaconAt: number | undefined
+  /** The arrival rate this state adds to the running sum of fresh rates (0: not counted). */
+  counted?: number
+  /** Which entry of the expiry heap is this state's current one. */
+  stamp?: number
+}
+
+/** A counted state's place in the expiry heap: when its beacon was received. Stale once the state's stamp moved on. */
+interface ExpiryEntry {
+  beaconAt: number
+  state: PeerState
+  stamp: number
 }
 
 /** What a response from a peer revealed: the time from send to answer, and the network part of it. */
@@ -126,6 +137,18 @@ export class LoadBeliefs {
   private readonly refusalVariance: number
   private readonly beaconExpiryMs: number
   private readonly priorRelaxMs: number
+  /**
+   * The rivals' estimate is kept incrementally (O(log peers) per update, O(1)
+   * per decision instead of a loop over every peer): the sum of the arrival
+   * rates of peers with fresh beacons, and a min-heap of when each counted
+   * beacon expires. `horizon` is the latest `now` asked; an earlier one rebuilds.
+   */
+  private freshRateSum = 0
+  private freshCount = 0
+  private readonly expiry: ExpiryEntry[] = []
+  private horizon = -Infinity
+  private nextStamp = 0
+  private updatesSinceExactSum = 0
 
   constructor (init: LoadBeliefsInit = {}) {
     this.priorBacklog = init.priorBacklog ?? 1
@@ -251,6 +274,8 @@ export class LoadBeliefs {
 
   /** Drops everything known of `peerId` (it left the network). */
   forget (peerId: string): void {
+    const state = this.peers.get(peerId)
+    if (state !== undefined) this.uncount(state)
     this.peers.delete(peerId)
   }
 
@@ -260,6 +285,19 @@ export class LoadBeliefs {
    * beacons are fresh. See {@link expectedRivals}.
    */
   estimateRivals (now: number, windowMs: number, delegatedShare = 1): number {
+    if (now < this.horizon) this.rebuildFresh(now)
+    this.horizon = now
+    const heap = this.expiry
+    // Beacons that have gone stale since the last call leave the sum.
+    while (heap.length > 0 && !(now - heap[0].beaconAt <= this.beaconExpiryMs)) {
+      const entry = popExpiry(heap)
+      if (entry.state.stamp === entry.stamp) this.uncount(entry.state)
+    }
+    return this.freshRateSum * Math.max(0, windowMs) / 1000 * Math.min(1, Math.max(0, delegatedShare))
+  }
+
+  /** {@link estimateRivals} by a loop over every peer: the reference the incremental sum is checked against. */
+  estimateRivalsByScan (now: number, windowMs: number, delegatedShare = 1): number {
     const rates: number[] = []
     for (const state of this.peers.values()) {
       if (state.beaconAt !== undefined && now - state.beaconAt <= this.beaconExpiryMs) rates.push(state.arrivalPerSec)
@@ -267,14 +305,110 @@ export class LoadBeliefs {
     return expectedRivals(rates, windowMs, delegatedShare)
   }
 
-  /** Re-inserts so that Map order is least recently updated first, then evicts over the cap. */
-  private touch (peerId: string, state: PeerState): void {
-    this.peers.delete(peerId)
-    this.peers.set(peerId, state)
-    while (this.peers.size > this.maxPeers) {
-      const oldest = this.peers.keys().next().value
-      if (oldest === undefined) break
-      this.peers.delete(oldest)
+  /** Adds `state` to the fresh sum when its beacon is fresh as of the latest `now` asked and its rate counts. */
+  private count (state: PeerState): void {
+    state.counted = 0
+    state.stamp = ++this.nextStamp
+    const rate = state.arrivalPerSec
+    if (state.beaconAt === undefined || !(Number.isFinite(rate) && rate > 0)) return
+    if (!(this.horizon - state.beaconAt <= this.beaconExpiryMs)) return
+    state.counted = rate
+    this.freshRateSum += rate
+    this.freshCount++
+    pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
+    // Superseded entries wait in the heap until they expire; a node that updates often and asks rarely compacts it.
+    if (this.expiry.length > 4 * this.peers.size + 1024) this.compactExpiry()
+  }
+
+  /** Keeps only the current entry of each counted state. */
+  private compactExpiry (): void {
+    this.expiry.length = 0
+    for (const state of this.peers.values()) {
+      if ((state.counted ?? 0) > 0 && state.beaconAt !== undefined && state.stamp !== undefined) pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
     }
   }
+
+  /** Takes `state` out of the fresh sum (no-op when it is not counted). */
+  private uncount (state: PeerState): void {
+    const c = state.counted ?? 0
+    if (c === 0) return
+    state.counted = 0
+    this.freshCount--
+    // Exactly zero when nothing is counted; otherwise the running sum, re-added exactly now and then so rounding cannot drift.
+    if (this.freshCount === 0) this.freshRateSum = 0
+    else this.freshRateSum -= c
+  }
+
+  /** Recomputes the fresh sum and the heap from every peer, as of `now` (a clock that went back). */
+  private rebuildFresh (now: number): void {
+    this.horizon = now
+    this.expiry.length = 0
+    this.freshRateSum = 0
+    this.freshCount = 0
+    for (const state of this.peers.values()) this.count(state)
+  }
+
+  /** Re-adds the counted rates in one pass, so that the running sum carries no accumulated rounding. */
+  private exactSum (): void {
+    let sum = 0
+    for (const state of this.peers.values()) sum += state.counted ?? 0
+    this.freshRateSum = sum
+    this.updatesSinceExactSum = 0
+  }
+
+  /** Re-inserts so that Map order is least recently updated first, then evicts over the cap. */
+  private touch (peerId: string, state: PeerState): void {
+    const prev = this.peers.get(peerId)
+    if (prev !== undefined) {
+      this.uncount(prev)
+      this.peers.delete(peerId)
+    }
+    this.peers.set(peerId, state)
+    this.count(state)
+    while (this.peers.size > this.maxPeers) {
+      const oldest = this.peers.keys().next()
+      if (oldest.done === true) break
+      this.uncount(this.peers.get(oldest.value) as PeerState)
+      this.peers.delete(oldest.value)
+    }
+    if (++this.updatesSinceExactSum >= 4 * this.maxPeers) this.exactSum()
+  }
+}
+
+function beforeExpiry (a: ExpiryEntry, b: ExpiryEntry): boolean {
+  return a.beaconAt < b.beaconAt
+}
+
+/** Binary min-heap push, by `beaconAt`. */
+function pushExpiry (heap: ExpiryEntry[], entry: ExpiryEntry): void {
+  let i = heap.length
+  heap.push(entry)
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (!beforeExpiry(entry, heap[parent])) break
+    heap[i] = heap[parent]
+    i = parent
+  }
+  heap[i] = entry
+}
+
+/** Binary min-heap pop (the heap is not empty). */
+function popExpiry (heap: ExpiryEntry[]): ExpiryEntry {
+  const top = heap[0]
+  const last = heap.pop() as ExpiryEntry
+  const n = heap.length
+  if (n > 0) {
+    let i = 0
+    while (true) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const c = r < n && beforeExpiry(heap[r], heap[l]) ? r : l
+      if (!beforeExpiry(heap[c], last)) break
+      heap[i] = heap[c]
+      i = c
+    }
+    heap[i] = last
+  }
+  return top
 }
