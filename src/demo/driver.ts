@@ -181,7 +181,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
  * Nodes fetch profiles lazily too (when a query finds a peer in the DHT), so
  * an incomplete spread here is no failure.
  */
-async function waitForProfiles (cluster: Cluster, timeoutMs: number, quietMs = 2_000): Promise<number> {
+async function waitForProfiles (cluster: Cluster, timeoutMs: number, quietMs = 5_000): Promise<number> {
   const deadline = Date.now() + timeoutMs
   const n = cluster.nodes.length
   let best = -1
