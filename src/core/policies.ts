@@ -14,8 +14,15 @@ import { POLICY_NAMES } from './types.js'
 export interface PolicyOptions {
   /** ppai: logit noise of the equilibrium, utility units. Default 0.02. */
   temperature?: number
-  /** ppai: optimism bonus in standard deviations of the success estimate (UCB), so that agents with little evidence get tried. Default 0.5. */
+  /**
+   * ppai: optimism bonus in standard deviations of the success estimate (UCB),
+   * scaled by `newcomerEvidence / (newcomerEvidence + evidence)`: a genuinely
+   * new agent (no profile, no answers) gets the full bonus, one with a profile
+   * or answers behind its score hardly any. Default 0.5.
+   */
   exploration?: number
+  /** ppai: evidence (pseudo-observations) at which the exploration bonus is halved. Default 1. */
+  newcomerEvidence?: number
   /** ppai: weight of the caller's own type in the prior over players' types. Default 0.5. */
   ownTypeWeight?: number
   /** ppai: how much a rival's query may favour one candidate over the caller's scores (see {@link typePrior}). Default 0.1. */
@@ -214,13 +221,14 @@ function decideOracle (ctx: DecisionContext): Decision {
  */
 function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
   const exploration = opts.exploration ?? 0.5
+  const newcomerEvidence = opts.newcomerEvidence ?? 1
   const ownTypeWeight = opts.ownTypeWeight ?? 0.5
   const querySpread = opts.querySpread ?? 0.1
   const temperature = opts.temperature ?? 0.02
   return {
     name: 'ppai',
     decide (ctx: DecisionContext): Decision {
-      const types = typePrior(ctx, { exploration, ownTypeWeight, querySpread })
+      const types = typePrior(ctx, { exploration, ownTypeWeight, querySpread, newcomerEvidence })
       const eq = equilibriumStrategy({
         candidates: ctx.candidates.map(c => ({ id: c.id, backlog: Math.max(0, c.backlog.mean), serviceMs: c.serviceMs, rttMs: c.rttMs })),
         types,
@@ -240,11 +248,12 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
  * one context always gives one prior and a decider spends its randomness on
  * its action only.
  */
-export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number }): GameType[] {
+export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number, newcomerEvidence?: number }): GameType[] {
   const C = ctx.candidates.length
+  const e0 = opts.newcomerEvidence ?? 1
   const own: GameType = {
     weight: C === 0 ? 1 : opts.ownTypeWeight,
-    success: ctx.candidates.map(c => clamp01(c.success.mean + opts.exploration * Math.sqrt(Math.max(0, c.success.variance)))),
+    success: ctx.candidates.map(c => clamp01(c.success.mean + explorationBonus(c, opts.exploration, e0))),
     localSuccess: ctx.local.success.mean,
     localBacklog: Math.max(0, ctx.local.backlog),
     localServiceMs: ctx.local.serviceMs,
@@ -259,6 +268,17 @@ export function typePrior (ctx: DecisionContext, opts: { exploration: number, ow
     })
   }
   return types
+}
+
+/**
+ * The optimism bonus of a candidate: `exploration` sd of its estimate, decaying
+ * with the evidence behind it, so that it tries newcomers without spreading
+ * traffic over every peer whose score merely has a prior's variance.
+ */
+export function explorationBonus (c: Candidate, exploration: number, newcomerEvidence = 1): number {
+  const sd = Math.sqrt(Math.max(0, c.success.variance))
+  const evidence = Math.max(0, c.success.evidence)
+  return exploration * sd * newcomerEvidence / (newcomerEvidence + evidence)
 }
 
 /** The decision from the own type's (index 0) strategy; `success` in the explanation is the optimistic score the game used, so that utility = success − λ·latency holds. */

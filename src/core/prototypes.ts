@@ -95,7 +95,7 @@ export function observe (profile: Profile, embedding: Float32Array, outcome?: nu
   profile.version += 1
 }
 
-/** Merges the two most similar prototypes into one (count-weighted centroid, pooled Beta evidence). */
+/** Merges the two prototypes that Ward's criterion picks into one (count-weighted centroid, pooled Beta evidence). */
 export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   const o = resolve(opts)
   const ps = profile.prototypes
@@ -103,9 +103,14 @@ export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   let bi = 0
   let bj = 1
   let best = -Infinity
+  // Ward's criterion: the pair whose merge adds the least within-cluster spread, n·m/(n+m)·(1 − cos).
+  // Merging merely the most similar centroids snowballs: a merged centroid drifts toward the direction
+  // common to all queries, becomes the nearest to every new one, and swallows the profile.
   for (let i = 0; i < ps.length; i++) {
     for (let j = i + 1; j < ps.length; j++) {
-      const s = dot(ps[i].centroid, ps[j].centroid)
+      const ni = ps[i].count
+      const nj = ps[j].count
+      const s = -(ni * nj / (ni + nj)) * (1 - dot(ps[i].centroid, ps[j].centroid))
       if (s > best) { best = s; bi = i; bj = j }
     }
   }

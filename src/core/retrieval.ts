@@ -9,7 +9,7 @@
  * hyperplanes (multi-probe LSH), then scores only the agents found there.
  */
 import { seededRng, shuffled } from './rng.js'
-import { DEFAULT_PRIOR, kernelWeight, posterior, type ScoringOptions } from './scoring.js'
+import { DEFAULT_PRIOR, kernelWeight, mixtureEstimate, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
 
 /** Shape of a bucket code. */
@@ -133,7 +133,7 @@ export interface CandidateIndexOptions extends ScoringOptions {
   trainSample?: number
   /** Below this many prototypes the index scans them all: exact, and cheap at that size (default 2048). */
   exactBelow?: number
-  /** Agents re-scored exactly over all their prototypes, the best by their scanned prototypes first (default 4 × limit, at least 32). */
+  /** Agents re-scored exactly over all their prototypes, the best by their scanned prototypes first (default 8 × limit, at least 64; every scanned agent when the scan was exhaustive). */
   rescore?: number
 }
 
@@ -301,7 +301,8 @@ export class CandidateIndex {
     const prior = this.opts.prior ?? DEFAULT_PRIOR
     const approx = touched.map(slot => ({ slot, score: posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean }))
     approx.sort((a, b) => b.score - a.score || a.slot - b.slot)
-    const rescore = this.opts.rescore ?? Math.max(32, 4 * limit)
+    // The pre-rank (logistic kernel) only approximates predictSuccess's mixture: re-score generously, and every agent when the scan was exhaustive.
+    const rescore = this.trainedAt === 0 ? approx.length : (this.opts.rescore ?? Math.max(64, 8 * limit))
     const out: Array<{ agentId: string, score: number }> = []
     for (const { slot } of approx.slice(0, rescore)) {
       const entry = this.slots[slot]
@@ -336,29 +337,18 @@ export class CandidateIndex {
     return leafIds.map((l, i) => i).sort((a, b) => sims[b] - sims[a]).map(i => leafIds[i])
   }
 
-  /** `predictSuccess(profile, embedding).mean` over the flat copies of the agent's prototypes (same kernel, neighbours and prior). */
+  /** `predictSuccess(profile, embedding).mean` over the flat copies of the agent's prototypes (the same mixture and prior). */
   private score (entry: Entry, embedding: Float32Array): number {
-    const k = this.opts.neighbours ?? 3
-    const sims: number[] = []
-    const ids: number[] = []
-    for (const id of entry.protoIds) {
-      const s = this.dotAt(this.centroids, id, embedding)
-      let pos = sims.length
-      while (pos > 0 && sims[pos - 1] < s) pos--
-      if (pos < k) {
-        sims.splice(pos, 0, s)
-        ids.splice(pos, 0, id)
-        if (sims.length > k) { sims.pop(); ids.pop() }
-      }
-    }
-    let successes = 0
-    let failures = 0
-    for (let j = 0; j < ids.length; j++) {
-      const w = kernelWeight(sims[j], this.opts)
-      successes += w * this.protoWins[ids[j]]
-      failures += w * this.protoLosses[ids[j]]
-    }
-    return posterior(this.opts.prior ?? DEFAULT_PRIOR, successes, failures).mean
+    const ids = entry.protoIds
+    const sims = new Float64Array(ids.length)
+    const wins = new Float64Array(ids.length)
+    const losses = new Float64Array(ids.length)
+    ids.forEach((id, j) => {
+      sims[j] = this.dotAt(this.centroids, id, embedding)
+      wins[j] = this.protoWins[id]
+      losses[j] = this.protoLosses[id]
+    })
+    return mixtureEstimate(sims, wins, losses, this.opts).mean
   }
 
   /** Dot product of row `row` of a flat matrix with `v`. */

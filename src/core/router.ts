@@ -90,7 +90,8 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     now,
     queryId: input.queryId,
     local: {
-      success: predictSuccess(input.local.profile, embedding, input.scoring),
+      // The own profile was learned from the owner's queries, the very distribution this query comes from: far from its prototypes it still predicts its pooled record.
+      success: predictSuccess(input.local.profile, embedding, { ...input.scoring, background: 'pooled' }),
       backlog: input.local.backlog,
       serviceMs: input.local.serviceMs
     },

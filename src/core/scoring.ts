@@ -14,27 +14,57 @@ export interface SuccessPrior {
 }
 
 /**
- * How prototypes near a query are weighed. Defaults were picked on
- * `hash-ngram-v1-d256` over MMLU (a held-out question's cosine with its own
- * subject's prototypes is about 0.3–0.5, with other subjects' about 0.15–0.3).
+ * How an agent's prototypes predict its success on a query (see
+ * {@link predictSuccess}). The defaults were chosen by cross-validation on a
+ * TRAINING split only (`test/core/calibration.test.ts` prints the figures):
+ * the Brier score of personalised agents' predicted vs recorded correctness
+ * on training questions held out of their profiles.
  */
 export interface ScoringOptions {
-  /** The network prior an agent is shrunk toward when nothing of it is near (default mean 0.5, weight 2). */
+  /** The network prior: an agent with no evidence scores its mean; it also regularises an agent's pooled record (default mean 0.5, weight 2). */
   prior?: SuccessPrior
-  /** How many nearest prototypes contribute (default 3). */
-  neighbours?: number
-  /** Cosine at which a prototype's evidence counts half (default 0.4). */
-  nearSimilarity?: number
-  /** Temperature of the kernel: weight `floor + (1 − floor) / (1 + exp((near − cos) / T))` (default 0.03). */
-  temperature?: number
-  /** Share of a prototype's evidence that counts however far it is (default 0): how much skill generalises. */
-  floor?: number
+  /**
+   * Concentration κ of the von Mises–Fisher-like assignment of a query to an
+   * agent's prototypes: responsibility ∝ (n + 1)·exp(κ·cos). A cosine gap of
+   * 1/κ is odds of e:1, whatever the absolute level of cosines (default 25).
+   */
+  concentration?: number
+  /** Pseudo-observations with which each prototype's rate is shrunk toward the agent's pooled rate (default 8). */
+  shrinkage?: number
+  /**
+   * Cosine of the background component: "none of the prototypes covers this
+   * query". It predicts the agent's pooled rate and adds no evidence, so a
+   * query far from every prototype gets the pooled rate with a large variance (default 0.2).
+   */
+  backgroundSimilarity?: number
+  /**
+   * What the background predicts. `'prior'` (default): the network prior, for
+   * a peer's profile, which summarises ITS owner's queries, not ours; `'pooled'`:
+   * the agent's pooled rate, for the own agent, whose profile was learned from
+   * the very distribution the query comes from.
+   */
+  background?: 'prior' | 'pooled'
   /** Beta prior every prototype started from, subtracted to get its evidence (default 1, 1 as in prototypes.ts). */
   prototypePrior?: { alpha: number, beta: number }
+  /** Retrieval's pre-ranking kernel only ({@link kernelWeight}): cosine at which a prototype counts half (default 0.4). */
+  nearSimilarity?: number
+  /** Retrieval's pre-ranking kernel only: temperature (default 0.03). */
+  temperature?: number
+  /** Retrieval's pre-ranking kernel only: share of evidence that counts however far (default 0). */
+  floor?: number
+  /** Unused since the mixture predictor (every prototype takes part); kept for callers that pass it. */
+  neighbours?: number
 }
 
-/** The network prior when none is given. */
-export const DEFAULT_PRIOR: SuccessPrior = { mean: 0.5, weight: 2 }
+/** The defaults of {@link ScoringOptions}. */
+export const SCORING_DEFAULTS = { concentration: 60, shrinkage: 64, backgroundSimilarity: 0.35 } as const
+
+/**
+ * The network prior when none is given: what a peer is expected to do on a
+ * query its profile does not cover (cross-validated on a training split: 0.6,
+ * the level of the small local models most agents run outside their owner's subjects).
+ */
+export const DEFAULT_PRIOR: SuccessPrior = { mean: 0.6, weight: 2 }
 
 /** Evidence pooled from the prototypes near a query: kernel-weighted successes and failures, prior not included. */
 export interface KernelEvidence {
@@ -42,7 +72,11 @@ export interface KernelEvidence {
   failures: number
 }
 
-/** The kernel weight of a prototype at cosine `similarity` from the query, in [0, 1]. */
+/**
+ * A logistic kernel weight of a prototype at cosine `similarity`, in [0, 1]:
+ * used by candidate retrieval to pre-rank agents cheaply and by
+ * {@link PeerObservations}; {@link predictSuccess} uses the relative mixture instead.
+ */
 export function kernelWeight (similarity: number, opts?: ScoringOptions): number {
   const near = opts?.nearSimilarity ?? 0.4
   const t = opts?.temperature ?? 0.03
@@ -51,30 +85,14 @@ export function kernelWeight (similarity: number, opts?: ScoringOptions): number
   return floor + (1 - floor) / (1 + Math.exp((near - similarity) / t))
 }
 
-/** Kernel-weighted pseudo-counts of the `neighbours` prototypes nearest to `embedding`. */
+/** Kernel-weighted pseudo-counts of every prototype of `profile` (logistic kernel). */
 export function kernelEvidence (profile: Profile, embedding: Float32Array, opts?: ScoringOptions): KernelEvidence {
-  const k = opts?.neighbours ?? 3
   const a0 = opts?.prototypePrior?.alpha ?? 1
   const b0 = opts?.prototypePrior?.beta ?? 1
-  const ps = profile.prototypes
-  // Top-k by cosine, by insertion into a short sorted list: K is small.
-  const sims: number[] = []
-  const idx: number[] = []
-  for (let i = 0; i < ps.length; i++) {
-    const s = dot(ps[i].centroid, embedding)
-    let j = sims.length
-    while (j > 0 && sims[j - 1] < s) j--
-    if (j < k) {
-      sims.splice(j, 0, s)
-      idx.splice(j, 0, i)
-      if (sims.length > k) { sims.pop(); idx.pop() }
-    }
-  }
   let successes = 0
   let failures = 0
-  for (let j = 0; j < idx.length; j++) {
-    const p = ps[idx[j]]
-    const w = kernelWeight(sims[j], opts)
+  for (const p of profile.prototypes) {
+    const w = kernelWeight(dot(p.centroid, embedding), opts)
     successes += w * Math.max(0, p.alpha - a0)
     failures += w * Math.max(0, p.beta - b0)
   }
@@ -92,14 +110,73 @@ export function posterior (prior: SuccessPrior, successes: number, failures: num
 }
 
 /**
- * Predicted success of the agent with `profile` on a query with `embedding`:
- * the Beta means of its nearest prototypes, weighted by kernel × evidence,
- * shrunk toward the prior by the prior's weight — so an agent with nothing
- * near the query scores the prior, with the prior's (large) variance.
+ * The mixture predictor over one agent's prototypes, given each prototype's
+ * cosine to the query and its evidence (successes, failures; prototype prior
+ * already removed). Shared by {@link predictSuccess} and candidate retrieval
+ * so that both score alike.
+ *
+ * - The agent's pooled rate m₀ (all its evidence, under the network prior) is
+ *   what it is known to do in general.
+ * - Each prototype's rate is shrunk toward m₀ by `shrinkage` pseudo-observations:
+ *   a small cluster's few answers say less than the agent's whole record.
+ * - The query is assigned softly: responsibility ∝ (n + 1)·exp(κ·cos), plus a
+ *   background component at `backgroundSimilarity` predicting m₀. Relative
+ *   cosines decide, not an absolute threshold that the hashing embedder's low
+ *   cosines rarely reach.
+ */
+export function mixtureEstimate (sims: ArrayLike<number>, wins: ArrayLike<number>, losses: ArrayLike<number>, opts?: ScoringOptions): SuccessEstimate {
+  const prior = opts?.prior ?? DEFAULT_PRIOR
+  const kappa = opts?.concentration ?? SCORING_DEFAULTS.concentration
+  const tau = opts?.shrinkage ?? SCORING_DEFAULTS.shrinkage
+  const c0 = opts?.backgroundSimilarity ?? SCORING_DEFAULTS.backgroundSimilarity
+  const k = sims.length
+  let S = 0
+  let F = 0
+  let top = c0
+  for (let j = 0; j < k; j++) {
+    S += wins[j]
+    F += losses[j]
+    if (sims[j] > top) top = sims[j]
+  }
+  if (S + F <= 0) return posterior(prior, 0, 0)
+  const m0 = (S + prior.mean * prior.weight) / (S + F + prior.weight)
+  // Background: weight as one prototype holding the prior's pseudo-observations.
+  let z = (prior.weight + 1) * Math.exp(kappa * (c0 - top))
+  let mean = z * (opts?.background === 'pooled' ? m0 : prior.mean)
+  let evidence = 0
+  for (let j = 0; j < k; j++) {
+    const n = wins[j] + losses[j]
+    const r = (n + 1) * Math.exp(kappa * (sims[j] - top))
+    z += r
+    mean += r * (wins[j] + tau * m0) / (n + tau)
+    evidence += r * n
+  }
+  mean /= z
+  evidence /= z
+  // A Beta of the mixture's mean with the evidence near the query and the prior's weight: far from every prototype, the prior's uncertainty.
+  const weight = evidence + prior.weight
+  return { mean, variance: mean * (1 - mean) / (weight + 1), evidence }
+}
+
+/**
+ * Predicted success of the agent with `profile` on a query with `embedding`
+ * ({@link mixtureEstimate} over all its prototypes): the rate of the
+ * prototypes the query falls into, shrunk toward the agent's pooled rate; an
+ * agent with no evidence scores the network prior with its large variance.
  */
 export function predictSuccess (profile: Profile, embedding: Float32Array, opts?: ScoringOptions): SuccessEstimate {
-  const { successes, failures } = kernelEvidence(profile, embedding, opts)
-  return posterior(opts?.prior ?? DEFAULT_PRIOR, successes, failures)
+  const a0 = opts?.prototypePrior?.alpha ?? 1
+  const b0 = opts?.prototypePrior?.beta ?? 1
+  const ps = profile.prototypes
+  const sims = new Float64Array(ps.length)
+  const wins = new Float64Array(ps.length)
+  const losses = new Float64Array(ps.length)
+  for (let j = 0; j < ps.length; j++) {
+    sims[j] = dot(ps[j].centroid, embedding)
+    wins[j] = Math.max(0, ps[j].alpha - a0)
+    losses[j] = Math.max(0, ps[j].beta - b0)
+  }
+  return mixtureEstimate(sims, wins, losses, opts)
 }
 
 /** Options of {@link PeerObservations}; its kernel defaults are broader (near 0.2, temperature 0.05, floor 0.25). */
@@ -177,7 +254,12 @@ export class PeerObservations {
 
 /** Options of {@link scoreCandidate}. */
 export interface CandidateScoringOptions extends ScoringOptions {
-  /** The most pseudo-observations an advertised profile may weigh, however much it claims (default 3). */
+  /**
+   * The most pseudo-observations an advertised profile may weigh, however much
+   * it claims (default 10): enough that an honest profile is not washed out by
+   * the first unlucky answers, few enough that a liar is overturned by its own
+   * wrong answers within a dozen queries near its claims.
+   */
   advertisedCap?: number
 }
 
@@ -190,7 +272,7 @@ export interface CandidateScoringOptions extends ScoringOptions {
  */
 export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions): SuccessEstimate {
   const prior = opts?.prior ?? DEFAULT_PRIOR
-  const cap = opts?.advertisedCap ?? 3
+  const cap = opts?.advertisedCap ?? 10
   let base: SuccessPrior = prior
   let advertisedEvidence = 0
   if (advertised != null) {

@@ -3,7 +3,7 @@ import { LoadBeliefs } from '../../src/core/beliefs.js'
 import { createPolicy } from '../../src/core/policies.js'
 import { seededRng } from '../../src/core/rng.js'
 import { buildDecisionContext, RouterInputError, type CandidateInput, type RouterInput } from '../../src/core/router.js'
-import { PeerObservations } from '../../src/core/scoring.js'
+import { DEFAULT_PRIOR, PeerObservations } from '../../src/core/scoring.js'
 import type { Profile } from '../../src/core/types.js'
 
 const SPACE = 'test-space-d8'
@@ -84,7 +84,7 @@ describe('buildDecisionContext', () => {
       { id: 'foreign', profile: profile(500, 0), rttMs: 20 }
     ]))
     expect(ctx.candidates).toHaveLength(1)
-    expect(ctx.candidates[0].success.mean).toBeCloseTo(0.5, 9)
+    expect(ctx.candidates[0].success.mean).toBeCloseTo(DEFAULT_PRIOR.mean, 9)
   })
 
   it('rejects a query embedded in another dimension than the own profile', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { buildProfile, emptyProfile } from '../../src/core/prototypes.js'
 import { seededRng } from '../../src/core/rng.js'
-import { kernelWeight, PeerObservations, predictSuccess, scoreCandidate } from '../../src/core/scoring.js'
+import { DEFAULT_PRIOR, kernelWeight, PeerObservations, predictSuccess, scoreCandidate } from '../../src/core/scoring.js'
 import type { Profile } from '../../src/core/types.js'
 import { loadQuestionSet, soundQuestions, splitBySubject, syntheticQuestionSet, type Question, type QuestionSet } from '../../src/data/questions.js'
 
@@ -24,7 +24,7 @@ describe('predicted success', () => {
 
   it('is the prior, with the prior\'s uncertainty, for an agent with no prototypes', () => {
     const e = predictSuccess(emptyProfile(embedder.id, embedder.dim), star)
-    expect(e.mean).toBe(0.5)
+    expect(e.mean).toBe(DEFAULT_PRIOR.mean)
     expect(e.evidence).toBe(0)
     expect(predictSuccess(emptyProfile(embedder.id, embedder.dim), star, { prior: { mean: 0.7, weight: 4 } }).mean).toBeCloseTo(0.7, 10)
   })
@@ -33,10 +33,29 @@ describe('predicted success', () => {
     const nearEst = predictSuccess(astronomy, star)
     const farEst = predictSuccess(astronomy, contract)
     expect(nearEst.mean).toBeGreaterThan(0.8)
-    expect(farEst.mean).toBeLessThan(0.6)
-    expect(farEst.mean).toBeGreaterThanOrEqual(0.5)
+    expect(farEst.mean).toBeLessThan(DEFAULT_PRIOR.mean + 0.05)
+    expect(farEst.mean).toBeGreaterThanOrEqual(DEFAULT_PRIOR.mean)
     expect(nearEst.evidence).toBeGreaterThan(farEst.evidence)
     expect(nearEst.variance).toBeLessThan(farEst.variance)
+  })
+
+  it('predicts the own agent\'s pooled record far from its prototypes when asked to (the owner\'s queries are its profile\'s distribution)', () => {
+    const mixed = buildProfile(embedder.id, embedder.dim, [
+      ...Array.from({ length: 40 }, (_, i) => ({ embedding: embedder.embed('telescope galaxy redshift nebula'), outcome: i < 36 ? 1 : 0 })),
+      ...Array.from({ length: 40 }, (_, i) => ({ embedding: embedder.embed('supernova star orbit comet'), outcome: i < 28 ? 1 : 0 }))
+    ])
+    const far = predictSuccess(mixed, contract, { background: 'pooled' })
+    expect(far.mean).toBeCloseTo((64 + DEFAULT_PRIOR.mean * DEFAULT_PRIOR.weight) / (80 + DEFAULT_PRIOR.weight), 2)
+    expect(predictSuccess(mixed, contract).mean).toBeCloseTo(DEFAULT_PRIOR.mean, 2)
+  })
+
+  it('ranks a prototype that went better higher for queries nearest to it', () => {
+    const two = buildProfile(embedder.id, embedder.dim, [
+      ...Array.from({ length: 40 }, () => ({ embedding: embedder.embed('telescope galaxy redshift nebula'), outcome: 1 })),
+      ...Array.from({ length: 40 }, () => ({ embedding: embedder.embed('plaintiff contract tort statute'), outcome: 0 }))
+    ], { spawnSimilarity: 0.5 })
+    expect(two.prototypes.length).toBe(2)
+    expect(predictSuccess(two, star, { shrinkage: 4 }).mean).toBeGreaterThan(predictSuccess(two, contract, { shrinkage: 4 }).mean + 0.3)
   })
 
   it('is low near prototypes that went badly', () => {
@@ -66,20 +85,21 @@ describe('observations against advertised claims', () => {
     const claim = scoreCandidate(liar, undefined, query)
     expect(predictSuccess(liar, query).evidence).toBeGreaterThan(50)
     expect(claim.mean).toBeGreaterThan(0.8)
-    expect(claim.evidence).toBeLessThanOrEqual(3)
+    expect(claim.evidence).toBeLessThanOrEqual(10)
+    expect(scoreCandidate(liar, undefined, query, { advertisedCap: 3 }).evidence).toBeLessThanOrEqual(3)
   })
 
   it('finds out a peer that claims expertise everywhere but answers wrongly, after a handful of answers', () => {
     const seen = new PeerObservations(embedder.id, embedder.dim)
     const wrongs: number[] = []
-    for (let n = 0; n < 8; n++) {
+    for (let n = 0; n < 16; n++) {
       seen.record('liar', embedder.embed(text(law[10 + n])), 0)
       wrongs.push(scoreCandidate(liar, seen.estimate('liar', query), query).mean)
     }
-    // Every wrong answer lowers the score; by the fifth it is below the network prior and below the honest peer.
+    // Every wrong answer lowers the score; by the twelfth it is below the network prior and below the honest peer.
     for (let i = 1; i < wrongs.length; i++) expect(wrongs[i]).toBeLessThan(wrongs[i - 1])
-    expect(wrongs[4]).toBeLessThan(0.5)
-    expect(wrongs[4]).toBeLessThan(scoreCandidate(honest, undefined, query).mean)
+    expect(wrongs[11]).toBeLessThan(DEFAULT_PRIOR.mean)
+    expect(wrongs[11]).toBeLessThan(scoreCandidate(honest, undefined, query).mean)
   })
 
   it('raises a peer without an advertised profile that answers well', () => {
@@ -87,8 +107,8 @@ describe('observations against advertised claims', () => {
     const before = scoreCandidate(undefined, seen.estimate('newcomer', query), query)
     for (let n = 0; n < 5; n++) seen.record('newcomer', embedder.embed(text(law[10 + n])), 1)
     const after = scoreCandidate(undefined, seen.estimate('newcomer', query), query)
-    expect(before.mean).toBe(0.5)
-    expect(after.mean).toBeGreaterThan(0.7)
+    expect(before.mean).toBe(DEFAULT_PRIOR.mean)
+    expect(after.mean).toBeGreaterThan(0.75)
     expect(after.variance).toBeLessThan(before.variance)
   })
 
