@@ -4,7 +4,8 @@
 import type { Command } from 'commander'
 import { z } from 'zod'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
-import { NODE_POLICIES, runDemo } from './run.js'
+import { NodeStartError } from './node-process.js'
+import { DemoError, NODE_POLICIES, runDemo } from './run.js'
 
 const intFlag = (min: number, max: number): z.ZodType<number, string> => z.coerce.number().int().min(min).max(max) as unknown as z.ZodType<number, string>
 
@@ -66,23 +67,33 @@ export function registerDemo (program: Command): void {
         return
       }
       const f = parsed.data
-      await runDemo({
-        nodes: f.nodes,
-        queries: f.queries,
-        churn: f.churn,
-        policies: f.policy,
-        seed: f.seed,
-        data: f.data,
-        synthetic: f.synthetic,
-        json: f.json,
-        timeScale: f.timeScale,
-        load: f.load,
-        churnEveryMs: f.churnEveryMs,
-        seedTasks: f.seedTasks,
-        keepDir: f.keep,
-        startTimeoutMs: f.startTimeoutMs,
-        settleMs: f.settleMs,
-        quiet: f.quiet
-      })
+      try {
+        await runDemo({
+          nodes: f.nodes,
+          queries: f.queries,
+          churn: f.churn,
+          policies: f.policy,
+          seed: f.seed,
+          data: f.data,
+          synthetic: f.synthetic,
+          json: f.json,
+          timeScale: f.timeScale,
+          load: f.load,
+          churnEveryMs: f.churnEveryMs,
+          seedTasks: f.seedTasks,
+          keepDir: f.keep,
+          startTimeoutMs: f.startTimeoutMs,
+          settleMs: f.settleMs,
+          quiet: f.quiet
+        })
+      } catch (err) {
+        // A node that would not start, a missing build: one clear line (and the node's log lines), not a stack.
+        if (err instanceof DemoError || err instanceof NodeStartError) {
+          process.stderr.write(`ppai demo: ${err.message}\n`)
+          process.exitCode = 1
+          return
+        }
+        throw err
+      }
     })
 }
