@@ -634,10 +634,12 @@ class Node implements PpaiNode {
       const extra = connected.filter(id => !live.includes(id))
       live = live.concat(shuffled(extra, this.rng).slice(0, wanted - live.length))
     }
-    const profiles = await Promise.all(live.map(async id => this.directory.get(id) ?? await this.directory.fetch(id, { timeoutMs })))
-    return live.map((id, i) => {
-      const rec = profiles[i]
-      if (rec != null) this.index.upsert(id, rec.profile)
+    return live.map(id => {
+      const rec = this.directory.get(id)
+      // A profile not at hand is fetched from the DHT for later queries; this one scores the peer from the prior and observations.
+      if (rec == null) {
+        void this.directory.fetch(id, { timeoutMs: Math.max(timeoutMs, 1000) }).then(fetched => { if (fetched != null) this.index.upsert(id, fetched.profile) })
+      }
       return { id, profile: rec?.profile, rttMs: this.rtt.get(id) ?? DEFAULT_RTT_MS, serviceMs: this.beliefs.serviceMs(id) }
     })
   }
