@@ -13,7 +13,7 @@ import type { AgentBackend } from '../agent/backend.js'
 import type { Logger } from '../log.js'
 import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QueryRequestSchema, QueryResponseSchema, type QueryRequest, type QueryResponse } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
-import { QueueAbortedError, type ServingQueue } from './serving-queue.js'
+import { QueueAbortedError, QueuePreemptedError, type ServingQueue } from './serving-queue.js'
 
 export const QUERY_REJECT_REASONS = ['oversize', 'malformed', 'invalid', 'empty', 'read-timeout'] as const
 /** Why an incoming query frame was refused before it reached the queue. */
@@ -126,6 +126,12 @@ export function createQueryHandler (init: QueryServerInit): StreamHandler {
         // Still there: tell the asker its deadline passed here; gone: nothing to tell.
         if (deadlinePassed && stream.status === 'open') await respond(stream, { type: 'response', id: request.id, status: 'error', code: 'deadline', message: `not answered within the request's ${request.deadlineMs} ms` })
         else stream.abort(err as Error)
+        return
+      }
+      if (err instanceof QueuePreemptedError) {
+        // Owner first: a fast refusal with the load, so the asker takes its next choice.
+        init.onServed?.({ from, id: request.id, status: 'busy' })
+        await respond(stream, { type: 'response', id: request.id, status: 'busy', reason: 'preempted-by-owner', predictedOwnerWaitMs: queue.serviceMs, backlog: queue.backlog, serviceMs: queue.serviceMs })
         return
       }
       init.onServed?.({ from, id: request.id, status: 'error' })

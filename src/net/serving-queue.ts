@@ -12,6 +12,12 @@ import { ownerFirstInsertIndex } from '../core/admission.js'
 
 export type Origin = 'owner' | 'remote'
 
+/** A remote task in service was stopped so that an owner query could run (owner first, DESIGN §5). */
+export class QueuePreemptedError extends Error {
+  override name = 'QueuePreemptedError'
+  readonly code = 'ERR_QUEUE_PREEMPTED'
+}
+
 /** A queued task was cancelled (its signal aborted) before or while it ran. */
 export class QueueAbortedError extends Error {
   override name = 'QueueAbortedError'
@@ -28,6 +34,12 @@ export interface ServingQueueOptions {
   /** Window over which arrival rates are measured, ms (default 30 s). */
   rateWindowMs?: number
   clock?: () => number
+  /**
+   * An owner query that would wait for a remote one in service stops it (the
+   * remote asker gets a refusal and falls back), so the owner never waits for
+   * borrowed work (default true).
+   */
+  preemptRemote?: boolean
 }
 
 export interface Served<T> {
@@ -54,6 +66,9 @@ export class ServingQueue {
   private readonly clock: () => number
   private meanServiceMs: number
   private readonly arrivals: Record<Origin, number[]> = { owner: [], remote: [] }
+  private readonly preemptRemote: boolean
+  /** Remote tasks in service, for preemption. */
+  private readonly remoteInService = new Set<{ controller: AbortController, preempted: boolean }>()
 
   constructor (opts: ServingQueueOptions = {}) {
     this.concurrency = Math.max(1, opts.concurrency ?? 1)
@@ -61,6 +76,7 @@ export class ServingQueue {
     this.smoothing = opts.smoothing ?? 0.2
     this.rateWindowMs = opts.rateWindowMs ?? 30_000
     this.clock = opts.clock ?? Date.now
+    this.preemptRemote = opts.preemptRemote ?? true
   }
 
   /** Tasks waiting or in service. */
@@ -114,21 +130,42 @@ export class ServingQueue {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.enqueue(entry)
       this.pump()
+      if (origin === 'owner' && this.waiting.includes(entry)) this.preemptOne()
     })
     const startedAt = this.clock()
     const controller = new AbortController()
     const forward = (): void => controller.abort(new QueueAbortedError('cancelled while in service'))
     signal?.addEventListener('abort', forward, { once: true })
+    const handle = { controller, preempted: false }
+    if (origin === 'remote') this.remoteInService.add(handle)
     try {
-      const value = await task(controller.signal)
+      let value: T
+      try {
+        value = await task(controller.signal)
+      } catch (err) {
+        if (handle.preempted) throw new QueuePreemptedError('stopped for an owner query')
+        throw err
+      }
       const workMs = this.clock() - startedAt
       this.meanServiceMs += this.smoothing * (workMs - this.meanServiceMs)
       return { value, queuedMs: startedAt - enqueuedAt, workMs }
     } finally {
+      this.remoteInService.delete(handle)
       signal?.removeEventListener('abort', forward)
       this.running--
       if (origin === 'remote') this.runningRemote--
       this.pump()
+    }
+  }
+
+  /** Stops one remote task in service (if any) for a waiting owner query. */
+  private preemptOne (): void {
+    if (!this.preemptRemote) return
+    for (const h of this.remoteInService) {
+      if (h.preempted) continue
+      h.preempted = true
+      h.controller.abort(new QueuePreemptedError('stopped for an owner query'))
+      return
     }
   }
 
