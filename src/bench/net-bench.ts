@@ -164,7 +164,8 @@ async function main (): Promise<void> {
     cluster.nodes.slice(1).forEach((n, k) => { cluster.clients[k + 1] = new NodeClient(n.ready?.apiUrl ?? '') })
     out(`start-up: first node alone ${f(firstMs, 0)} ms; the other ${params.nodes - 1} started 250 ms apart: mean ${f(summary(restTimes).mean, 0)} ms, max ${f(Math.max(...restTimes), 0)} ms (all ready after ${f(allMs, 0)} ms)`)
     const counts = await cluster.waitForPeers(Math.min(3, params.nodes - 1), 20_000)
-    out(`peers seen per node after discovery: min ${Math.min(...counts)}, max ${Math.max(...counts)} of ${params.nodes - 1}`)
+    const answered = counts.filter(Number.isFinite)
+    out(`peers seen per node after discovery: min ${Math.min(...answered)}, max ${Math.max(...answered)} of ${params.nodes - 1}${answered.length < counts.length ? ` (${counts.length - answered.length} nodes did not answer the status poll in time)` : ''}`)
     const rssIdle = cluster.nodes.map(n => rssMb(n.pid))
     out(`RSS per node, idle: mean ${f(summary(rssIdle).mean, 1)} MB, max ${f(Math.max(...rssIdle), 1)} MB`)
 
