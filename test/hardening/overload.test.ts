@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { createPpaiNode, type PpaiNode, type PpaiNodeInit } from '../../src/net/node.js'
 import { sendQuery } from '../../src/net/query-protocol.js'
+import { QueuePreemptedError, ServingQueue } from '../../src/net/serving-queue.js'
 import type { PpaiLibp2p } from '../../src/net/libp2p.js'
 import { bareLibp2p, connectAndIdentify, until } from './support.js'
 
@@ -111,4 +112,35 @@ describe('a popular node under ten times its owner\'s load', () => {
     expect(remote.failed + remote.error).toBe(0)
     expect(askerOutcomes.length).toBeGreaterThan(0)
   }, 60_000)
+})
+
+describe('owner first in the serving queue', () => {
+  it('stops a remote query in service when its owner asks, so the owner waits for no borrowed work', async () => {
+    const queue = new ServingQueue({ initialServiceMs: 500 })
+    const work = async (ms: number, signal: AbortSignal): Promise<string> => await new Promise((resolve, reject) => {
+      const t = setTimeout(() => resolve('done'), ms)
+      signal.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')) }, { once: true })
+    })
+    const remote = queue.submit('remote', async s => await work(500, s))
+    const remoteOutcome = remote.then(() => 'answered', err => (err as Error).name)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const t0 = Date.now()
+    const owner = await queue.submit('owner', async s => await work(20, s))
+    const ownerMs = Date.now() - t0
+    expect(owner.value).toBe('done')
+    // Without preemption the owner would wait the remote's remaining ~450 ms.
+    expect(ownerMs).toBeLessThan(200)
+    expect(await remoteOutcome).toBe(new QueuePreemptedError('x').name)
+  })
+
+  it('lets a remote query finish when preemption is off', async () => {
+    const queue = new ServingQueue({ initialServiceMs: 100, preemptRemote: false })
+    const work = async (ms: number): Promise<string> => await new Promise(resolve => setTimeout(() => resolve('done'), ms))
+    const remote = queue.submit('remote', async () => await work(150))
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const t0 = Date.now()
+    await queue.submit('owner', async () => await work(10))
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100)
+    expect((await remote).value).toBe('done')
+  })
 })
