@@ -133,7 +133,7 @@ export interface CandidateIndexOptions extends ScoringOptions {
   trainSample?: number
   /** Below this many prototypes the index scans them all: exact, and cheap at that size (default 2048). */
   exactBelow?: number
-  /** Agents re-scored exactly over all their prototypes, the best by their scanned prototypes first (default 8 × limit, at least 64; every scanned agent when the scan was exhaustive). */
+  /** Agents re-scored exactly over all their prototypes, the best by their scanned prototypes first (default 16 × limit, at least 128; every scanned agent when the scan was exhaustive). */
   rescore?: number
 }
 
@@ -302,7 +302,7 @@ export class CandidateIndex {
     const approx = touched.map(slot => ({ slot, score: posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean }))
     approx.sort((a, b) => b.score - a.score || a.slot - b.slot)
     // The pre-rank (logistic kernel) only approximates predictSuccess's mixture: re-score generously, and every agent when the scan was exhaustive.
-    const rescore = this.trainedAt === 0 ? approx.length : (this.opts.rescore ?? Math.max(64, 8 * limit))
+    const rescore = this.trainedAt === 0 ? approx.length : (this.opts.rescore ?? Math.max(128, 16 * limit))
     const out: Array<{ agentId: string, score: number }> = []
     for (const { slot } of approx.slice(0, rescore)) {
       const entry = this.slots[slot]

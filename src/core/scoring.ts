@@ -46,9 +46,9 @@ export interface ScoringOptions {
   background?: 'prior' | 'pooled'
   /** Beta prior every prototype started from, subtracted to get its evidence (default 1, 1 as in prototypes.ts). */
   prototypePrior?: { alpha: number, beta: number }
-  /** Retrieval's pre-ranking kernel only ({@link kernelWeight}): cosine at which a prototype counts half (default 0.4). */
+  /** Retrieval's pre-ranking kernel only ({@link kernelWeight}): cosine at which a prototype counts half (default `backgroundSimilarity`). */
   nearSimilarity?: number
-  /** Retrieval's pre-ranking kernel only: temperature (default 0.03). */
+  /** Retrieval's pre-ranking kernel only: temperature (default 1 / `concentration`). */
   temperature?: number
   /** Retrieval's pre-ranking kernel only: share of evidence that counts however far (default 0). */
   floor?: number
@@ -57,7 +57,7 @@ export interface ScoringOptions {
 }
 
 /** The defaults of {@link ScoringOptions}. */
-export const SCORING_DEFAULTS = { concentration: 60, shrinkage: 64, backgroundSimilarity: 0.35 } as const
+export const SCORING_DEFAULTS = { concentration: 60, shrinkage: 64, backgroundSimilarity: 0.45 } as const
 
 /**
  * The network prior when none is given: what a peer is expected to do on a
@@ -78,8 +78,9 @@ export interface KernelEvidence {
  * {@link PeerObservations}; {@link predictSuccess} uses the relative mixture instead.
  */
 export function kernelWeight (similarity: number, opts?: ScoringOptions): number {
-  const near = opts?.nearSimilarity ?? 0.4
-  const t = opts?.temperature ?? 0.03
+  // Defaults follow the mixture: a single prototype's share against the background is this logistic.
+  const near = opts?.nearSimilarity ?? opts?.backgroundSimilarity ?? SCORING_DEFAULTS.backgroundSimilarity
+  const t = opts?.temperature ?? 1 / (opts?.concentration ?? SCORING_DEFAULTS.concentration)
   const floor = opts?.floor ?? 0
   // A logistic, not a capped exponential: strictly increasing, so nearer still ranks higher once evidence is plentiful.
   return floor + (1 - floor) / (1 + Math.exp((near - similarity) / t))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { buildProfile, emptyProfile } from '../../src/core/prototypes.js'
 import { seededRng } from '../../src/core/rng.js'
-import { DEFAULT_PRIOR, kernelWeight, PeerObservations, predictSuccess, scoreCandidate } from '../../src/core/scoring.js'
+import { DEFAULT_PRIOR, SCORING_DEFAULTS, kernelWeight, PeerObservations, predictSuccess, scoreCandidate } from '../../src/core/scoring.js'
 import type { Profile } from '../../src/core/types.js'
 import { loadQuestionSet, soundQuestions, splitBySubject, syntheticQuestionSet, type Question, type QuestionSet } from '../../src/data/questions.js'
 
@@ -65,7 +65,8 @@ describe('predicted success', () => {
 
   it('weighs evidence by a kernel that grows with similarity and stays within [0, 1]', () => {
     expect(kernelWeight(0.1)).toBeLessThan(kernelWeight(0.4))
-    expect(kernelWeight(0.4)).toBeCloseTo(0.5, 10)
+    expect(kernelWeight(0.4, { nearSimilarity: 0.4 })).toBeCloseTo(0.5, 10)
+    expect(kernelWeight(SCORING_DEFAULTS.backgroundSimilarity)).toBeCloseTo(0.5, 10)
     expect(kernelWeight(1)).toBeLessThanOrEqual(1)
     expect(kernelWeight(-1)).toBeGreaterThanOrEqual(0)
     expect(kernelWeight(-1, { floor: 0.2 })).toBeGreaterThanOrEqual(0.2)
