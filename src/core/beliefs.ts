@@ -43,9 +43,9 @@ interface PeerState {
   /** Local clock of the last beacon, ms (undefined: none yet). */
   beaconAt: number | undefined
   /** The arrival rate this state adds to the running sum of fresh rates (0: not counted). */
-  counted?: number
+  counted: number
   /** Which entry of the expiry heap is this state's current one. */
-  stamp?: number
+  stamp: number
 }
 
 /** A counted state's place in the expiry heap: when its beacon was received. Stale once the state's stamp moved on. */
@@ -171,7 +171,7 @@ export class LoadBeliefs {
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
     // Frames are validated at the edge; a non-finite value here is a bug upstream, not information.
-    if (![beacon.backlog, beacon.serviceMs, beacon.sentAt, receivedAt].every(Number.isFinite)) return
+    if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
     const prev = this.peers.get(beacon.peerId)
@@ -193,7 +193,9 @@ export class LoadBeliefs {
       serviceMs,
       serviceFromBeacon: beacon.serviceMs > 0 || (prev?.serviceFromBeacon ?? false),
       arrivalPerSec,
-      beaconAt: receivedAt
+      beaconAt: receivedAt,
+      counted: 0,
+      stamp: 0
     })
   }
 
@@ -207,7 +209,9 @@ export class LoadBeliefs {
       serviceMs: prev?.serviceMs,
       serviceFromBeacon: prev?.serviceFromBeacon ?? false,
       arrivalPerSec: prev?.arrivalPerSec ?? 0,
-      beaconAt: prev?.beaconAt
+      beaconAt: prev?.beaconAt,
+      counted: 0,
+      stamp: 0
     })
   }
 
@@ -223,7 +227,7 @@ export class LoadBeliefs {
     if (prev === undefined || prev.serviceMs === undefined || !prev.serviceFromBeacon) {
       // No service time from a beacon: the fastest answer seen bounds it from
       // above, and a backlog read against a bound would be biased, so none is.
-      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined }
+      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined, counted: 0, stamp: 0 }
       state.serviceMs = spentMs > 0 ? Math.min(state.serviceMs ?? Infinity, spentMs) : state.serviceMs
       this.touch(peerId, state)
       return
@@ -324,13 +328,13 @@ export class LoadBeliefs {
   private compactExpiry (): void {
     this.expiry.length = 0
     for (const state of this.peers.values()) {
-      if ((state.counted ?? 0) > 0 && state.beaconAt !== undefined && state.stamp !== undefined) pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
+      if (state.counted > 0 && state.beaconAt !== undefined) pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
     }
   }
 
   /** Takes `state` out of the fresh sum (no-op when it is not counted). */
   private uncount (state: PeerState): void {
-    const c = state.counted ?? 0
+    const c = state.counted
     if (c === 0) return
     state.counted = 0
     this.freshCount--
@@ -351,7 +355,7 @@ export class LoadBeliefs {
   /** Re-adds the counted rates in one pass, so that the running sum carries no accumulated rounding. */
   private exactSum (): void {
     let sum = 0
-    for (const state of this.peers.values()) sum += state.counted ?? 0
+    for (const state of this.peers.values()) sum += state.counted
     this.freshRateSum = sum
     this.updatesSinceExactSum = 0
   }

@@ -22,7 +22,7 @@ import type { CorrectnessModel } from '../agent/recorded-trace.js'
 import type { Question } from '../data/questions.js'
 import { OutcomeLog, summarise, type PolicyResult } from '../bench/metrics.js'
 import { sessionLengthMs, startsOnline, type ChurnParams } from './churn.js'
-import { UserDecider } from './decider.js'
+import { UserDecider, type DecisionInput } from './decider.js'
 import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type DeviceParams } from './device.js'
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
@@ -144,7 +144,6 @@ type SimEvent =
   | { kind: 'answered', q: QueryState, token: number, agent: number }
   | { kind: 'attemptFailed', q: QueryState, token: number, agent: number }
   | { kind: 'serviceEnd', agent: number, serviceToken: number }
-  | { kind: 'beacon', agent: number }
   | { kind: 'churn', agent: number }
 
 /** Per agent: device, owner's decider, meters, churn state, last beacons. */
@@ -235,10 +234,13 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     }
   })
 
+  // Beacons are strictly periodic, one phase per agent, so they keep their phase order for the whole run: they are taken
+  // from a wheel in that order instead of the heap (same times, same order; half the events never touch the heap).
+  const beaconAt = new Float64Array(N)
   for (let i = 0; i < N; i++) {
     const a = agents[i]
     queue.push(a.arrivals.next(0), { kind: 'arrival', user: i })
-    queue.push(sub(`beacon-phase:${i}`)() * params.beaconPeriodMs, { kind: 'beacon', agent: i })
+    beaconAt[i] = sub(`beacon-phase:${i}`)() * params.beaconPeriodMs
     if (params.churn.enabled) queue.push(sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
   }
 
@@ -375,23 +377,34 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     }
     if (params.beaconScope === 'all') feedBeacons(q.user, agentIndexes, now)
     else feedBeacons(q.user, chosen, now)
-    const agentOf = (id: string): AgentState => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)]
-    const trueBacklog = (id: string): number => agentOf(id).device.backlog
-    const oracle: OracleView | undefined = policy === 'oracle'
-      ? { trueSuccess: id => agentOf(id).spec.model.successProbability(q.question), trueBacklog }
-      : undefined
+    const candidates: DecisionInput['candidates'] = new Array(chosen.length)
+    for (let n = 0; n < chosen.length; n++) {
+      const j = chosen[n]
+      candidates[n] = { id: specs[j].id, profile: specs[j].profile, rttMs: rtt(q.user, j) }
+    }
+    // The truth is wrapped only for those who may see it: the oracle and the hooks.
+    let oracle: OracleView | undefined
+    let inspect: ((ctx: DecisionContext) => void) | undefined
+    if (policy === 'oracle' || hooks.onDecision !== undefined) {
+      const agentOf = (id: string): AgentState => agents[id === 'local' ? q.user : (idIndex.get(id) ?? q.user)]
+      const trueBacklog = (id: string): number => agentOf(id).device.backlog
+      if (policy === 'oracle') oracle = { trueSuccess: id => agentOf(id).spec.model.successProbability(q.question), trueBacklog }
+      const onDecision = hooks.onDecision
+      if (onDecision !== undefined) inspect = ctx => { onDecision(ctx, trueBacklog) }
+    }
     const decision = user.decider.decide({
       now,
       queryId: `q${q.index}`,
       embedding: q.embedding,
       local: { profile: user.spec.profile, backlog: user.device.backlog, serviceMs: user.measuredServiceMs },
-      candidates: chosen.map(j => ({ id: specs[j].id, profile: specs[j].profile, rttMs: rtt(q.user, j) })),
+      candidates,
       latencyWeight: params.latencyWeight,
       rng: policyRng,
       oracle
-    }, hooks.onDecision !== undefined ? ctx => hooks.onDecision?.(ctx, trueBacklog) : undefined)
+    }, inspect)
     const plan: number[] = []
-    for (const action of [decision.action, ...decision.fallbacks]) {
+    for (let n = -1; n < decision.fallbacks.length; n++) {
+      const action = n < 0 ? decision.action : decision.fallbacks[n]
       if (action === 'local') break
       const j = idIndex.get(action)
       if (j !== undefined && !plan.includes(j)) plan.push(j)
@@ -470,7 +483,6 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       a.previousBeacon = a.beacon
       a.beacon = { peerId: a.spec.id, backlog: a.device.backlog, serviceMs: a.measuredServiceMs, arrivalPerSec: a.allMeter.ratePerSec(now), sentAt: now }
     }
-    if (!drained()) queue.push(now + params.beaconPeriodMs, { kind: 'beacon', agent: i })
   }
 
   function onChurn (i: number, now: number): void {
@@ -509,22 +521,39 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   const drained = (): boolean => issued >= params.queries && answered >= issued
   const agentIndexes = specs.map((_, i) => i)
 
+  const beaconOrder = Int32Array.from(agentIndexes).sort((x, y) => beaconAt[x] - beaconAt[y] || x - y)
+  let beaconPos = 0
   while (true) {
-    const item = queue.pop()
-    if (item === undefined) break
-    const now = item.time
+    const nextBeaconAt = N > 0 ? beaconAt[beaconOrder[beaconPos]] : Infinity
+    let e: SimEvent | undefined
+    let now: number
+    // At the same instant (measure zero with continuous times) the other event goes first.
+    if (queue.size > 0 && queue.peekTime() <= nextBeaconAt) {
+      e = queue.popEvent()
+      now = queue.poppedTime
+    } else if (N > 0) {
+      e = undefined
+      now = nextBeaconAt
+    } else {
+      break
+    }
     if (issued >= params.queries && now > lastArrivalAt + params.drainLimitMs) break
     events++
-    const e = item.event
-    switch (e.kind) {
-      case 'arrival': onArrival(e.user, now); break
-      case 'request': onRequest(e.q, e.token, e.agent, now); break
-      case 'refused': onRefused(e.q, e.token, e.agent, e.backlog, now); break
-      case 'answered': onAnswered(e.q, e.token, e.agent, now); break
-      case 'attemptFailed': onAttemptFailed(e.q, e.token, e.agent, now); break
-      case 'serviceEnd': onServiceEnd(e.agent, e.serviceToken, now); break
-      case 'beacon': onBeacon(e.agent, now); break
-      case 'churn': onChurn(e.agent, now); break
+    if (e === undefined) {
+      const i = beaconOrder[beaconPos]
+      onBeacon(i, now)
+      beaconAt[i] = now + params.beaconPeriodMs
+      beaconPos = beaconPos + 1 === N ? 0 : beaconPos + 1
+    } else {
+      switch (e.kind) {
+        case 'arrival': onArrival(e.user, now); break
+        case 'request': onRequest(e.q, e.token, e.agent, now); break
+        case 'refused': onRefused(e.q, e.token, e.agent, e.backlog, now); break
+        case 'answered': onAnswered(e.q, e.token, e.agent, now); break
+        case 'attemptFailed': onAttemptFailed(e.q, e.token, e.agent, now); break
+        case 'serviceEnd': onServiceEnd(e.agent, e.serviceToken, now); break
+        case 'churn': onChurn(e.agent, now); break
+      }
     }
     if (drained()) break
     lastTime = now
