@@ -183,6 +183,7 @@ class Node implements PpaiNode {
   private readonly rtt = new Map<string, number>()
   private readonly lastBeacons = new Map<string, LoadBeacon>()
   private providers!: BucketProviderCache
+  private readonly afterQuery: Array<() => void> = []
   private announcing?: Promise<void>
   private queryPeersCache?: { at: number, ids: string[] }
   private readonly dhtTables: number
@@ -497,6 +498,7 @@ class Node implements PpaiNode {
     }
 
     const finish = (servedBy: string, answer: string): AskResult => {
+      this.runAfterQuery()
       const latencyMs = Date.now() - t0
       this.remember(id, embedding, servedBy)
       if (servedBy !== 'local') this.asked.delegated++
@@ -507,6 +509,7 @@ class Node implements PpaiNode {
       return { id, question, answer, servedBy, decision, attempts, latencyMs }
     }
     const fail = (err: AskError): never => {
+      this.runAfterQuery()
       this.asked.failed++
       if (record != null) {
         record.outcome = { servedBy: 'none', status: 'error', latencyMs: Date.now() - t0, attempts }
@@ -614,7 +617,7 @@ class Node implements PpaiNode {
     // Own bucket per table plus its two least certain neighbours: 3 × tables DHT lookups (cached), not 9 × tables.
     const keys = this.code.probeKeys(embedding, { radius: 1, flipBits: this.init.probeFlipBits ?? 2 }).filter(key => tableOf(key) < this.dhtTables)
     const stale = this.providers.stale(keys)
-    const refresh = stale.length > 0 ? this.providers.refresh(stale, { limit: limit * 2, timeoutMs: Math.max(timeoutMs, 1000) }) : Promise.resolve()
+    const refreshOpts = { limit: limit * 2, timeoutMs: Math.max(timeoutMs, 1000) }
     let hits = this.providers.hits(keys)
     const fromIndex = this.index.candidates(embedding, limit)
     const usable = (id: string): boolean => id !== self && (this.down.get(id) ?? 0) <= Date.now()
@@ -622,8 +625,11 @@ class Node implements PpaiNode {
     const known = new Set([...hits.keys(), ...fromIndex, ...connected].filter(usable)).size
     // Wait for the DHT only when what is at hand (buckets cached, gossip, connections) is too thin.
     if (known < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length) && stale.length > 0) {
-      await Promise.race([refresh, new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
+      await Promise.race([this.providers.refresh(stale, refreshOpts), new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
       hits = this.providers.hits(keys)
+    } else if (stale.length > 0) {
+      // Not needed now: refreshed after the query, so DHT work does not compete with it.
+      this.afterQuery.push(() => { void this.providers.refresh(stale, refreshOpts) })
     }
     // Providers of more of the probed buckets first: they are nearer the query.
     const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
@@ -638,7 +644,7 @@ class Node implements PpaiNode {
       const rec = this.directory.get(id)
       // A profile not at hand is fetched from the DHT for later queries; this one scores the peer from the prior and observations.
       if (rec == null) {
-        void this.directory.fetch(id, { timeoutMs: Math.max(timeoutMs, 1000) }).then(fetched => { if (fetched != null) this.index.upsert(id, fetched.profile) })
+        this.afterQuery.push(() => { void this.directory.fetch(id, { timeoutMs: Math.max(timeoutMs, 1000) }).then(fetched => { if (fetched != null) this.index.upsert(id, fetched.profile) }) })
       }
       return { id, profile: rec?.profile, rttMs: this.rtt.get(id) ?? DEFAULT_RTT_MS, serviceMs: this.beliefs.serviceMs(id) }
     })
@@ -659,6 +665,13 @@ class Node implements PpaiNode {
     }
     this.queryPeersCache = { at: Date.now(), ids: out }
     return out
+  }
+
+  /** Background work deferred by a query (DHT lookups, profile fetches), started once it is answered. */
+  private runAfterQuery (): void {
+    // Bounded: under many concurrent queries only the newest deferred work is kept; stale buckets come round again.
+    const work = this.afterQuery.splice(0).slice(-256)
+    if (work.length > 0) setImmediate(() => { for (const w of work) w() })
   }
 
   private logDecision (record: DecisionRecord): void {
