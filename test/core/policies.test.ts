@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createPolicy, PolicyError } from '../../src/core/policies.js'
+import { createPolicy, explorationBonus, PolicyError } from '../../src/core/policies.js'
 import { seededRng } from '../../src/core/rng.js'
 import { POLICY_NAMES, type Candidate, type DecisionContext, type PolicyName } from '../../src/core/types.js'
 
@@ -187,6 +187,14 @@ describe('ppai', () => {
     const withoutExploration = createPolicy('ppai', { exploration: 0 }).decide(context([known, newcomer], { expectedRivals: 3 }))
     const q = new Map(withoutExploration.explanation.map(e => [e.action, e.probability]))
     expect(Math.abs(q.get('newcomer')! - q.get('known')!)).toBeLessThan(1e-9)
+  })
+
+  it('shrinks the exploration bonus as evidence grows, so a peer with a profile behind its score gets almost none', () => {
+    const withEvidence = (evidence: number): Candidate => candidate('x', 0.6, 0, { success: { mean: 0.6, variance: 0.04, evidence } })
+    const bonuses = [0, 1, 10, 100].map(n => explorationBonus(withEvidence(n), 0.5))
+    expect(bonuses[0]).toBeCloseTo(0.5 * 0.2, 12)
+    for (let i = 1; i < bonuses.length; i++) expect(bonuses[i]).toBeLessThan(bonuses[i - 1])
+    expect(bonuses[3]).toBeLessThan(0.01 * bonuses[0])
   })
 
   it('orders its fallbacks by expected utility', () => {
