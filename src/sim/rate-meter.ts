@@ -4,7 +4,7 @@
  * this measured rate, never the true one.
  */
 export class RateMeter {
-  private value = 0
+  private count = 0
   private at = 0
 
   /** @param tauMs - the memory of the meter, ms */
@@ -12,16 +12,31 @@ export class RateMeter {
 
   /** One event at `now`. */
   add (now: number): void {
-    this.value = this.decayed(now) + 1
+    this.count = decayedCount(this.count, this.at, now, this.tauMs) + 1
     this.at = now
   }
 
   /** Events per second around `now`. */
   ratePerSec (now: number): number {
-    return this.decayed(now) / this.tauMs * 1000
+    return rateFrom(this.count, this.at, now, this.tauMs)
   }
 
-  private decayed (now: number): number {
-    return now > this.at ? this.value * Math.exp(-(now - this.at) / this.tauMs) : this.value
+  /** The meter's state, so that its rate at `now` can be read later with {@link rateFrom} (a beacon nobody may hear). */
+  get decayedCountValue (): number {
+    return this.count
   }
+
+  /** When the state was last updated, ms. */
+  get updatedAt (): number {
+    return this.at
+  }
+}
+
+/** The rate a meter of memory `tauMs` with `count` at `at` reads at `now`, per second (as {@link RateMeter.ratePerSec}). */
+export function rateFrom (count: number, at: number, now: number, tauMs: number): number {
+  return decayedCount(count, at, now, tauMs) / tauMs * 1000
+}
+
+function decayedCount (count: number, at: number, now: number, tauMs: number): number {
+  return now > at ? count * Math.exp(-(now - at) / tauMs) : count
 }

@@ -27,7 +27,7 @@ import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type Devic
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
 import { roundTripMs, type NetworkParams } from './network.js'
-import { RateMeter } from './rate-meter.js'
+import { rateFrom, RateMeter } from './rate-meter.js'
 import { BurstyArrivals, QuestionPool } from './workload.js'
 
 /** One agent of the simulated network (and its owner, the user who asks). */
@@ -146,6 +146,16 @@ type SimEvent =
   | { kind: 'serviceEnd', agent: number, serviceToken: number }
   | { kind: 'churn', agent: number }
 
+/** A beacon as sent, with the meter state its arrival rate is read from. `sentAt` NaN: none. */
+interface BeaconRecord extends LoadBeacon {
+  meterCount: number
+  meterAt: number
+}
+
+function emptyBeacon (peerId: string): BeaconRecord {
+  return { peerId, backlog: 0, serviceMs: 0, arrivalPerSec: NaN, sentAt: NaN, meterCount: 0, meterAt: 0 }
+}
+
 /** Per agent: device, owner's decider, meters, churn state, last beacons. */
 interface AgentState {
   spec: SimAgentSpec
@@ -163,8 +173,8 @@ interface AgentState {
   online: boolean
   offlineSince: number
   /** The last two beacons sent (the newest may still be in flight on gossip). */
-  beacon: LoadBeacon | undefined
-  previousBeacon: LoadBeacon | undefined
+  beacon: BeaconRecord
+  previousBeacon: BeaconRecord
   busyMs: number
   served: number
   /** This agent's remote attempts in flight (its own queries at other agents). */
@@ -225,8 +235,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
       offlineSince: -Infinity,
-      beacon: undefined,
-      previousBeacon: undefined,
+      beacon: emptyBeacon(spec.id),
+      previousBeacon: emptyBeacon(spec.id),
       busyMs: 0,
       served: 0,
       outstanding: new Set(),
@@ -250,9 +260,15 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   function deliveredBeacon (j: number, now: number): LoadBeacon | undefined {
     const a = agents[j]
     const gossip = params.network.gossipDelayMs
-    if (a.beacon !== undefined && a.beacon.sentAt + gossip <= now) return a.beacon
-    if (a.previousBeacon !== undefined && a.previousBeacon.sentAt + gossip <= now) return a.previousBeacon
+    if (a.beacon.sentAt + gossip <= now) return withRate(a.beacon)
+    if (a.previousBeacon.sentAt + gossip <= now) return withRate(a.previousBeacon)
     return undefined
+  }
+
+  /** The beacon's arrival rate, as the meter read when it was sent. */
+  function withRate (b: BeaconRecord): BeaconRecord {
+    if (Number.isNaN(b.arrivalPerSec)) b.arrivalPerSec = rateFrom(b.meterCount, b.meterAt, b.sentAt, params.rateMeterTauMs)
+    return b
   }
 
   function feedBeacons (user: number, peers: Iterable<number>, now: number): void {
@@ -480,8 +496,17 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   function onBeacon (i: number, now: number): void {
     const a = agents[i]
     if (a.online) {
+      // The two records take turns: a record handed to a decider is read at once, never kept.
+      const b = a.previousBeacon
       a.previousBeacon = a.beacon
-      a.beacon = { peerId: a.spec.id, backlog: a.device.backlog, serviceMs: a.measuredServiceMs, arrivalPerSec: a.allMeter.ratePerSec(now), sentAt: now }
+      a.beacon = b
+      b.backlog = a.device.backlog
+      b.serviceMs = a.measuredServiceMs
+      b.sentAt = now
+      // The rate is read from the meter's state only if somebody hears the beacon.
+      b.meterCount = a.allMeter.decayedCountValue
+      b.meterAt = a.allMeter.updatedAt
+      b.arrivalPerSec = NaN
     }
   }
 
@@ -490,8 +515,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     a.online = !a.online
     if (!a.online) {
       a.offlineSince = now
-      a.beacon = undefined
-      a.previousBeacon = undefined
+      a.beacon.sentAt = NaN
+      a.previousBeacon.sentAt = NaN
       // Remote requests it held fail; their senders learn it when the connection drops.
       const dropped = a.device.dropRemote()
       const cur = a.device.current
