@@ -216,7 +216,8 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
       away[victim] = true
       background((async () => {
         // The owner leaves once its own questions are answered (bounded by their deadline); what it serves for others is cut off.
-        await Promise.race([Promise.allSettled([...inFlight[victim]]), sleep(opts.nodeDeadlineMs + opts.lostGraceMs)])
+        // The bounding timer is unref'd: it must not hold the process open once the soak is over.
+        await Promise.race([Promise.allSettled([...inFlight[victim]]), new Promise(resolve => setTimeout(resolve, opts.nodeDeadlineMs + opts.lostGraceMs).unref())])
         await cluster.nodes[victim].kill()
         churnStats.kills++
         down.push(victim)
