@@ -42,6 +42,8 @@ interface PeerState {
   arrivalPerSec: number
   /** Local clock of the last beacon, ms (undefined: none yet). */
   beaconAt: number | undefined
+  /** Sender's clock of the newest beacon applied (NaN: none), so that a beacon heard twice is applied once. */
+  beaconSentAt: number
   /** The arrival rate this state adds to the running sum of fresh rates (0: not counted). */
   counted: number
   /** Which entry of the expiry heap is this state's current one. */
@@ -183,6 +185,7 @@ export class LoadBeliefs {
       prev.serviceFromBeacon = prev.serviceFromBeacon || beacon.serviceMs > 0
       prev.arrivalPerSec = arrivalPerSec
       prev.beaconAt = Math.max(prev.beaconAt ?? -Infinity, receivedAt)
+      if (!(prev.beaconSentAt >= beacon.sentAt)) prev.beaconSentAt = beacon.sentAt
       this.touch(beacon.peerId, prev)
       return
     }
@@ -194,6 +197,7 @@ export class LoadBeliefs {
       serviceFromBeacon: beacon.serviceMs > 0 || (prev?.serviceFromBeacon ?? false),
       arrivalPerSec,
       beaconAt: receivedAt,
+      beaconSentAt: prev !== undefined && prev.beaconSentAt >= beacon.sentAt ? prev.beaconSentAt : beacon.sentAt,
       counted: 0,
       stamp: 0
     })
@@ -210,6 +214,7 @@ export class LoadBeliefs {
       serviceFromBeacon: prev?.serviceFromBeacon ?? false,
       arrivalPerSec: prev?.arrivalPerSec ?? 0,
       beaconAt: prev?.beaconAt,
+      beaconSentAt: prev?.beaconSentAt ?? NaN,
       counted: 0,
       stamp: 0
     })
@@ -227,7 +232,7 @@ export class LoadBeliefs {
     if (prev === undefined || prev.serviceMs === undefined || !prev.serviceFromBeacon) {
       // No service time from a beacon: the fastest answer seen bounds it from
       // above, and a backlog read against a bound would be biased, so none is.
-      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined, counted: 0, stamp: 0 }
+      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined, beaconSentAt: NaN, counted: 0, stamp: 0 }
       state.serviceMs = spentMs > 0 ? Math.min(state.serviceMs ?? Infinity, spentMs) : state.serviceMs
       this.touch(peerId, state)
       return
@@ -269,6 +274,12 @@ export class LoadBeliefs {
   /** Mean service time of one request at `peerId`, ms, from its beacons or (without any) the fastest answer seen. */
   serviceMs (peerId: string): number | undefined {
     return this.peers.get(peerId)?.serviceMs
+  }
+
+  /** Sender's clock of the newest beacon of `peerId` applied, ms; undefined when none is (the peer is unknown or was forgotten). */
+  lastBeaconSentAt (peerId: string): number | undefined {
+    const t = this.peers.get(peerId)?.beaconSentAt
+    return t === undefined || Number.isNaN(t) ? undefined : t
   }
 
   /** Arrival rate the last beacon of `peerId` carried, per second. */

@@ -27,8 +27,6 @@ export class UserDecider {
   readonly beliefs: LoadBeliefs
   readonly observations: PeerObservations
   private readonly policy: RoutingPolicy
-  /** Newest beacon applied per peer (sentAt), so gossip is applied once. */
-  private readonly heard = new Map<string, number>()
 
   constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}) {
     this.beliefs = new LoadBeliefs()
@@ -38,9 +36,9 @@ export class UserDecider {
 
   /** A beacon reached this node by gossip at `receivedAt` (applied once per beacon). */
   hearBeacon (beacon: LoadBeacon, receivedAt: number): void {
-    const last = this.heard.get(beacon.peerId)
+    // The beliefs remember the newest beacon applied per peer: no second map of 10,000 deciders x their peers.
+    const last = this.beliefs.lastBeaconSentAt(beacon.peerId)
     if (last !== undefined && last >= beacon.sentAt) return
-    this.heard.set(beacon.peerId, beacon.sentAt)
     this.beliefs.onBeacon(beacon, receivedAt)
   }
 
