@@ -7,6 +7,12 @@ import { z } from 'zod'
 
 /** Protocol id of the query protocol. */
 export const QUERY_PROTOCOL = '/ppai/query/1.0.0'
+/**
+ * Protocol id of the query session: the same frames, many requests one after
+ * another on one stream, so a delegated query costs one round trip instead of
+ * a stream set-up and protocol negotiation each.
+ */
+export const QUERY_SESSION_PROTOCOL = '/ppai/query-session/1.0.0'
 /** Protocol id of the network's Kademlia DHT. */
 export const KAD_PROTOCOL = '/ppai/kad/1.0.0'
 /** Largest query frame accepted or sent, bytes (a question and its answer fit easily). */

@@ -27,12 +27,13 @@ import { AskError } from './ask-error.js'
 import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
 import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
 import { DecisionLog } from './decision-log.js'
-import { QUERY_PROTOCOL } from './frames.js'
+import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
 import { PeerLimiter, limitPerPeer, type PeerLimitReason, type PeerLimits } from './peer-limits.js'
 import { ProfileDirectory } from './profile-directory.js'
-import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, sendQuery, type QueryRejectReason } from './query-protocol.js'
+import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, createQuerySessionHandler, type QueryRejectReason, type QueryServerInit } from './query-protocol.js'
+import { QuerySessions } from './query-sessions.js'
 import { RECORD_REJECT_REASONS, RecordRejectedError, profileRecordKey, signProfileRecord, type RecordRejectReason } from './records.js'
 import { RejectionCounter } from './rejections.js'
 import { ServingQueue } from './serving-queue.js'
@@ -100,6 +101,8 @@ export interface PpaiNodeInit {
   seedRng?: string | number
   /** Per-peer limits on the query protocol: streams, requests/s, bytes/s (defaults in peer-limits.ts). */
   peerLimits?: Partial<PeerLimits>
+  /** Query session streams kept open per peer for delegated queries (default 4; 0 = a new stream per query). */
+  sessionsPerPeer?: number
   logLevel?: string
   log?: Logger
 }
@@ -183,6 +186,7 @@ class Node implements PpaiNode {
   private readonly rtt = new Map<string, number>()
   private readonly lastBeacons = new Map<string, LoadBeacon>()
   private providers!: BucketProviderCache
+  private sessions!: QuerySessions
   private readonly afterQuery: Array<() => void> = []
   private announcing?: Promise<void>
   private queryPeersCache?: { at: number, ids: string[] }
@@ -261,7 +265,7 @@ class Node implements PpaiNode {
     this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
     this.providers = new BucketProviderCache({ routing: this.libp2p.contentRouting, network: this.network, selfId: this.peerId, freshMs: this.init.providerCacheMs, lookupsPerSec: this.init.lookupsPerSec })
 
-    await this.libp2p.handle(QUERY_PROTOCOL, limitPerPeer(createQueryHandler({
+    const serving: QueryServerInit = {
       queue: this.queue,
       backend: this.init.backend,
       rejections: this.frameRejections,
@@ -270,9 +274,13 @@ class Node implements PpaiNode {
       onServed: evt => {
         if (evt.status === 'ok') this.served.remote++
         else if (evt.status === 'busy') this.served.refused++
-        this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
       }
-    }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    }
+    await this.libp2p.handle(QUERY_PROTOCOL, limitPerPeer(createQueryHandler(serving), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    // A session's later requests are charged to the same per-peer budget as new streams (its first was, when it opened).
+    await this.libp2p.handle(QUERY_SESSION_PROTOCOL, limitPerPeer(createQuerySessionHandler({ ...serving, chargeRequest: peer => this.peerLimiter.acquire(peer)() }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    this.sessions = new QuerySessions(this.libp2p, { maxPerPeer: this.init.sessionsPerPeer })
 
     // libp2p 3 only records discovered peers; PPAI dials them (mDNS on a LAN) while it has few connections.
     this.libp2p.addEventListener('peer:discovery', evt => {
@@ -573,7 +581,7 @@ class Node implements PpaiNode {
       return { attempt: { action: peer, status: 'error', latencyMs: 0, error: 'not a peer id' } }
     }
     try {
-      const res = await sendQuery(this.libp2p, peerId, { id, question }, { timeoutMs, signal })
+      const res = await this.sessions.query(peerId, { id, question }, { timeoutMs, signal })
       const latencyMs = Date.now() - started
       const now = Date.now()
       if (res.status === 'ok') {
@@ -771,6 +779,7 @@ class Node implements PpaiNode {
       this.log.debug({ err: (err as Error).message }, 'withdraw incomplete')
     }
     this.stopController.abort(new Error('node stopping'))
+    this.sessions?.close()
     await this.libp2p.stop()
     this.log.info({ peerId: this.peerId }, 'node stopped')
   }
