@@ -65,6 +65,10 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
   return await createLibp2p<PpaiServices>({
     privateKey: init.privateKey,
     connectionGater: init.connectionGater,
+    // libp2p refuses more than 5 new inbound connections a second from one host by default; many peers behind one
+    // address (a LAN's NAT, or several nodes on 127.0.0.1) then start isolated, as a refused bootstrap dial is not retried.
+    // Per-peer stream, request and byte limits (peer-limits.ts) do the flood protection instead.
+    connectionManager: { inboundConnectionThreshold: 50, maxIncomingPendingConnections: 32 },
     addresses: { listen: [`/${family}/${host}/tcp/${init.port ?? 0}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
