@@ -56,6 +56,8 @@ export interface RouterInput {
   /** Service time of a candidate nobody has told us about, ms. Default: the own agent's. */
   defaultServiceMs?: number
   scoring?: CandidateScoringOptions
+  /** Predicts an advertised profile's success (default {@link predictSuccess}); a caller that asks about the same unchanged profile and query many times may pass a memo of it. */
+  predictAdvertised?: typeof predictSuccess
 }
 
 /**
@@ -80,7 +82,7 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
     candidates.push({
       id: c.id,
-      success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring),
+      success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring, input.predictAdvertised),
       backlog: beliefs.belief(c.id, now),
       serviceMs: c.serviceMs ?? beliefs.serviceMs(c.id) ?? defaultServiceMs,
       rttMs: c.rttMs

@@ -271,13 +271,13 @@ export interface CandidateScoringOptions extends ScoringOptions {
  * expertise everywhere and answers wrongly drops below the network prior
  * after a handful of answers.
  */
-export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions): SuccessEstimate {
+export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions, predict: typeof predictSuccess = predictSuccess): SuccessEstimate {
   const prior = opts?.prior ?? DEFAULT_PRIOR
   const cap = opts?.advertisedCap ?? 10
   let base: SuccessPrior = prior
   let advertisedEvidence = 0
   if (advertised != null) {
-    const adv = predictSuccess(advertised, embedding, opts)
+    const adv = predict(advertised, embedding, opts)
     base = { mean: adv.mean, weight: Math.min(cap, prior.weight + adv.evidence) }
     advertisedEvidence = Math.max(0, base.weight - prior.weight)
   }

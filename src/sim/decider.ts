@@ -9,6 +9,7 @@ import { LoadBeliefs, type ResponseTiming } from '../core/beliefs.js'
 import { createPolicy } from '../core/policies.js'
 import { buildDecisionContext } from '../core/router.js'
 import { PeerObservations, type ScoringOptions } from '../core/scoring.js'
+import type { AdvertisedScoreMemo } from './score-memo.js'
 import type { Decision, DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 
 /** What the simulator knows at a decision instant (the node's view, plus the oracle's for the oracle policy). */
@@ -28,7 +29,8 @@ export class UserDecider {
   readonly observations: PeerObservations
   private readonly policy: RoutingPolicy
 
-  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}) {
+  /** `advertisedScores`: a memo of advertised profiles' scores shared by the run's deciders (the core's predictSuccess, computed once per profile and question). */
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly advertisedScores?: AdvertisedScoreMemo) {
     this.beliefs = new LoadBeliefs()
     this.observations = new PeerObservations(embedderId, dim)
     this.policy = createPolicy(policy)
@@ -69,7 +71,8 @@ export class UserDecider {
       rng: input.rng,
       oracle: input.oracle,
       rivalsWindowMs: this.beaconWindowMs,
-      scoring: this.scoring
+      scoring: this.scoring,
+      predictAdvertised: this.advertisedScores?.predict
     })
     inspect?.(ctx)
     return this.policy.decide(ctx)

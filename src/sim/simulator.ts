@@ -27,6 +27,7 @@ import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type Devic
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
 import { roundTripMs, type NetworkParams } from './network.js'
+import { AdvertisedScoreMemo } from './score-memo.js'
 import { rateFrom, RateMeter } from './rate-meter.js'
 import { BurstyArrivals, QuestionPool } from './workload.js'
 
@@ -211,6 +212,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   let lastTime = 0
   const progressEvery = Math.max(1, Math.floor(params.queries / 200))
 
+  // Profiles do not change during a run: every decider's advertised scores come from one memo of the core's predictSuccess.
+  const advertisedScores = new AdvertisedScoreMemo(params.kernel)
   const agents: AgentState[] = specs.map((spec, i) => {
     const tokensPerSec = deviceSpeed(params.device, spec.speedDraw)
     const meanServiceMs = meanServiceTimeMs(params.device, tokensPerSec)
@@ -230,7 +233,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel),
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores),
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
