@@ -27,6 +27,8 @@ interface NetBenchParams {
   routedQueries: number
   throughputSeconds: number
   inFlight: number
+  /** Query session streams per peer (0 = a new stream per delegated query, the one-shot protocol). */
+  sessionsPerPeer: number
   seed: number
 }
 
@@ -36,6 +38,7 @@ const params: NetBenchParams = {
   routedQueries: Number(process.env.PPAI_NETBENCH_ROUTED ?? 40),
   throughputSeconds: Number(process.env.PPAI_NETBENCH_SECONDS ?? 5),
   inFlight: Number(process.env.PPAI_NETBENCH_INFLIGHT ?? 48),
+  sessionsPerPeer: Number(process.env.PPAI_NETBENCH_SESSIONS ?? 4),
   seed: 1
 }
 
@@ -49,9 +52,20 @@ function pairs (n: number, seed: number): () => [number, number] {
   }
 }
 
+/** A random (asker, peer it knows) pair; askers that know nobody are skipped. */
+function knownPairsOf (known: number[][], seed: number): () => [number, number] {
+  const rng = seededRng(seed)
+  const askers = known.map((k, i) => k.length > 0 ? i : -1).filter(i => i >= 0)
+  if (askers.length === 0) throw new Error('no node knows another: nothing to delegate to')
+  return () => {
+    const a = askers[Math.floor(rng() * askers.length)]
+    return [a, known[a][Math.floor(rng() * known[a].length)]]
+  }
+}
+
 /** Part 1: nodes in this process, asked directly: the network's cost without HTTP or process switches. */
 async function inProcess (out: (s: string) => void): Promise<void> {
-  const common = { network: 'ppai-netbench-inproc', mdns: false, logLevel: 'silent', host: '127.0.0.1', port: 0 }
+  const common = { network: 'ppai-netbench-inproc', mdns: false, logLevel: 'silent', host: '127.0.0.1', port: 0, sessionsPerPeer: params.sessionsPerPeer }
   const nodes: PpaiNode[] = []
   try {
     nodes.push(await createPpaiNode({ ...common, name: 'n0', backend: createInstantBackend({ label: 'n0' }) }))
@@ -131,7 +145,7 @@ const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a
 async function main (): Promise<void> {
   const out = (s: string): void => { process.stdout.write(s + '\n') }
   out('# ppai net bench: real node processes on 127.0.0.1, instant backend')
-  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/SECONDS/INFLIGHT override)`)
+  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/ROUTED/SECONDS/INFLIGHT/SESSIONS override; node defaults otherwise: admission cap 4 remote queued, 20 requests/s per peer)`)
   out(`machine load average (1 min) at start: ${f(loadavg()[0], 1)} on ${cpus().length} cores: other work on the machine slows every figure`)
   await inProcess(out)
   out(`\n## part 2: ${params.nodes} \`ppai node\` processes, through their HTTP APIs`)
@@ -142,7 +156,7 @@ async function main (): Promise<void> {
     rootDir,
     startTimeoutMs: 60_000,
     env: { ...process.env, PPAI_LOG: 'warn' },
-    argsFor: (_i, name, dir) => ['--name', name, '--data-dir', join(dir, 'data'), '--host', '127.0.0.1', '--port', '0', '--api-port', '0', '--no-mdns', '--network', 'ppai-netbench', '--backend', 'instant', '--log-level', 'warn']
+    argsFor: (_i, name, dir) => ['--name', name, '--data-dir', join(dir, 'data'), '--host', '127.0.0.1', '--port', '0', '--api-port', '0', '--no-mdns', '--network', 'ppai-netbench', '--backend', 'instant', '--log-level', 'warn', '--sessions-per-peer', String(params.sessionsPerPeer)]
   })
   try {
     // Start-up: the first node alone, then the others all at once (as the demo does).
@@ -163,14 +177,23 @@ async function main (): Promise<void> {
     cluster.clients[0] = new NodeClient(first.apiUrl)
     cluster.nodes.slice(1).forEach((n, k) => { cluster.clients[k + 1] = new NodeClient(n.ready?.apiUrl ?? '') })
     out(`start-up: first node alone ${f(firstMs, 0)} ms; the other ${params.nodes - 1} started 250 ms apart: mean ${f(summary(restTimes).mean, 0)} ms, max ${f(Math.max(...restTimes), 0)} ms (all ready after ${f(allMs, 0)} ms)`)
-    const counts = await cluster.waitForPeers(Math.min(3, params.nodes - 1), 20_000)
+    // Every node connected to every other (bounded wait): a node refuses `peer:<id>` for a peer it does not know.
+    const discoveryStart = performance.now()
+    const counts = await cluster.waitForPeers(params.nodes - 1, 30_000)
     const answered = counts.filter(Number.isFinite)
-    out(`peers seen per node after discovery: min ${Math.min(...answered)}, max ${Math.max(...answered)} of ${params.nodes - 1}${answered.length < counts.length ? ` (${counts.length - answered.length} nodes did not answer the status poll in time)` : ''}`)
+    out(`peers seen per node after discovery (${f((performance.now() - discoveryStart) / 1000, 1)} s): min ${Math.min(...answered)}, max ${Math.max(...answered)} of ${params.nodes - 1}${answered.length < counts.length ? ` (${counts.length - answered.length} nodes did not answer the status poll in time)` : ''}`)
     const rssIdle = cluster.nodes.map(n => rssMb(n.pid))
     out(`RSS per node, idle: mean ${f(summary(rssIdle).mean, 1)} MB, max ${f(Math.max(...rssIdle), 1)} MB`)
 
     const peerIds = cluster.nodes.map(n => n.ready?.peerId ?? '')
-    const pair = pairs(params.nodes, params.seed + 1)
+    // Delegation targets: the peers each node knows (after a slow discovery some may not know all).
+    const known = await Promise.all(cluster.clients.map(async c => {
+      const ids = new Set((await c.peers(10_000).catch(() => [])).map(p => p.peerId))
+      return peerIds.map((id, j) => ids.has(id) ? j : -1).filter(j => j >= 0)
+    }))
+    const knownPairs = known.reduce((n, k) => n + k.length, 0)
+    if (knownPairs < params.nodes * (params.nodes - 1)) out(`  delegated pairs limited to the ${knownPairs} of ${params.nodes * (params.nodes - 1)} where the asker knows the peer`)
+    const pair = knownPairsOf(known, params.seed + 1)
     const errorKinds = new Map<string, number>()
     const measure = async (model: (a: number, b: number) => string, count = params.sequentialQueries): Promise<{ wall: number[], node: number[], delegated: number, errors: number }> => {
       const wall: number[] = []

@@ -79,6 +79,7 @@ interface NodeFlags extends Record<string, unknown> {
   latencyWeight?: string
   seedFile?: string
   maxRemoteQueued?: string
+  sessionsPerPeer?: string
   ownerWaitBoundMs?: string
 }
 
@@ -108,6 +109,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--beacon-interval-ms <ms>', 'period of load beacons (default 2000)')
     .option('--concurrency <n>', 'queries served at once (default 1)')
     .option('--max-remote-queued <n>', 'remote queries queued at once before refusing (default 4)')
+    .option('--sessions-per-peer <n>', 'query session streams kept open per peer for delegated queries (default 4; 0 = a new stream per query)')
     .option('--owner-wait-bound-ms <ms>', 'longest predicted wait the owner accepts before remote queries are refused (default 2 x service time)')
     .option('--latency-weight <λ>', 'utility lost per second of expected latency (default 0.05)')
     .option('--seed-file <file>', 'JSON [{question, outcome?}] of the owner\'s tasks, to seed an empty profile')
@@ -154,6 +156,7 @@ export function registerNodeCommands (program: Command): void {
       admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
       beaconIntervalMs: toNumber(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
       latencyWeight: toNumber(flags.latencyWeight, '--latency-weight'),
+      sessionsPerPeer: toNumber(flags.sessionsPerPeer, '--sessions-per-peer'),
       log
     })
     let api: { url: string, close(): Promise<void> }
