@@ -8,6 +8,7 @@
  * a grace, or a connection cut) — the soak counts all three.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
@@ -95,6 +96,8 @@ export interface SoakReport {
   kills: number
   starts: number
   failedStarts: number
+  /** Nodes that exited without being killed, seen by the progress poll (every 5 s). */
+  crashes: number
   runMs: number
   loadAvg: string
 }
@@ -170,7 +173,8 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
   const inFlight = Array.from({ length: n }, () => new Set<Promise<void>>())
   const away = new Array<boolean>(n).fill(false)
   const skipped = { ownerAway: 0, backpressure: 0 }
-  const churnStats = { kills: 0, starts: 0, failedStarts: 0 }
+  const churnStats = { kills: 0, starts: 0, failedStarts: 0, crashes: 0 }
+  const crashed = new Set<string>()
   let issued = 0
   let done = false
   const start = Date.now()
@@ -231,6 +235,15 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
     while (!done) {
       await sleepUntil(Date.now() + 5_000, () => done)
       if (done) break
+      // A node that is gone without being killed crashed: counted once per start.
+      cluster.nodes.forEach((node, i) => {
+        const key = `${i}:${node.starts}`
+        if (!away[i] && !node.running && node.ready != null && !crashed.has(key)) {
+          crashed.add(key)
+          churnStats.crashes++
+          progress.note(`${node.init.name} exited on its own (crash): ${node.logTail(3).replace(/\n/g, ' | ').slice(0, 300)}`)
+        }
+      })
       const ok = outcomes.filter(o => o.kind === 'answered').length
       const err = outcomes.filter(o => o.kind === 'error').length
       const lost = outcomes.filter(o => o.kind === 'lost').length
@@ -276,15 +289,14 @@ async function askOnce (client: NodeClient, pq: PlannedQuery, opts: SoakOptions)
   const url = client.baseUrl.replace(/\/$/, '') + '/v1/chat/completions'
   const t0 = performance.now()
   const signal = AbortSignal.timeout(opts.nodeDeadlineMs + opts.lostGraceMs)
-  let res: Response
+  let res: { status: number, ok: boolean }
   let text: string
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'ppai', messages: [{ role: 'user', content: formatQuestion(pq.question) }] }), signal })
-    text = await res.text()
+    ;({ res, text } = await postJson(url, { model: 'ppai', messages: [{ role: 'user', content: formatQuestion(pq.question) }] }, signal))
   } catch (err) {
     const latencyMs = performance.now() - t0
     if (signal.aborted) return { outcome: { kind: 'lost', why: 'no reply by the deadline', latencyMs } }
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    const cause = (err as { code?: string }).code ?? (err as Error).name
     return { outcome: { kind: 'lost', why: `connection: ${cause}`, latencyMs } }
   }
   const latencyMs = performance.now() - t0
@@ -309,7 +321,26 @@ async function askOnce (client: NodeClient, pq: PlannedQuery, opts: SoakOptions)
   }
 }
 
-function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: SoakReport['skipped'], kills: number, starts: number, failedStarts: number, runMs: number, synthetic: boolean, params: Record<string, unknown>, loadAvg: string }): SoakReport {
+/**
+ * POST on a fresh TCP connection (no keep-alive pool): a pooled idle socket
+ * that the node closes just as it is reused would show as a reset here
+ * without anything being wrong with the node.
+ */
+async function postJson (url: string, body: unknown, signal: AbortSignal): Promise<{ res: { status: number, ok: boolean }, text: string }> {
+  const payload = JSON.stringify(body)
+  return await new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent: false, signal, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ res: { status: res.statusCode ?? 0, ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 }, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: SoakReport['skipped'], kills: number, starts: number, failedStarts: number, crashes: number, runMs: number, synthetic: boolean, params: Record<string, unknown>, loadAvg: string }): SoakReport {
   const answered = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'answered' }> => o.kind === 'answered')
   const errors = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'error' }> => o.kind === 'error')
   const lost = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'lost' }> => o.kind === 'lost')
@@ -335,6 +366,7 @@ function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: Soa
     kills: run.kills,
     starts: run.starts,
     failedStarts: run.failedStarts,
+    crashes: run.crashes,
     runMs: run.runMs,
     loadAvg: run.loadAvg
   }
@@ -345,7 +377,7 @@ export function formatSoak (s: SoakReport): string {
   const kinds = (o: Record<string, number>): string => Object.keys(o).length === 0 ? 'none' : Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`
   return [
-    `ppai soak${s.synthetic ? ' (SYNTHETIC workload)' : ''}: ${s.params.nodes} nodes, ${(s.runMs / 1000).toFixed(1)} s, ${s.kills} kills, ${s.starts} starts (${s.failedStarts} failed)`,
+    `ppai soak${s.synthetic ? ' (SYNTHETIC workload)' : ''}: ${s.params.nodes} nodes, ${(s.runMs / 1000).toFixed(1)} s, ${s.kills} kills, ${s.starts} starts (${s.failedStarts} failed), ${s.crashes} crashes`,
     `  queries issued ${s.issued}: answered ${s.answered} (${pct(s.answeredShare)}), clear errors ${s.errors} (${kinds(s.errorsByKind)}; after the deadline ${s.errorsAfterDeadline}), lost ${s.lost}${s.lost > 0 ? ` (${kinds(s.lostByWhy)})` : ''}`,
     `  latency of answered queries: p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms`,
     `  answered after a fallback ${s.answeredAfterFallback}, by a peer ${s.answeredRemotely}, accuracy ${pct(s.accuracy)}`,
