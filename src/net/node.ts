@@ -184,6 +184,7 @@ class Node implements PpaiNode {
   private readonly answers = new Map<string, AnswerMemo>()
   private readonly down = new Map<string, number>()
   private readonly rtt = new Map<string, number>()
+  private readonly peerIdCache = new Map<string, PeerId>()
   private readonly lastBeacons = new Map<string, LoadBeacon>()
   private providers!: BucketProviderCache
   private sessions!: QuerySessions
@@ -466,7 +467,7 @@ class Node implements PpaiNode {
     } else if (model.startsWith('peer:')) {
       const target = model.slice('peer:'.length)
       try {
-        peerIdFromString(target)
+        this.parsePeerId(target)
       } catch {
         this.asked.failed++
         throw new AskError('bad-request', `not a peer id: ${target}`)
@@ -576,7 +577,7 @@ class Node implements PpaiNode {
     const started = Date.now()
     let peerId: PeerId
     try {
-      peerId = peerIdFromString(peer)
+      peerId = this.parsePeerId(peer)
     } catch {
       return { attempt: { action: peer, status: 'error', latencyMs: 0, error: 'not a peer id' } }
     }
@@ -656,6 +657,18 @@ class Node implements PpaiNode {
       }
       return { id, profile: rec?.profile, rttMs: this.rtt.get(id) ?? DEFAULT_RTT_MS, serviceMs: this.beliefs.serviceMs(id) }
     })
+  }
+
+  /** A peer id from its string, cached: decoding base58 and the key on every delegated query is measurable CPU. Throws on a bad id. */
+  private parsePeerId (id: string): PeerId {
+    let peerId = this.peerIdCache.get(id)
+    if (peerId == null) {
+      peerId = peerIdFromString(id)
+      // Bounded: a network's worth of peers; cleared rather than tracked when exceeded.
+      if (this.peerIdCache.size >= 4096) this.peerIdCache.clear()
+      this.peerIdCache.set(id, peerId)
+    }
+    return peerId
   }
 
   /** Connected peers whose identify says they speak the query protocol. */
@@ -739,7 +752,7 @@ class Node implements PpaiNode {
     ids.delete(this.peerId)
     return [...ids].map(id => {
       const rec = this.directory.get(id)
-      const conns = this.libp2p.getConnections(peerIdFromString(id))
+      const conns = this.libp2p.getConnections(this.parsePeerId(id))
       const observed = this.ratings.get(id)
       return {
         peerId: id,
