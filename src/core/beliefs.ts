@@ -189,15 +189,28 @@ export class LoadBeliefs {
       this.touch(beacon.peerId, prev)
       return
     }
+    if (prev !== undefined) {
+      // Updated in place: 10,000 simulated nodes replace thousands of these a second, and a new object each time is old-generation garbage.
+      prev.mean = Math.max(0, beacon.backlog)
+      prev.variance = 0
+      prev.at = at
+      prev.serviceMs = serviceMs
+      prev.serviceFromBeacon = beacon.serviceMs > 0 || prev.serviceFromBeacon
+      prev.arrivalPerSec = arrivalPerSec
+      prev.beaconAt = receivedAt
+      if (!(prev.beaconSentAt >= beacon.sentAt)) prev.beaconSentAt = beacon.sentAt
+      this.touch(beacon.peerId, prev)
+      return
+    }
     this.touch(beacon.peerId, {
       mean: Math.max(0, beacon.backlog),
       variance: 0,
       at,
       serviceMs,
-      serviceFromBeacon: beacon.serviceMs > 0 || (prev?.serviceFromBeacon ?? false),
+      serviceFromBeacon: beacon.serviceMs > 0,
       arrivalPerSec,
       beaconAt: receivedAt,
-      beaconSentAt: prev !== undefined && prev.beaconSentAt >= beacon.sentAt ? prev.beaconSentAt : beacon.sentAt,
+      beaconSentAt: beacon.sentAt,
       counted: 0,
       stamp: 0
     })
@@ -206,15 +219,22 @@ export class LoadBeliefs {
   /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
   onRefusal (peerId: string, reportedBacklog: number, now: number): void {
     const prev = this.peers.get(peerId)
+    if (prev !== undefined) {
+      prev.mean = Math.max(0, reportedBacklog)
+      prev.variance = this.refusalVariance
+      prev.at = now
+      this.touch(peerId, prev)
+      return
+    }
     this.touch(peerId, {
       mean: Math.max(0, reportedBacklog),
       variance: this.refusalVariance,
       at: now,
-      serviceMs: prev?.serviceMs,
-      serviceFromBeacon: prev?.serviceFromBeacon ?? false,
-      arrivalPerSec: prev?.arrivalPerSec ?? 0,
-      beaconAt: prev?.beaconAt,
-      beaconSentAt: prev?.beaconSentAt ?? NaN,
+      serviceMs: undefined,
+      serviceFromBeacon: false,
+      arrivalPerSec: 0,
+      beaconAt: undefined,
+      beaconSentAt: NaN,
       counted: 0,
       stamp: 0
     })
@@ -251,7 +271,10 @@ export class LoadBeliefs {
     }
     // Served since it was sent: the backlog it saw has partly drained.
     const after = carryForward(atSend.mean, atSend.variance, now - at, prev.arrivalPerSec, prev.serviceMs)
-    this.touch(peerId, { ...prev, mean: after.mean, variance: after.variance, at: now })
+    prev.mean = after.mean
+    prev.variance = after.variance
+    prev.at = now
+    this.touch(peerId, prev)
   }
 
   /** The believed backlog of `peerId` at `now`; the prior (with `ageMs` = Infinity) when nothing is known. */
