@@ -633,7 +633,7 @@ class Node implements PpaiNode {
     const connected = (await this.queryPeers()).filter(usable)
     const known = new Set([...hits.keys(), ...fromIndex, ...connected].filter(usable)).size
     // Wait for the DHT only when what is at hand (buckets cached, gossip, connections) is too thin.
-    if (known < Math.min(this.init.minCandidates ?? 4, this.libp2p.getPeers().length) && stale.length > 0) {
+    if (known < Math.min(this.init.minCandidates ?? 4, this.connectedPeerCount()) && stale.length > 0) {
       await Promise.race([this.providers.refresh(stale, refreshOpts), new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
       hits = this.providers.hits(keys)
     } else if (stale.length > 0) {
@@ -669,6 +669,11 @@ class Node implements PpaiNode {
       this.peerIdCache.set(id, peerId)
     }
     return peerId
+  }
+
+  /** Peers with an open connection, counted without building peer ids (libp2p's getPeers() decodes each). */
+  private connectedPeerCount (): number {
+    return new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString())).size
   }
 
   /** Connected peers whose identify says they speak the query protocol. */
@@ -738,7 +743,7 @@ class Node implements PpaiNode {
       addresses: this.multiaddrs(),
       startedAt: this.startedAt,
       uptimeMs: now - this.startedAt,
-      peers: this.libp2p.getPeers().length,
+      peers: this.connectedPeerCount(),
       backlog: this.queue.backlog,
       served: { ...this.served },
       asked: { ...this.asked },
@@ -748,16 +753,21 @@ class Node implements PpaiNode {
 
   peers (): PeerSummary[] {
     const now = Date.now()
-    const ids = new Set<string>([...this.libp2p.getPeers().map(p => p.toString()), ...this.directory.all().map(r => r.peerId)])
+    // One pass over the connections: libp2p's getPeers() re-decodes every peer id, a cost on every `peer:` request the API checks.
+    const conns = new Map<string, string[]>()
+    for (const c of this.libp2p.getConnections()) {
+      const id = c.remotePeer.toString()
+      conns.set(id, [...(conns.get(id) ?? []), c.remoteAddr.toString()])
+    }
+    const ids = new Set<string>([...conns.keys(), ...this.directory.all().map(r => r.peerId)])
     ids.delete(this.peerId)
     return [...ids].map(id => {
       const rec = this.directory.get(id)
-      const conns = this.libp2p.getConnections(this.parsePeerId(id))
       const observed = this.ratings.get(id)
       return {
         peerId: id,
         name: rec?.name,
-        addresses: conns.map(c => c.remoteAddr.toString()),
+        addresses: conns.get(id) ?? [],
         prototypes: (rec?.profile.prototypes ?? []).map(p => ({ count: p.count, quality: prototypeQuality(p), centroid2d: project2d(p.centroid) })),
         profileVersion: rec?.version,
         believedBacklog: this.lastBeacons.has(id) ? this.beliefs.belief(id, now).mean : undefined,
