@@ -2,9 +2,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { StreamHandler } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AgentBackend } from '../../src/agent/backend.js'
+import { createInstantBackend } from '../../src/agent/instant.js'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from '../../src/net/frames.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
+import { createPpaiNode, type PpaiNode } from '../../src/net/node.js'
 import { PeerLimiter, limitPerPeer } from '../../src/net/peer-limits.js'
 import { QUERY_REJECT_REASONS, createQueryHandler, createQuerySessionHandler, type QuerySessionServerInit } from '../../src/net/query-protocol.js'
 import { QuerySessions } from '../../src/net/query-sessions.js'
@@ -138,5 +140,35 @@ describe('query sessions between two real nodes', () => {
     expect(backend.aborted).toEqual(['gone'])
     sessions.close()
     expect(sessionsOpened.n).toBe(1)
+  })
+})
+
+describe('delegation between two PPAI nodes', () => {
+  it('delegates one query after another over one session stream, and a new stream per query with sessions off', async () => {
+    const streamsTo = async (sessionsPerPeer: number): Promise<{ answered: number, sessionStreams: number, oneShotAnswers: number }> => {
+      const common = { network: 'qs-node-test', mdns: false, logLevel: 'silent', host: '127.0.0.1', port: 0, sessionsPerPeer }
+      const nodes: PpaiNode[] = []
+      try {
+        nodes.push(await createPpaiNode({ ...common, name: 'server', backend: createInstantBackend({ label: 'server' }) }))
+        nodes.push(await createPpaiNode({ ...common, name: 'asker', bootstrap: nodes[0].multiaddrs(), backend: createInstantBackend({ label: 'asker' }) }))
+        const [server, asker] = nodes
+        // Asked before its bootstrap dial, a node would look the peer up in an empty DHT: wait for the connection (bounded).
+        for (let i = 0; i < 100 && asker.libp2p.getConnections(server.libp2p.peerId).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+        let answered = 0
+        for (let i = 0; i < 10; i++) {
+          const r = await asker.ask(`delegated ${i}`, { model: `peer:${server.peerId}`, deadlineMs: 5000 })
+          if (r.servedBy === server.peerId) answered++
+        }
+        const conns = asker.libp2p.getConnections(server.libp2p.peerId)
+        const sessionStreams = conns.flatMap(c => c.streams).filter(st => st.protocol === QUERY_SESSION_PROTOCOL).length
+        return { answered, sessionStreams, oneShotAnswers: server.status().served.remote - (sessionStreams > 0 ? 10 : 0) }
+      } finally {
+        await Promise.all(nodes.map(async n => { await n.stop() }))
+      }
+    }
+    const pooled = await streamsTo(4)
+    const oneShot = await streamsTo(0)
+    expect(pooled).toEqual({ answered: 10, sessionStreams: 1, oneShotAnswers: 0 })
+    expect(oneShot).toEqual({ answered: 10, sessionStreams: 0, oneShotAnswers: 10 })
   })
 })
