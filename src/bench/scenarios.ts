@@ -6,7 +6,6 @@
  */
 import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { recordedTrace, type CorrectnessModel } from '../agent/recorded-trace.js'
-import { formatQuestion } from '../agent/question-prompt.js'
 import { createHashEmbedder } from '../core/embedder.js'
 import { buildProfile } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
@@ -125,8 +124,7 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
   const embed = (q: Question): Float32Array => {
     let e = cache.get(q.id)
     if (e === undefined) {
-      // The text a node embeds: the question with its options, as the demo and a user send it.
-      e = embedder.embed(formatQuestion(q))
+      e = embedder.embed(q.question)
       cache.set(q.id, e)
     }
     return e
