@@ -8,6 +8,8 @@
  * and RSS per node, local vs delegated vs ppai-routed latency, and the
  * throughput of delegated queries across all processes (2 cores).
  * Targets: overhead p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 500 delegated queries/s.
+ * Delegated queries ride pooled query sessions (4 per peer, the node default);
+ * PPAI_NETBENCH_SESSIONS=0 measures the one-shot protocol (a new stream each).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
