@@ -135,7 +135,12 @@ export class QuerySessions {
     const onAbort = (): void => stream.abort(new Error('query timed out or aborted'))
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      stream.send(lp.encode.single(requestBytes))
+      try {
+        stream.send(lp.encode.single(requestBytes))
+      } catch (err) {
+        // Not sent (the stream was closing): as safe to ask again as a session that ended unanswered.
+        return { ended: true, error: new QueryAttemptError('stream', (err as Error).message) }
+      }
       let bytes: Uint8Array | undefined
       try {
         bytes = await session.frames.next()
