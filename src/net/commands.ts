@@ -102,7 +102,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--config <file>', 'JSON config file (flags override it)')
     .option('--network <id>', `network id (default ${DEFAULT_NETWORK})`)
     .option('--no-mdns', 'do not discover peers on the LAN by mDNS')
-    .option('--api-port <port>', 'HTTP API port (0 = any free port)')
+    .option('--api-port <port>', 'HTTP API port (default 8470, or apiPort of the config file; 0 = any free port)')
     .option('--api-host <host>', 'HTTP API address (default 127.0.0.1; others need --api-token)')
     .option('--api-token <token>', 'bearer token required by the HTTP API')
     .addOption(new Option('--policy <name>', 'routing policy').choices([...POLICY_NAMES]))
