@@ -29,3 +29,20 @@ export class AgentAbortedError extends Error {
   override name = 'AgentAbortedError'
   readonly code = 'ERR_AGENT_ABORTED'
 }
+
+/** Waits `ms`, or rejects with {@link AgentAbortedError} as soon as `signal` aborts (a simulated agent's service time). */
+export function abortableSleep (ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(new AgentAbortedError('aborted while answering'))
+  if (ms <= 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(new AgentAbortedError('aborted while answering'))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -2,7 +2,7 @@
  * The instant backend: answers at once with a fixed-format text. For tests and
  * for measuring the network's own overhead, where a model would only add noise.
  */
-import { AgentAbortedError, type AgentAnswer, type AgentBackend, type AgentRequest } from './backend.js'
+import { abortableSleep, AgentAbortedError, type AgentAnswer, type AgentBackend, type AgentRequest } from './backend.js'
 
 export interface InstantBackendOptions {
   /** Names the agent in its answers, so a test can tell who served. */
@@ -19,22 +19,8 @@ export function createInstantBackend (opts: InstantBackendOptions = {}): AgentBa
     description: `instant (label=${label}, delayMs=${delayMs})`,
     async answer (req: AgentRequest): Promise<AgentAnswer> {
       if (req.signal?.aborted === true) throw new AgentAbortedError(`query ${req.id} aborted`)
-      if (delayMs > 0) await sleep(delayMs, req.signal)
+      if (delayMs > 0) await abortableSleep(delayMs, req.signal)
       return { text: `[${label}] answer to: ${req.question}` }
     }
   }
-}
-
-function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(new AgentAbortedError('aborted while answering'))
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -6,7 +6,7 @@
  * the answers are as right or wrong as the recorded data says.
  */
 import type { Question, QuestionSet } from '../data/questions.js'
-import { AgentAbortedError, type AgentAnswer, type AgentBackend, type AgentRequest } from './backend.js'
+import { abortableSleep, AgentAbortedError, type AgentAnswer, type AgentBackend, type AgentRequest } from './backend.js'
 import { formatQuestion } from './question-prompt.js'
 import type { CorrectnessModel } from './recorded-trace.js'
 import { serviceTimeMs, type ServiceTimeParams } from './service-time.js'
@@ -69,7 +69,7 @@ export function createSimulatedBackend (init: SimulatedBackendInit): SimulatedBa
     async answer (req: AgentRequest): Promise<AgentAnswer> {
       const release = await gate.acquire(req.signal)
       try {
-        await sleep(serviceTimeMs(req.question.length, s), req.signal)
+        await abortableSleep(serviceTimeMs(req.question.length, s), req.signal)
       } finally {
         release()
       }
@@ -118,20 +118,4 @@ class Gate {
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
-}
-
-function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return Promise.reject(new AgentAbortedError('aborted while answering'))
-  if (ms <= 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(new AgentAbortedError('aborted while answering'))
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

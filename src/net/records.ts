@@ -31,9 +31,8 @@ export class RecordRejectedError extends Error {
   }
 }
 
-/** A verified profile record. */
-export interface ProfileRecord {
-  peerId: string
+/** The fields of a profile record that its owner signs. */
+export interface RecordToSign {
   name: string
   network: string
   embedderId: string
@@ -42,18 +41,12 @@ export interface ProfileRecord {
   expiresAt: number
   /** The encoded profile bytes, as signed. */
   profileBytes: Uint8Array
-  /** The decoded profile. */
-  profile: Profile
 }
 
-export interface RecordToSign {
-  name: string
-  network: string
-  embedderId: string
-  version: number
-  issuedAt: number
-  expiresAt: number
-  profileBytes: Uint8Array
+/** A verified profile record: the signed fields, the signer, and the decoded profile. */
+export interface ProfileRecord extends RecordToSign {
+  peerId: string
+  profile: Profile
 }
 
 /** What the receiver expects of a record. */
