@@ -15,6 +15,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { KAD_PROTOCOL } from './frames.js'
+import { kadStreamGuard, type KadStreamGuard } from './kad-stream-guard.js'
 import { PROFILE_KEY_NAMESPACE, profileRecordSelector, profileRecordValidator, type RecordRejectReason } from './records.js'
 import type { RejectionCounter } from './rejections.js'
 
@@ -25,6 +26,8 @@ export interface PpaiServices {
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  /** Lets kad-dht's finished inbound streams be collected (kad-stream-guard.ts). */
+  kadGuard: KadStreamGuard
 }
 
 export type PpaiLibp2p = Libp2p<PpaiServices>
@@ -98,7 +101,8 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         globalSignaturePolicy: 'StrictSign'
-      })
+      }),
+      kadGuard: kadStreamGuard(KAD_PROTOCOL)
     }
   })
 }

@@ -21,9 +21,16 @@ const embedder = createHashEmbedder()
 /** Junk gossip messages, half on the profile topic and half on the beacon topic. */
 const GOSSIP_JUNK = 10_000
 /** Junk DHT PUT_VALUE records, one per kad stream (kad-dht aborts a stream on a rejected record). */
-const DHT_JUNK = 1_000
+const DHT_JUNK = 10_000
+/** Kad streams the attacker keeps open at once. */
+const DHT_PARALLEL = 8
 const BUDGET_MS = 40_000
 const HEAP_BOUND = 48 * 1024 * 1024
+/**
+ * Heap the DHT junk may leave after a full GC: kad-dht keeps ~2 KB per inbound stream until its 10 s message timeout fires
+ * (kad-stream-guard.ts), so 10,000 streams sent faster than that hold up to ~20 MB; without the guard it was ~11 KB each.
+ */
+const DHT_HEAP_BOUND = 24 * 1024 * 1024
 
 function mutate (bytes: Uint8Array, f: (env: { body: string, signature?: string }) => void): Uint8Array {
   const env = JSON.parse(new TextDecoder().decode(bytes)) as { body: string, signature?: string }
@@ -103,7 +110,7 @@ describe('profile records and gossip from a hostile peer', () => {
     }
   })
 
-  it('survives 10,000 junk gossip messages and 1,000 junk DHT records, counting each, with a bounded heap', async () => {
+  it('survives 10,000 junk gossip messages and 10,000 junk DHT records, counting each, with a bounded heap', async () => {
     const rng = seededRng('records-fuzz')
     const before = victim.rejections()
     const heapBefore = heapAfterGc()
@@ -132,13 +139,19 @@ describe('profile records and gossip from a hostile peer', () => {
       if (counted() !== last) { last = counted(); quietSince = Date.now() }
     }
     const afterGossip = victim.rejections()
+    const heapAfterGossip = heapAfterGc()
+    const tDht = Date.now()
     // DHT: PUT_VALUE messages whose record is random bytes, each on its own kad stream.
     const key = profileRecordKey(NETWORK, attacker.peerId.toString())
-    const dhtSent = await boundedPool(DHT_JUNK, 8, Date.now() + BUDGET_MS, async () => { await putRaw(key, junk(rng, 1 + Math.floor(rng() * 500))) })
+    const dhtSent = await boundedPool(DHT_JUNK, DHT_PARALLEL, Date.now() + BUDGET_MS, async () => { await putRaw(key, junk(rng, 1 + Math.floor(rng() * 500))) })
     await until(() => victim.rejections().records.malformed - afterGossip.records.malformed >= dhtSent, 10_000, 'every junk DHT record counted')
+    const dhtMs = Date.now() - tDht
     const heapAfter = heapAfterGc()
     const after = victim.rejections()
-    console.log(`records fuzz: ${gossipSent} gossip + ${dhtSent} DHT in ${Date.now() - t0} ms; records ${JSON.stringify(after.records)}; beacons ${JSON.stringify(after.beacons)}; heap ${((heapAfter - heapBefore) / 1e6).toFixed(1)} MB growth`)
+    const guard = victim.libp2p.services.kadGuard.stats()
+    const mb = (b: number): string => (b / 1e6).toFixed(1)
+    console.log(`records fuzz: ${gossipSent} gossip + ${dhtSent} DHT (${dhtMs} ms, ${DHT_PARALLEL} streams in parallel) in ${Date.now() - t0} ms; records ${JSON.stringify(after.records)}; beacons ${JSON.stringify(after.beacons)}; ` +
+      `heap growth ${mb(heapAfter - heapBefore)} MB (gossip ${mb(heapAfterGossip - heapBefore)} MB, DHT ${mb(heapAfter - heapAfterGossip)} MB = ${((heapAfter - heapAfterGossip) / dhtSent).toFixed(0)} B per record); kad streams handled ${guard.handled}, attached ${guard.attached}`)
 
     expect(gossipSent).toBe(GOSSIP_JUNK)
     expect(dhtSent).toBe(DHT_JUNK)
@@ -146,6 +159,10 @@ describe('profile records and gossip from a hostile peer', () => {
     expect(sum(after.records) - sum(before.records)).toBe(profileJunk + dhtSent)
     expect(sum(after.beacons) - sum(before.beacons)).toBe(beaconJunk)
     expect(heapAfter - heapBefore).toBeLessThan(HEAP_BOUND)
+    // Every junk kad stream went through the guard, and none is still held by kad-dht's handler.
+    expect(guard.handled).toBeGreaterThanOrEqual(dhtSent)
+    expect(guard.attached).toBe(0)
+    expect(heapAfter - heapAfterGossip).toBeLessThan(DHT_HEAP_BOUND)
     // Still a working node: a real record is accepted afterwards.
     await gossip(await signProfileRecord(attackerKey, { ...base, version: 10, issuedAt: Date.now(), expiresAt: Date.now() + 60_000 }))
     await until(() => victim.peers().some(p => p.peerId === attacker.peerId.toString() && p.profileVersion === 10), 5_000, 'a real record after the fuzz')
