@@ -126,13 +126,29 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   const A = C + 1
   const rivals = Math.max(0, input.rivals)
   const s = scratchFor(T, C)
+  s.T = T
+  s.C = C
+  s.temperature = temperature
   let totalWeight = 0
   for (const t of types) totalWeight += t.weight
-  const weights = s.weights
-  for (let t = 0; t < T; t++) weights[t] = types[t].weight / totalWeight
+  // The types' numbers are copied once into flat arrays: the solve reads them many times, and reads nothing else of the input.
+  const { weights, success, perMs, newtonCoef, localUtility, localLatencyMs } = s
+  for (let t = 0; t < T; t++) {
+    const type = types[t]
+    const w = type.weight / totalWeight
+    weights[t] = w
+    const pm = type.latencyWeight / 1000
+    perMs[t] = pm
+    const lat0 = (type.localBacklog + 1) * type.localServiceMs
+    localLatencyMs[t] = lat0
+    localUtility[t] = type.localSuccess - pm * lat0
+    newtonCoef[t] = w * type.latencyWeight / temperature / 1000
+    const row = t * C
+    const p = type.success
+    for (let j = 0; j < C; j++) success[row + j] = p[j]
+  }
   // Latency of each candidate without the crowd, and the extra latency one unit of crowd probability adds (ms).
-  const baseLatencyMs = s.baseLatencyMs
-  const crowdCostMs = s.crowdCostMs
+  const { baseLatencyMs, crowdCostMs } = s
   for (let j = 0; j < C; j++) {
     const c = candidates[j]
     baseLatencyMs[j] = c.rttMs + (c.backlog + 1) * c.serviceMs
@@ -140,26 +156,26 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   }
 
   // Flat row-major buffers (type × action, candidate × candidate), reused across solves: a solve allocates only its result.
-  const { sigma, utility, latency, J, active, step, crowdLatencyMs } = s
+  const step = s.step
   let x = s.x
   let F = s.F
   let trial = s.trial
   let Ft = s.Ft
   x.fill(0, 0, C)
 
-  residualAt(x, F)
-  // Whether sigma, utility and latency hold the values at x (the last residualAt was at x).
+  residualAt(s, x, F)
+  // Whether sigma, utility and crowd latencies hold the values at x (the last residualAt was at x).
   let evaluatedAtX = true
   let phi = norm2(F, C)
   let iterations = 0
   while (iterations < maxIterations && maxAbs(F, C) > tolerance) {
     iterations++
-    if (!newtonStep(F, step)) for (let j = 0; j < C; j++) step[j] = -F[j]
+    if (!newtonStep(s, F, step)) for (let j = 0; j < C; j++) step[j] = -F[j]
     let eta = maxStep
     let accepted = false
     for (let tries = 0; tries < 40; tries++) {
       for (let j = 0; j < C; j++) trial[j] = x[j] + eta * step[j]
-      residualAt(trial, Ft)
+      residualAt(s, trial, Ft)
       const phiT = norm2(Ft, C)
       if (phiT <= phi * (1 - 1e-4 * eta) || phiT === 0) {
         const spareX = x
@@ -178,9 +194,14 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     }
     if (!accepted) break
   }
+  // The buffers swapped roles: keep them for the next solve.
+  s.x = x
+  s.F = F
+  s.trial = trial
+  s.Ft = Ft
 
   // Strategies and utilities at the final crowd.
-  if (!evaluatedAtX) evaluate(x)
+  if (!evaluatedAtX) evaluate(s, x)
   const residual = maxAbs(F, C)
   const actions: ActionId[] = [LOCAL]
   const crowd = [0]
@@ -188,86 +209,96 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     actions.push(candidates[j].id)
     crowd.push(rivals * x[j])
   }
+  // Every type faces the same crowd latencies; only the own agent's differs.
+  const expectedLatencyMs: number[][] = []
+  for (let t = 0; t < T; t++) {
+    const row = new Array<number>(A)
+    row[0] = localLatencyMs[t]
+    for (let j = 0; j < C; j++) row[j + 1] = s.crowdLatencyMs[j]
+    expectedLatencyMs.push(row)
+  }
   return {
     actions,
-    strategies: rows(sigma, T, A),
-    utilities: rows(utility, T, A),
-    expectedLatencyMs: rows(latency, T, A),
+    strategies: rows(s.sigma, T, A),
+    utilities: rows(s.utility, T, A),
+    expectedLatencyMs,
     crowd,
     iterations,
     residual,
     converged: residual <= tolerance,
     temperature
   }
+}
 
-  /** Fills latencies, utilities and logit strategies for crowd xv. */
-  function evaluate (xv: Float64Array): void {
-    // The crowd's latency is the same for every type: computed once per evaluation.
-    for (let j = 0; j < C; j++) crowdLatencyMs[j] = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
-    for (let t = 0; t < T; t++) {
-      const type = types[t]
-      const row = t * A
-      const perMs = type.latencyWeight / 1000
-      const lat0 = (type.localBacklog + 1) * type.localServiceMs
-      latency[row] = lat0
-      utility[row] = type.localSuccess - perMs * lat0
-      let best = utility[row]
-      for (let j = 0; j < C; j++) {
-        const lat = crowdLatencyMs[j]
-        const u = type.success[j] - perMs * lat
-        latency[row + j + 1] = lat
-        utility[row + j + 1] = u
-        if (u > best) best = u
+/** Fills crowd latencies, utilities and logit strategies for crowd xv. */
+function evaluate (s: Scratch, xv: Float64Array): void {
+  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, success, perMs, localUtility, utility, sigma } = s
+  const A = C + 1
+  // The crowd's latency is the same for every type: computed once per evaluation.
+  for (let j = 0; j < C; j++) crowdLatencyMs[j] = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
+  for (let t = 0; t < T; t++) {
+    const row = t * A
+    const srow = t * C
+    const pm = perMs[t]
+    let best = localUtility[t]
+    utility[row] = best
+    for (let j = 0; j < C; j++) {
+      const u = success[srow + j] - pm * crowdLatencyMs[j]
+      utility[row + j + 1] = u
+      if (u > best) best = u
+    }
+    let z = 0
+    for (let a = 0; a < A; a++) {
+      const e = Math.exp((utility[row + a] - best) / temperature)
+      sigma[row + a] = e
+      z += e
+    }
+    for (let a = 0; a < A; a++) sigma[row + a] /= z
+  }
+}
+
+/** out = xv − X(xv): how far the assumed crowd is from the crowd the strategies produce. */
+function residualAt (s: Scratch, xv: Float64Array, out: Float64Array): void {
+  evaluate(s, xv)
+  const { T, C, weights, sigma } = s
+  const A = C + 1
+  for (let j = 0; j < C; j++) out[j] = xv[j]
+  for (let t = 0; t < T; t++) {
+    const row = t * A + 1
+    const w = weights[t]
+    for (let j = 0; j < C; j++) out[j] -= w * sigma[row + j]
+  }
+}
+
+/**
+ * Solves J d = −F into `out`, J = I + Σ_t w_t (λ_t/τ) (diag σ_t − σ_t σ_tᵀ) D,
+ * D = diag(crowd cost / 1000); false when J is singular. σ is at x: the
+ * last residualAt was at x (the start or the accepted trial).
+ */
+function newtonStep (s: Scratch, Fv: Float64Array, out: Float64Array): boolean {
+  const { T, C, J, sigma, newtonCoef, crowdCostMs, active } = s
+  const A = C + 1
+  J.fill(0, 0, C * C)
+  for (let i = 0; i < C; i++) J[i * C + i] = 1
+  for (let t = 0; t < T; t++) {
+    const row = t * A + 1
+    const c = newtonCoef[t]
+    // Actions a type almost never picks add nothing measurable to J (an approximate J only slows the step, never misleads the check on F).
+    let m = 0
+    for (let j = 0; j < C; j++) if (sigma[row + j] > 1e-12) active[m++] = j
+    for (let a = 0; a < m; a++) {
+      const j = active[a]
+      const csj = c * sigma[row + j]
+      const jr = j * C
+      J[jr + j] += csj * crowdCostMs[j]
+      for (let b = 0; b < m; b++) {
+        const k = active[b]
+        J[jr + k] -= csj * sigma[row + k] * crowdCostMs[k]
       }
-      let z = 0
-      for (let a = 0; a < A; a++) {
-        const e = Math.exp((utility[row + a] - best) / temperature)
-        sigma[row + a] = e
-        z += e
-      }
-      for (let a = 0; a < A; a++) sigma[row + a] /= z
     }
   }
-
-  /** out = xv − X(xv): how far the assumed crowd is from the crowd the strategies produce. */
-  function residualAt (xv: Float64Array, out: Float64Array): void {
-    evaluate(xv)
-    for (let j = 0; j < C; j++) out[j] = xv[j]
-    for (let t = 0; t < T; t++) {
-      const row = t * A + 1
-      const w = weights[t]
-      for (let j = 0; j < C; j++) out[j] -= w * sigma[row + j]
-    }
-  }
-
-  /**
-   * Solves J d = −F into `out`, J = I + Σ_t w_t (λ_t/τ) (diag σ_t − σ_t σ_tᵀ) D,
-   * D = diag(crowd cost / 1000); false when J is singular. σ is at x: the
-   * last residualAt was at x (the start or the accepted trial).
-   */
-  function newtonStep (Fv: Float64Array, out: Float64Array): boolean {
-    J.fill(0, 0, C * C)
-    for (let i = 0; i < C; i++) J[i * C + i] = 1
-    for (let t = 0; t < T; t++) {
-      const row = t * A + 1
-      const c = weights[t] * types[t].latencyWeight / temperature / 1000
-      // Actions a type almost never picks add nothing measurable to J (an approximate J only slows the step, never misleads the check on F).
-      let m = 0
-      for (let j = 0; j < C; j++) if (sigma[row + j] > 1e-12) active[m++] = j
-      for (let a = 0; a < m; a++) {
-        const j = active[a]
-        const csj = c * sigma[row + j]
-        const jr = j * C
-        J[jr + j] += csj * crowdCostMs[j]
-        for (let b = 0; b < m; b++) {
-          const k = active[b]
-          J[jr + k] -= csj * sigma[row + k] * crowdCostMs[k]
-        }
-      }
-    }
-    for (let j = 0; j < C; j++) out[j] = -Fv[j]
-    return solveInPlace(J, out, C)
-  }
+  for (let j = 0; j < C; j++) out[j] = -Fv[j]
+  return solveInPlace(J, out, C)
 }
 
 /** Row `t` of a flat row-major matrix as plain arrays. */
@@ -366,13 +397,25 @@ function norm2 (v: Float64Array, n: number): number {
 interface Scratch {
   types: number
   candidates: number
+  /** The current solve's sizes and temperature. */
+  T: number
+  C: number
+  temperature: number
   weights: Float64Array
+  /** Type × candidate success, row-major. */
+  success: Float64Array
+  /** Per type: λ / 1000, the utility lost per ms. */
+  perMs: Float64Array
+  /** Per type: w·λ/τ/1000, its weight in the Jacobian. */
+  newtonCoef: Float64Array
+  /** Per type: utility and latency of the own agent. */
+  localUtility: Float64Array
+  localLatencyMs: Float64Array
   baseLatencyMs: Float64Array
   crowdCostMs: Float64Array
   crowdLatencyMs: Float64Array
   sigma: Float64Array
   utility: Float64Array
-  latency: Float64Array
   J: Float64Array
   active: Int32Array
   x: Float64Array
@@ -393,13 +436,20 @@ function scratchFor (T: number, C: number): Scratch {
   scratch = {
     types,
     candidates,
+    T: 0,
+    C: 0,
+    temperature: 1,
     weights: new Float64Array(types),
+    success: new Float64Array(types * candidates),
+    perMs: new Float64Array(types),
+    newtonCoef: new Float64Array(types),
+    localUtility: new Float64Array(types),
+    localLatencyMs: new Float64Array(types),
     baseLatencyMs: new Float64Array(candidates),
     crowdCostMs: new Float64Array(candidates),
     crowdLatencyMs: new Float64Array(candidates),
     sigma: new Float64Array(types * A),
     utility: new Float64Array(types * A),
-    latency: new Float64Array(types * A),
     J: new Float64Array(candidates * candidates),
     active: new Int32Array(candidates),
     x: new Float64Array(candidates),
