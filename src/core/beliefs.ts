@@ -30,33 +30,6 @@ export interface LoadBeliefsInit {
   priorRelaxMs?: number
 }
 
-/** One peer's anchor: a backlog estimate at a time, plus what the peer's queue dynamics are believed to be. */
-interface PeerState {
-  mean: number
-  variance: number
-  /** Local clock of the estimate, ms. */
-  at: number
-  serviceMs: number | undefined
-  /** Whether `serviceMs` came from a beacon (else: the fastest answer seen, a bound). */
-  serviceFromBeacon: boolean
-  arrivalPerSec: number
-  /** Local clock of the last beacon, ms (undefined: none yet). */
-  beaconAt: number | undefined
-  /** Sender's clock of the newest beacon applied (NaN: none), so that a beacon heard twice is applied once. */
-  beaconSentAt: number
-  /** The arrival rate this state adds to the running sum of fresh rates (0: not counted). */
-  counted: number
-  /** Which entry of the expiry heap is this state's current one. */
-  stamp: number
-}
-
-/** A counted state's place in the expiry heap: when its beacon was received. Stale once the state's stamp moved on. */
-interface ExpiryEntry {
-  beaconAt: number
-  state: PeerState
-  stamp: number
-}
-
 /** What a response from a peer revealed: the time from send to answer, and the network part of it. */
 export interface ResponseTiming {
   latencyMs: number
@@ -94,8 +67,17 @@ export function expectedRivals (arrivalRatesPerSec: readonly number[], windowMs:
  * λ−μ with variance growing at λ+μ.
  */
 export function carryForward (mean0: number, variance0: number, dtMs: number, arrivalPerSec: number, serviceMs: number): { mean: number, variance: number } {
+  return carryInto({ mean: 0, variance: 0 }, mean0, variance0, dtMs, arrivalPerSec, serviceMs)
+}
+
+/** {@link carryForward} into `out` (returned): the beliefs' own calls reuse one object. */
+function carryInto (out: { mean: number, variance: number }, mean0: number, variance0: number, dtMs: number, arrivalPerSec: number, serviceMs: number): { mean: number, variance: number } {
   const dt = Math.max(0, dtMs)
-  if (dt === 0 || !(serviceMs > 0)) return { mean: mean0, variance: variance0 }
+  if (dt === 0 || !(serviceMs > 0)) {
+    out.mean = mean0
+    out.variance = variance0
+    return out
+  }
   const lambda = Math.max(0, arrivalPerSec) / 1000 // per ms
   const mu = 1 / serviceMs
   const rho = lambda / mu
@@ -117,12 +99,42 @@ export function carryForward (mean0: number, variance0: number, dtMs: number, ar
     }
     const growth = lambda + mu * busy
     const fresh = varInf > 0 ? varInf * (1 - Math.exp(-growth * dt / varInf)) : 0
-    const variance = variance0 * Math.exp(-2 * dt / tauSlowest) + fresh
-    return { mean, variance }
+    out.mean = mean
+    out.variance = variance0 * Math.exp(-2 * dt / tauSlowest) + fresh
+    return out
   }
-  const mean = Math.max(0, mean0 + (lambda - mu) * dt)
-  return { mean, variance: variance0 + (lambda + mu) * dt }
+  out.mean = Math.max(0, mean0 + (lambda - mu) * dt)
+  out.variance = variance0 + (lambda + mu) * dt
+  return out
 }
+
+/*
+ * A peer's state is one record in flat arrays (a simulated network holds
+ * 10,000 of these tables, millions of records: objects per peer were most of
+ * its heap and of its garbage-collection work). Fields of a record, in order:
+ * the estimate (mean, variance, its local clock `at`); the queue dynamics
+ * (serviceMs, NaN when unknown; whether it came from a beacon, 1/0; arrival
+ * rate per second); the local clock of the last beacon (NaN: none yet); the
+ * sender's clock of the newest beacon applied (NaN: none), so that a beacon
+ * heard twice is applied once; the arrival rate this record adds to the
+ * running sum of fresh rates (0: not counted); and which expiry-heap entry is
+ * its current one (stamp).
+ */
+const MEAN = 0
+const VARIANCE = 1
+const AT = 2
+const SERVICE = 3
+const SERVICE_FROM_BEACON = 4
+const ARRIVAL = 5
+const BEACON_AT = 6
+const BEACON_SENT_AT = 7
+const COUNTED = 8
+const STAMP = 9
+const FIELDS = 10
+const NONE = -1
+
+/** carryForward's result, reused by the class's own calls (pure: nothing outlives a call). */
+const carried = { mean: 0, variance: 0 }
 
 /**
  * What this node believes about the current backlog of each peer.
@@ -131,7 +143,19 @@ export function carryForward (mean0: number, variance0: number, dtMs: number, ar
  * times ({@link onResponse}); ask {@link belief} at decision time.
  */
 export class LoadBeliefs {
-  private readonly peers = new Map<string, PeerState>()
+  /** Peer id -> record slot. */
+  private readonly slots = new Map<string, number>()
+  /** Slot -> peer id ('' when free). */
+  private ids: string[] = []
+  /** FIELDS numbers per slot. */
+  private rec: Float64Array
+  /** Recency order, least recently updated first: previous and next slot per slot (NONE at the ends). */
+  private links: Int32Array
+  private oldest = NONE
+  private newest = NONE
+  /** Free slots (forgotten or evicted peers). */
+  private readonly free: number[] = []
+  private usedSlots = 0
   private readonly priorBacklog: number
   private readonly priorVariance: number
   private readonly maxPeers: number
@@ -143,11 +167,16 @@ export class LoadBeliefs {
    * The rivals' estimate is kept incrementally (O(log peers) per update, O(1)
    * per decision instead of a loop over every peer): the sum of the arrival
    * rates of peers with fresh beacons, and a min-heap of when each counted
-   * beacon expires. `horizon` is the latest `now` asked; an earlier one rebuilds.
+   * beacon expires (received at, slot, stamp; an entry whose stamp is no
+   * longer its slot's is stale). `horizon` is the latest `now` asked; an
+   * earlier one rebuilds.
    */
   private freshRateSum = 0
   private freshCount = 0
-  private readonly expiry: ExpiryEntry[] = []
+  private heapAt: Float64Array
+  private heapSlot: Int32Array
+  private heapStamp: Float64Array
+  private heapSize = 0
   private horizon = -Infinity
   private nextStamp = 0
   private updatesSinceExactSum = 0
@@ -160,11 +189,18 @@ export class LoadBeliefs {
     this.refusalVariance = init.refusalVariance ?? 0.25
     this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
     this.priorRelaxMs = init.priorRelaxMs ?? 10_000
+    // Small to start: most tables of a simulated network hold tens to hundreds of peers.
+    const slots = Math.min(8, this.maxPeers + 1)
+    this.rec = new Float64Array(slots * FIELDS)
+    this.links = new Int32Array(slots * 2)
+    this.heapAt = new Float64Array(8)
+    this.heapSlot = new Int32Array(8)
+    this.heapStamp = new Float64Array(8)
   }
 
   /** Number of peers remembered. */
   get size (): number {
-    return this.peers.size
+    return this.slots.size
   }
 
   /**
@@ -176,68 +212,60 @@ export class LoadBeliefs {
     if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
-    const prev = this.peers.get(beacon.peerId)
-    const serviceMs = beacon.serviceMs > 0 ? beacon.serviceMs : prev?.serviceMs
     const arrivalPerSec = Math.max(0, Number.isFinite(beacon.arrivalPerSec) ? beacon.arrivalPerSec : 0)
-    if (prev !== undefined && prev.at > at) {
+    const known = this.slots.get(beacon.peerId)
+    if (known === undefined) {
+      const slot = this.allocate(beacon.peerId)
+      const r = slot * FIELDS
+      const rec = this.rec
+      rec[r + MEAN] = Math.max(0, beacon.backlog)
+      rec[r + VARIANCE] = 0
+      rec[r + AT] = at
+      rec[r + SERVICE] = beacon.serviceMs > 0 ? beacon.serviceMs : NaN
+      rec[r + SERVICE_FROM_BEACON] = beacon.serviceMs > 0 ? 1 : 0
+      rec[r + ARRIVAL] = arrivalPerSec
+      rec[r + BEACON_AT] = receivedAt
+      rec[r + BEACON_SENT_AT] = beacon.sentAt
+      this.touch(slot, false)
+      return
+    }
+    const r = known * FIELDS
+    const rec = this.rec
+    if (beacon.serviceMs > 0) rec[r + SERVICE] = beacon.serviceMs
+    if (rec[r + AT] > at) {
       // Older than what we hold: keep the estimate, but learn the rates.
-      prev.serviceMs = serviceMs
-      prev.serviceFromBeacon = prev.serviceFromBeacon || beacon.serviceMs > 0
-      prev.arrivalPerSec = arrivalPerSec
-      prev.beaconAt = Math.max(prev.beaconAt ?? -Infinity, receivedAt)
-      if (!(prev.beaconSentAt >= beacon.sentAt)) prev.beaconSentAt = beacon.sentAt
-      this.touch(beacon.peerId, prev)
+      if (beacon.serviceMs > 0) rec[r + SERVICE_FROM_BEACON] = 1
+      rec[r + ARRIVAL] = arrivalPerSec
+      // Math.max(undefined as -Infinity, t): a NaN (no beacon yet) gives way to any time.
+      const beaconAt = rec[r + BEACON_AT]
+      rec[r + BEACON_AT] = Number.isNaN(beaconAt) ? receivedAt : Math.max(beaconAt, receivedAt)
+      if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
+      this.touch(known, true)
       return
     }
-    if (prev !== undefined) {
-      // Updated in place: 10,000 simulated nodes replace thousands of these a second, and a new object each time is old-generation garbage.
-      prev.mean = Math.max(0, beacon.backlog)
-      prev.variance = 0
-      prev.at = at
-      prev.serviceMs = serviceMs
-      prev.serviceFromBeacon = beacon.serviceMs > 0 || prev.serviceFromBeacon
-      prev.arrivalPerSec = arrivalPerSec
-      prev.beaconAt = receivedAt
-      if (!(prev.beaconSentAt >= beacon.sentAt)) prev.beaconSentAt = beacon.sentAt
-      this.touch(beacon.peerId, prev)
-      return
-    }
-    this.touch(beacon.peerId, {
-      mean: Math.max(0, beacon.backlog),
-      variance: 0,
-      at,
-      serviceMs,
-      serviceFromBeacon: beacon.serviceMs > 0,
-      arrivalPerSec,
-      beaconAt: receivedAt,
-      beaconSentAt: beacon.sentAt,
-      counted: 0,
-      stamp: 0
-    })
+    rec[r + MEAN] = Math.max(0, beacon.backlog)
+    rec[r + VARIANCE] = 0
+    rec[r + AT] = at
+    if (beacon.serviceMs > 0) rec[r + SERVICE_FROM_BEACON] = 1
+    rec[r + ARRIVAL] = arrivalPerSec
+    rec[r + BEACON_AT] = receivedAt
+    if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
+    this.touch(known, true)
   }
 
   /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
   onRefusal (peerId: string, reportedBacklog: number, now: number): void {
-    const prev = this.peers.get(peerId)
-    if (prev !== undefined) {
-      prev.mean = Math.max(0, reportedBacklog)
-      prev.variance = this.refusalVariance
-      prev.at = now
-      this.touch(peerId, prev)
-      return
+    let slot = this.slots.get(peerId)
+    const known = slot !== undefined
+    if (slot === undefined) {
+      slot = this.allocate(peerId)
+      this.blank(slot)
     }
-    this.touch(peerId, {
-      mean: Math.max(0, reportedBacklog),
-      variance: this.refusalVariance,
-      at: now,
-      serviceMs: undefined,
-      serviceFromBeacon: false,
-      arrivalPerSec: 0,
-      beaconAt: undefined,
-      beaconSentAt: NaN,
-      counted: 0,
-      stamp: 0
-    })
+    const r = slot * FIELDS
+    this.rec[r + MEAN] = Math.max(0, reportedBacklog)
+    this.rec[r + VARIANCE] = this.refusalVariance
+    this.rec[r + AT] = now
+    this.touch(slot, known)
   }
 
   /**
@@ -247,74 +275,95 @@ export class LoadBeliefs {
    * that is blended with the belief at that time (a Kalman step).
    */
   onResponse (peerId: string, timing: ResponseTiming, now: number): void {
-    const prev = this.peers.get(peerId)
+    let slot = this.slots.get(peerId)
     const spentMs = Math.max(0, timing.latencyMs - timing.rttMs)
-    if (prev === undefined || prev.serviceMs === undefined || !prev.serviceFromBeacon) {
+    const rec = this.rec
+    if (slot === undefined || Number.isNaN(rec[slot * FIELDS + SERVICE]) || rec[slot * FIELDS + SERVICE_FROM_BEACON] === 0) {
       // No service time from a beacon: the fastest answer seen bounds it from
       // above, and a backlog read against a bound would be biased, so none is.
-      const state = prev ?? { mean: this.priorBacklog, variance: this.priorVariance, at: now, serviceMs: undefined, serviceFromBeacon: false, arrivalPerSec: 0, beaconAt: undefined, beaconSentAt: NaN, counted: 0, stamp: 0 }
-      state.serviceMs = spentMs > 0 ? Math.min(state.serviceMs ?? Infinity, spentMs) : state.serviceMs
-      this.touch(peerId, state)
+      const known = slot !== undefined
+      if (slot === undefined) {
+        slot = this.allocate(peerId)
+        this.blank(slot)
+        this.rec[slot * FIELDS + MEAN] = this.priorBacklog
+        this.rec[slot * FIELDS + VARIANCE] = this.priorVariance
+        this.rec[slot * FIELDS + AT] = now
+      }
+      const r = slot * FIELDS
+      const service = this.rec[r + SERVICE]
+      if (spentMs > 0) this.rec[r + SERVICE] = Math.min(Number.isNaN(service) ? Infinity : service, spentMs)
+      this.touch(slot, known)
       return
     }
+    const r = slot * FIELDS
     const sentAt = now - timing.latencyMs
     // What the query saw is older than the estimate held (a later beacon or refusal): nothing to add.
-    if (sentAt < prev.at) return
-    const implied = Math.max(0, spentMs / prev.serviceMs - 1)
+    if (sentAt < rec[r + AT]) return
+    const serviceMs = rec[r + SERVICE]
+    const arrival = rec[r + ARRIVAL]
+    const implied = Math.max(0, spentMs / serviceMs - 1)
     const obsVariance = implied + 1
     const at = sentAt
-    const before = carryForward(prev.mean, prev.variance, at - prev.at, prev.arrivalPerSec, prev.serviceMs)
-    const gain = before.variance / (before.variance + obsVariance)
-    const atSend = {
-      mean: before.mean + gain * (implied - before.mean),
-      variance: (1 - gain) * before.variance
-    }
+    carryInto(carried, rec[r + MEAN], rec[r + VARIANCE], at - rec[r + AT], arrival, serviceMs)
+    const gain = carried.variance / (carried.variance + obsVariance)
+    const meanAtSend = carried.mean + gain * (implied - carried.mean)
+    const varianceAtSend = (1 - gain) * carried.variance
     // Served since it was sent: the backlog it saw has partly drained.
-    const after = carryForward(atSend.mean, atSend.variance, now - at, prev.arrivalPerSec, prev.serviceMs)
-    prev.mean = after.mean
-    prev.variance = after.variance
-    prev.at = now
-    this.touch(peerId, prev)
+    carryInto(carried, meanAtSend, varianceAtSend, now - at, arrival, serviceMs)
+    rec[r + MEAN] = carried.mean
+    rec[r + VARIANCE] = carried.variance
+    rec[r + AT] = now
+    this.touch(slot, true)
   }
 
   /** The believed backlog of `peerId` at `now`; the prior (with `ageMs` = Infinity) when nothing is known. */
   belief (peerId: string, now: number): Belief {
-    const state = this.peers.get(peerId)
-    if (state === undefined) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
-    const ageMs = Math.max(0, now - state.at)
-    if (state.serviceMs === undefined) {
+    const slot = this.slots.get(peerId)
+    if (slot === undefined) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
+    const rec = this.rec
+    const r = slot * FIELDS
+    const ageMs = Math.max(0, now - rec[r + AT])
+    const serviceMs = rec[r + SERVICE]
+    if (Number.isNaN(serviceMs)) {
       const w = Math.exp(-ageMs / this.priorRelaxMs)
       return {
-        mean: this.priorBacklog + (state.mean - this.priorBacklog) * w,
-        variance: this.priorVariance + (state.variance - this.priorVariance) * w,
+        mean: this.priorBacklog + (rec[r + MEAN] - this.priorBacklog) * w,
+        variance: this.priorVariance + (rec[r + VARIANCE] - this.priorVariance) * w,
         ageMs
       }
     }
-    const { mean, variance } = carryForward(state.mean, state.variance, ageMs, state.arrivalPerSec, state.serviceMs)
-    return { mean, variance, ageMs }
+    carryInto(carried, rec[r + MEAN], rec[r + VARIANCE], ageMs, rec[r + ARRIVAL], serviceMs)
+    return { mean: carried.mean, variance: carried.variance, ageMs }
   }
 
   /** Mean service time of one request at `peerId`, ms, from its beacons or (without any) the fastest answer seen. */
   serviceMs (peerId: string): number | undefined {
-    return this.peers.get(peerId)?.serviceMs
+    const slot = this.slots.get(peerId)
+    if (slot === undefined) return undefined
+    const t = this.rec[slot * FIELDS + SERVICE]
+    return Number.isNaN(t) ? undefined : t
   }
 
   /** Sender's clock of the newest beacon of `peerId` applied, ms; undefined when none is (the peer is unknown or was forgotten). */
   lastBeaconSentAt (peerId: string): number | undefined {
-    const t = this.peers.get(peerId)?.beaconSentAt
-    return t === undefined || Number.isNaN(t) ? undefined : t
+    const slot = this.slots.get(peerId)
+    if (slot === undefined) return undefined
+    const t = this.rec[slot * FIELDS + BEACON_SENT_AT]
+    return Number.isNaN(t) ? undefined : t
   }
 
   /** Arrival rate the last beacon of `peerId` carried, per second. */
   arrivalPerSec (peerId: string): number | undefined {
-    return this.peers.get(peerId)?.arrivalPerSec
+    const slot = this.slots.get(peerId)
+    return slot === undefined ? undefined : this.rec[slot * FIELDS + ARRIVAL]
   }
 
   /** Drops everything known of `peerId` (it left the network). */
   forget (peerId: string): void {
-    const state = this.peers.get(peerId)
-    if (state !== undefined) this.uncount(state)
-    this.peers.delete(peerId)
+    const slot = this.slots.get(peerId)
+    if (slot === undefined) return
+    this.uncount(slot)
+    this.release(slot)
   }
 
   /**
@@ -325,11 +374,12 @@ export class LoadBeliefs {
   estimateRivals (now: number, windowMs: number, delegatedShare = 1): number {
     if (now < this.horizon) this.rebuildFresh(now)
     this.horizon = now
-    const heap = this.expiry
     // Beacons that have gone stale since the last call leave the sum.
-    while (heap.length > 0 && !(now - heap[0].beaconAt <= this.beaconExpiryMs)) {
-      const entry = popExpiry(heap)
-      if (entry.state.stamp === entry.stamp) this.uncount(entry.state)
+    while (this.heapSize > 0 && !(now - this.heapAt[0] <= this.beaconExpiryMs)) {
+      const slot = this.heapSlot[0]
+      const stamp = this.heapStamp[0]
+      this.popExpiry()
+      if (this.rec[slot * FIELDS + STAMP] === stamp) this.uncount(slot)
     }
     return this.freshRateSum * Math.max(0, windowMs) / 1000 * Math.min(1, Math.max(0, delegatedShare))
   }
@@ -337,40 +387,114 @@ export class LoadBeliefs {
   /** {@link estimateRivals} by a loop over every peer: the reference the incremental sum is checked against. */
   estimateRivalsByScan (now: number, windowMs: number, delegatedShare = 1): number {
     const rates: number[] = []
-    for (const state of this.peers.values()) {
-      if (state.beaconAt !== undefined && now - state.beaconAt <= this.beaconExpiryMs) rates.push(state.arrivalPerSec)
+    const rec = this.rec
+    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) {
+      const beaconAt = rec[slot * FIELDS + BEACON_AT]
+      if (!Number.isNaN(beaconAt) && now - beaconAt <= this.beaconExpiryMs) rates.push(rec[slot * FIELDS + ARRIVAL])
     }
     return expectedRivals(rates, windowMs, delegatedShare)
   }
 
-  /** Adds `state` to the fresh sum when its beacon is fresh as of the latest `now` asked and its rate counts. */
-  private count (state: PeerState): void {
-    state.counted = 0
-    state.stamp = ++this.nextStamp
-    const rate = state.arrivalPerSec
-    if (state.beaconAt === undefined || !(Number.isFinite(rate) && rate > 0)) return
-    if (!(this.horizon - state.beaconAt <= this.beaconExpiryMs)) return
-    state.counted = rate
-    this.freshRateSum += rate
-    this.freshCount++
-    pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
-    // Superseded entries wait in the heap until they expire; a node that updates often and asks rarely compacts it.
-    if (this.expiry.length > 4 * this.peers.size + 1024) this.compactExpiry()
+  /** A slot for a new peer (not yet linked into the recency order). */
+  private allocate (peerId: string): number {
+    let slot = this.free.pop()
+    if (slot === undefined) {
+      slot = this.usedSlots++
+      if (slot * FIELDS >= this.rec.length) this.grow()
+    }
+    this.ids[slot] = peerId
+    this.slots.set(peerId, slot)
+    const r = slot * FIELDS
+    this.rec[r + COUNTED] = 0
+    this.rec[r + STAMP] = 0
+    return slot
   }
 
-  /** Keeps only the current entry of each counted state. */
+  /** A record that knows nothing of its peer's queue yet. */
+  private blank (slot: number): void {
+    const r = slot * FIELDS
+    const rec = this.rec
+    rec[r + SERVICE] = NaN
+    rec[r + SERVICE_FROM_BEACON] = 0
+    rec[r + ARRIVAL] = 0
+    rec[r + BEACON_AT] = NaN
+    rec[r + BEACON_SENT_AT] = NaN
+  }
+
+  /** Room for half as many slots again (at most maxPeers + 1: a new peer is added before the oldest is evicted). */
+  private grow (): void {
+    const slots = this.rec.length / FIELDS
+    const bigger = Math.min(this.maxPeers + 1, Math.max(slots + 1, Math.ceil(slots * 1.5)))
+    const rec = new Float64Array(bigger * FIELDS)
+    rec.set(this.rec)
+    this.rec = rec
+    const links = new Int32Array(bigger * 2)
+    links.set(this.links)
+    this.links = links
+  }
+
+  /** Unlinks `slot` and frees it, with its peer id. */
+  private release (slot: number): void {
+    this.unlink(slot)
+    this.slots.delete(this.ids[slot])
+    this.ids[slot] = ''
+    this.free.push(slot)
+  }
+
+  private unlink (slot: number): void {
+    const links = this.links
+    const prev = links[slot * 2]
+    const next = links[slot * 2 + 1]
+    if (prev === NONE) this.oldest = next
+    else links[prev * 2 + 1] = next
+    if (next === NONE) this.newest = prev
+    else links[next * 2] = prev
+  }
+
+  private linkNewest (slot: number): void {
+    const links = this.links
+    links[slot * 2] = this.newest
+    links[slot * 2 + 1] = NONE
+    if (this.newest === NONE) this.oldest = slot
+    else links[this.newest * 2 + 1] = slot
+    this.newest = slot
+  }
+
+  /** Adds `slot` to the fresh sum when its beacon is fresh as of the latest `now` asked and its rate counts. */
+  private count (slot: number): void {
+    const r = slot * FIELDS
+    const rec = this.rec
+    rec[r + COUNTED] = 0
+    const stamp = ++this.nextStamp
+    rec[r + STAMP] = stamp
+    const rate = rec[r + ARRIVAL]
+    const beaconAt = rec[r + BEACON_AT]
+    if (Number.isNaN(beaconAt) || !(Number.isFinite(rate) && rate > 0)) return
+    if (!(this.horizon - beaconAt <= this.beaconExpiryMs)) return
+    rec[r + COUNTED] = rate
+    this.freshRateSum += rate
+    this.freshCount++
+    this.pushExpiry(beaconAt, slot, stamp)
+    // Superseded entries wait in the heap until they expire; a node that updates often and asks rarely compacts it.
+    if (this.heapSize > 4 * this.slots.size + 1024) this.compactExpiry()
+  }
+
+  /** Keeps only the current entry of each counted record. */
   private compactExpiry (): void {
-    this.expiry.length = 0
-    for (const state of this.peers.values()) {
-      if (state.counted > 0 && state.beaconAt !== undefined) pushExpiry(this.expiry, { beaconAt: state.beaconAt, state, stamp: state.stamp })
+    this.heapSize = 0
+    const rec = this.rec
+    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) {
+      const r = slot * FIELDS
+      if (rec[r + COUNTED] > 0 && !Number.isNaN(rec[r + BEACON_AT])) this.pushExpiry(rec[r + BEACON_AT], slot, rec[r + STAMP])
     }
   }
 
-  /** Takes `state` out of the fresh sum (no-op when it is not counted). */
-  private uncount (state: PeerState): void {
-    const c = state.counted
+  /** Takes `slot` out of the fresh sum (no-op when it is not counted). */
+  private uncount (slot: number): void {
+    const r = slot * FIELDS
+    const c = this.rec[r + COUNTED]
     if (c === 0) return
-    state.counted = 0
+    this.rec[r + COUNTED] = 0
     this.freshCount--
     // Exactly zero when nothing is counted; otherwise the running sum, re-added exactly now and then so rounding cannot drift.
     if (this.freshCount === 0) this.freshRateSum = 0
@@ -380,73 +504,92 @@ export class LoadBeliefs {
   /** Recomputes the fresh sum and the heap from every peer, as of `now` (a clock that went back). */
   private rebuildFresh (now: number): void {
     this.horizon = now
-    this.expiry.length = 0
+    this.heapSize = 0
     this.freshRateSum = 0
     this.freshCount = 0
-    for (const state of this.peers.values()) this.count(state)
+    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) this.count(slot)
   }
 
   /** Re-adds the counted rates in one pass, so that the running sum carries no accumulated rounding. */
   private exactSum (): void {
     let sum = 0
-    for (const state of this.peers.values()) sum += state.counted
+    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) sum += this.rec[slot * FIELDS + COUNTED]
     this.freshRateSum = sum
     this.updatesSinceExactSum = 0
   }
 
-  /** Re-inserts so that Map order is least recently updated first, then evicts over the cap. */
-  private touch (peerId: string, state: PeerState): void {
-    const prev = this.peers.get(peerId)
-    if (prev !== undefined) {
-      this.uncount(prev)
-      this.peers.delete(peerId)
+  /** Moves `slot` to the newest end of the recency order (re-counting it), then evicts the least recently updated over the cap. */
+  private touch (slot: number, linked: boolean): void {
+    if (linked) {
+      this.uncount(slot)
+      this.unlink(slot)
     }
-    this.peers.set(peerId, state)
-    this.count(state)
-    while (this.peers.size > this.maxPeers) {
-      const oldest = this.peers.keys().next()
-      if (oldest.done === true) break
-      this.uncount(this.peers.get(oldest.value) as PeerState)
-      this.peers.delete(oldest.value)
+    this.linkNewest(slot)
+    this.count(slot)
+    while (this.slots.size > this.maxPeers) {
+      const oldest = this.oldest
+      if (oldest === NONE) break
+      this.uncount(oldest)
+      this.release(oldest)
     }
     if (++this.updatesSinceExactSum >= 4 * this.maxPeers) this.exactSum()
   }
-}
 
-function beforeExpiry (a: ExpiryEntry, b: ExpiryEntry): boolean {
-  return a.beaconAt < b.beaconAt
-}
-
-/** Binary min-heap push, by `beaconAt`. */
-function pushExpiry (heap: ExpiryEntry[], entry: ExpiryEntry): void {
-  let i = heap.length
-  heap.push(entry)
-  while (i > 0) {
-    const parent = (i - 1) >> 1
-    if (!beforeExpiry(entry, heap[parent])) break
-    heap[i] = heap[parent]
-    i = parent
+  /** Binary min-heap push, by the time the beacon was received. */
+  private pushExpiry (beaconAt: number, slot: number, stamp: number): void {
+    if (this.heapSize === this.heapAt.length) {
+      const n = this.heapSize * 2
+      const at = new Float64Array(n)
+      at.set(this.heapAt)
+      this.heapAt = at
+      const slots = new Int32Array(n)
+      slots.set(this.heapSlot)
+      this.heapSlot = slots
+      const stamps = new Float64Array(n)
+      stamps.set(this.heapStamp)
+      this.heapStamp = stamps
+    }
+    const heapAt = this.heapAt
+    const heapSlot = this.heapSlot
+    const heapStamp = this.heapStamp
+    let i = this.heapSize++
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!(beaconAt < heapAt[parent])) break
+      heapAt[i] = heapAt[parent]
+      heapSlot[i] = heapSlot[parent]
+      heapStamp[i] = heapStamp[parent]
+      i = parent
+    }
+    heapAt[i] = beaconAt
+    heapSlot[i] = slot
+    heapStamp[i] = stamp
   }
-  heap[i] = entry
-}
 
-/** Binary min-heap pop (the heap is not empty). */
-function popExpiry (heap: ExpiryEntry[]): ExpiryEntry {
-  const top = heap[0]
-  const last = heap.pop() as ExpiryEntry
-  const n = heap.length
-  if (n > 0) {
+  /** Binary min-heap pop of the top entry (the heap is not empty). */
+  private popExpiry (): void {
+    const heapAt = this.heapAt
+    const heapSlot = this.heapSlot
+    const heapStamp = this.heapStamp
+    const n = --this.heapSize
+    if (n === 0) return
+    const lastAt = heapAt[n]
+    const lastSlot = heapSlot[n]
+    const lastStamp = heapStamp[n]
     let i = 0
     while (true) {
       const l = 2 * i + 1
       if (l >= n) break
       const r = l + 1
-      const c = r < n && beforeExpiry(heap[r], heap[l]) ? r : l
-      if (!beforeExpiry(heap[c], last)) break
-      heap[i] = heap[c]
+      const c = r < n && heapAt[r] < heapAt[l] ? r : l
+      if (!(heapAt[c] < lastAt)) break
+      heapAt[i] = heapAt[c]
+      heapSlot[i] = heapSlot[c]
+      heapStamp[i] = heapStamp[c]
       i = c
     }
-    heap[i] = last
+    heapAt[i] = lastAt
+    heapSlot[i] = lastSlot
+    heapStamp[i] = lastStamp
   }
-  return top
 }
