@@ -25,6 +25,8 @@ export interface AdmissionState {
   serviceMs: number
   /** The owner's own queries per second, as measured. */
   ownerArrivalPerSec: number
+  /** Of `remoteQueued`, those of the peer asking now; when given, one peer may hold only its share of the remote slots. */
+  fromPeerQueued?: number
 }
 
 /** The owner's terms. */
@@ -33,10 +35,16 @@ export interface AdmissionOptions {
   ownerWaitBoundMs?: number
   /** Most remote queries queued at once, so that borrowed queries do not wait behind the owner for ever. Default 4. */
   maxRemoteQueued?: number
+  /**
+   * Most remote queries one peer may have queued at once (default: half of
+   * `maxRemoteQueued`, rounded up), so that a peer flooding within its rate
+   * limits cannot take every slot and turn the others away.
+   */
+  maxPerPeerQueued?: number
 }
 
 /** Why a remote query was admitted or refused: countable. */
-export type AdmissionReason = 'admitted' | 'owner-wait-bound' | 'remote-queue-full' | 'owner-saturated'
+export type AdmissionReason = 'admitted' | 'owner-wait-bound' | 'remote-queue-full' | 'peer-share' | 'owner-saturated'
 
 /** The verdict on one remote query. */
 export interface AdmissionDecision {
@@ -67,6 +75,8 @@ export function admitRemote (state: AdmissionState, opts: AdmissionOptions = {})
   const predictedOwnerWaitMs = (ownerBacklog + 1) * serviceMs / (1 - rhoOwner)
   if (predictedOwnerWaitMs > bound) return { admit: false, reason: 'owner-wait-bound', predictedOwnerWaitMs }
   if (remote >= maxRemote) return { admit: false, reason: 'remote-queue-full', predictedOwnerWaitMs }
+  const perPeer = opts.maxPerPeerQueued ?? Math.ceil(maxRemote / 2)
+  if (state.fromPeerQueued !== undefined && state.fromPeerQueued >= perPeer) return { admit: false, reason: 'peer-share', predictedOwnerWaitMs }
   return { admit: true, reason: 'admitted', predictedOwnerWaitMs }
 }
 

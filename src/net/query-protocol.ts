@@ -67,8 +67,8 @@ export interface QueryServerInit {
   queue: ServingQueue
   backend: AgentBackend
   rejections: RejectionCounter<QueryRejectReason>
-  /** Owner's bound on predicted wait, ms, and cap on remote queries queued (see core/admission). */
-  admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number }
+  /** Owner's bound on predicted wait, ms, and caps on remote queries queued, in all and per peer (see core/admission). */
+  admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number, maxPerPeerQueued?: number }
   onServed?: (evt: ServedEvent) => void
   log?: Logger
 }
@@ -201,7 +201,8 @@ async function serveRequest (init: QueryServerInit, stream: Stream, from: string
     backlog: queue.backlog,
     remoteQueued: queue.remoteQueued,
     serviceMs: queue.serviceMs,
-    ownerArrivalPerSec: queue.arrivalPerSec('owner')
+    ownerArrivalPerSec: queue.arrivalPerSec('owner'),
+    fromPeerQueued: queue.remoteQueuedBy(from)
   }, init.admission)
   if (!verdict.admit) {
     init.onServed?.({ from, id: request.id, status: 'busy' })
@@ -218,7 +219,7 @@ async function serveRequest (init: QueryServerInit, stream: Stream, from: string
     controller.abort(new QueueAbortedError('deadline passed'))
   }, request.deadlineMs)
   try {
-    const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal)
+    const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal, from)
     init.onServed?.({ from, id: request.id, status: 'ok', queuedMs: served.queuedMs, workMs: served.workMs })
     return { type: 'response', id: request.id, status: 'ok', answer: served.value.text, queuedMs: served.queuedMs, workMs: served.workMs, backlog: queue.backlog, serviceMs: queue.serviceMs }
   } catch (err) {
@@ -272,6 +273,9 @@ async function respond (stream: Stream, response: QueryResponse): Promise<void> 
   try {
     stream.send(lp.encode.single(encodeResponse(response)))
     await stream.close()
+    // Nothing more is read after the final response: without this, bytes a peer keeps sending (e.g. after a stalled
+    // request was refused) pile up unread in the stream's buffer, up to 4 MB per stream.
+    await stream.closeRead()
   } catch {
     // The asker has gone; nothing left to tell it.
     stream.abort(new Error('could not respond'))

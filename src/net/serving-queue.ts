@@ -67,6 +67,8 @@ export class ServingQueue {
   private meanServiceMs: number
   private readonly arrivals: Record<Origin, number[]> = { owner: [], remote: [] }
   private readonly preemptRemote: boolean
+  /** Remote tasks waiting or in service, per asking peer (admission gives each peer only its share). */
+  private readonly remoteByPeer = new Map<string, number>()
   /** Remote tasks in service, for preemption. */
   private readonly remoteInService = new Set<{ controller: AbortController, preempted: boolean }>()
 
@@ -89,6 +91,11 @@ export class ServingQueue {
     return this.waiting.filter(e => e.origin === 'remote').length + this.runningRemote
   }
 
+  /** Remote tasks of `peer` waiting or in service. */
+  remoteQueuedBy (peer: string): number {
+    return this.remoteByPeer.get(peer) ?? 0
+  }
+
   /** Moving average of the service time, ms. */
   get serviceMs (): number {
     return this.meanServiceMs
@@ -108,9 +115,24 @@ export class ServingQueue {
 
   /**
    * Runs `task` when its turn comes. The task gets a signal that aborts when
-   * `signal` does; a task cancelled while waiting never runs.
+   * `signal` does; a task cancelled while waiting never runs. A remote task
+   * names the `peer` that asked, for {@link remoteQueuedBy}.
    */
-  async submit<T> (origin: Origin, task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<Served<T>> {
+  async submit<T> (origin: Origin, task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal, peer?: string): Promise<Served<T>> {
+    const counted = origin === 'remote' && peer !== undefined ? peer : undefined
+    if (counted !== undefined) this.remoteByPeer.set(counted, this.remoteQueuedBy(counted) + 1)
+    try {
+      return await this.run(origin, task, signal)
+    } finally {
+      if (counted !== undefined) {
+        const left = this.remoteQueuedBy(counted) - 1
+        if (left > 0) this.remoteByPeer.set(counted, left)
+        else this.remoteByPeer.delete(counted)
+      }
+    }
+  }
+
+  private async run<T> (origin: Origin, task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<Served<T>> {
     const enqueuedAt = this.clock()
     this.noteArrival(origin, enqueuedAt)
     if (signal?.aborted === true) throw new QueueAbortedError('cancelled before it was queued')

@@ -26,6 +26,18 @@ describe('admitRemote', () => {
     expect(admitRemote({ ...state, backlog: 4, remoteQueued: 4 }, { maxRemoteQueued: 8 }).admit).toBe(true)
   })
 
+  it('keeps one peer to its share of the remote slots while others still get in', () => {
+    const state = { backlog: 2, remoteQueued: 2, serviceMs: 1000, ownerArrivalPerSec: 0 }
+    // Default share: half of the 4 remote slots.
+    const greedyPeer = admitRemote({ ...state, fromPeerQueued: 2 })
+    expect(greedyPeer).toMatchObject({ admit: false, reason: 'peer-share' })
+    expect(admitRemote({ ...state, fromPeerQueued: 0 }).admit).toBe(true)
+    expect(admitRemote({ ...state, fromPeerQueued: 1 }).admit).toBe(true)
+    // Configurable, and not applied when the caller does not track peers.
+    expect(admitRemote({ ...state, fromPeerQueued: 2 }, { maxPerPeerQueued: 3 }).admit).toBe(true)
+    expect(admitRemote(state).admit).toBe(true)
+  })
+
   it('admits more when the owner tolerates a longer wait', () => {
     const state = { backlog: 2, remoteQueued: 0, serviceMs: 1000, ownerArrivalPerSec: 0.1 }
     expect(admitRemote(state).admit).toBe(false)
