@@ -109,10 +109,20 @@ export interface BucketProviderCacheInit {
   routing: ContentRouting
   network: string
   selfId: string
-  /** How long a bucket's provider list counts as fresh, ms (default 10 s). */
+  /** How long a bucket's provider list counts as fresh, ms (default 60 s: provider records live 10 min and a departed peer is caught by a failed dial). */
   freshMs?: number
-  /** Lookups started per second at most (default 4; bursts of twice that). */
+  /** Lookups a waiting query may start per second at most (default 4; bursts of twice that). */
   lookupsPerSec?: number
+  /** Period of the background refresh while it discovers peers: one wanted stale bucket looked up per period, ms (default 2000; 0 = none). */
+  backgroundPeriodMs?: number
+  /** The period doubles after each background lookup that found no unknown peer, up to this, ms (default 64 s). */
+  maxBackgroundPeriodMs?: number
+  /** Whether a peer is known already (e.g. its profile came by gossip): lookups that find only known peers slow the background refresh down. */
+  isKnown?: (peerId: string) => boolean
+  /** Lookup options of the background refresh. */
+  background?: { limit: number, timeoutMs: number }
+  /** Buckets remembered as wanted at most (default 256, the newest kept). */
+  maxWanted?: number
   /** Lookups in flight at most (default 8). */
   maxInFlight?: number
   /** Bounded memory: the cache is cleared when it holds more buckets than this (default 4096). */
@@ -121,24 +131,100 @@ export interface BucketProviderCacheInit {
 
 /**
  * Provider lists of buckets, looked up in the DHT and reused while fresh.
- * Lookups are deduplicated per bucket and limited in rate and number, so a
- * burst of queries probing new buckets cannot flood the DHT: buckets that
- * find no budget stay stale until a later query.
+ * A query that knows too few candidates waits for a lookup (deduplicated per
+ * bucket, limited in rate and number); otherwise it only marks its stale
+ * buckets as wanted, and a background timer looks up one of them per period.
+ * The period doubles while lookups find only peers already known (gossip
+ * brought them) and returns to its base when one finds a new peer. So the DHT
+ * work of candidate discovery is bounded per node and per second and spent
+ * where it discovers something, not paid per query: a lookup walks the DHT (a
+ * stream to each of several peers) and costs far more CPU than a query.
  */
 export class BucketProviderCache {
   private readonly lists = new Map<string, { at: number, peers: string[] }>()
   private readonly inFlight = new Map<string, Promise<void>>()
+  /** Stale buckets queries probed, by when they were last wanted (insertion order: oldest first). */
+  private readonly wanted = new Map<string, number>()
   private tokens: number
   private tokensAt = Date.now()
+  private timer?: NodeJS.Timeout
+  private running = false
+  /** The background refresh's current period, ms. */
+  periodMs: number
+  /** Lookups started by the background refresh. */
+  backgroundLookups = 0
 
   constructor (private readonly init: BucketProviderCacheInit) {
     this.tokens = 2 * (init.lookupsPerSec ?? 4)
+    this.periodMs = init.backgroundPeriodMs ?? 2000
+  }
+
+  /** Starts the background refresh of wanted buckets (a no-op when its period is 0). */
+  start (): void {
+    if (this.running || this.periodMs <= 0) return
+    this.running = true
+    this.schedule()
+  }
+
+  stop (): void {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.wanted.clear()
+  }
+
+  private schedule (): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      void this.refreshOneWanted().finally(() => { this.schedule() })
+    }, this.periodMs)
+    this.timer.unref()
+  }
+
+  /** Marks stale buckets a query probed, for the background refresh. */
+  want (keys: string[]): void {
+    const now = Date.now()
+    for (const key of keys) {
+      this.wanted.delete(key)
+      this.wanted.set(key, now)
+    }
+    const max = this.init.maxWanted ?? 256
+    for (const key of this.wanted.keys()) {
+      if (this.wanted.size <= max) break
+      this.wanted.delete(key)
+    }
+  }
+
+  /** How many buckets wait for the background refresh. */
+  get wantedCount (): number {
+    return this.wanted.size
+  }
+
+  /** Looks up the most recently wanted bucket that is still stale and not being looked up; adapts the period to what it found. */
+  private async refreshOneWanted (): Promise<void> {
+    const freshMs = this.init.freshMs ?? 60_000
+    const now = Date.now()
+    const entries = [...this.wanted]
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, wantedAt] = entries[i]
+      this.wanted.delete(key)
+      if (this.inFlight.has(key) || this.stale([key]).length === 0) continue
+      // Wanted long ago: no recent query needs it any more.
+      if (now - wantedAt > freshMs) continue
+      this.backgroundLookups++
+      await this.lookup(key, this.init.background ?? { limit: 32, timeoutMs: 2000 })
+      const isKnown = this.init.isKnown
+      const base = this.init.backgroundPeriodMs ?? 2000
+      const discovered = isKnown == null || (this.lists.get(key)?.peers ?? []).some(id => !isKnown(id))
+      this.periodMs = discovered ? base : Math.min(this.init.maxBackgroundPeriodMs ?? 64_000, 2 * this.periodMs)
+      return
+    }
   }
 
   /** The buckets among `keys` whose provider list is missing or older than `freshMs`. */
   stale (keys: string[]): string[] {
     const now = Date.now()
-    const freshMs = this.init.freshMs ?? 10_000
+    const freshMs = this.init.freshMs ?? 60_000
     return keys.filter(key => {
       const hit = this.lists.get(key)
       return hit == null || now - hit.at >= freshMs
@@ -157,20 +243,22 @@ export class BucketProviderCache {
   /** Looks up the providers of `keys` within the rate budget; resolves when those lookups end. */
   async refresh (keys: string[], opts: { limit: number, timeoutMs: number }): Promise<void> {
     await mapWithConcurrency(keys, 4, async key => {
-      let p = this.inFlight.get(key)
-      if (p == null) {
-        if (this.inFlight.size >= (this.init.maxInFlight ?? 8) || !this.takeToken()) return
-        p = findBucketProviders(this.init.routing, this.init.network, [key], { limit: opts.limit, timeoutMs: opts.timeoutMs, exclude: new Set([this.init.selfId]) })
-          .then(found => {
-            if (this.lists.size > (this.init.maxBuckets ?? 4096)) this.lists.clear()
-            this.lists.set(key, { at: Date.now(), peers: [...found.keys()] })
-          })
-          .catch(() => {})
-          .finally(() => this.inFlight.delete(key))
-        this.inFlight.set(key, p)
-      }
+      const p = this.inFlight.get(key) ?? (this.inFlight.size >= (this.init.maxInFlight ?? 8) || !this.takeToken() ? undefined : this.lookup(key, opts))
       await p
     })
+  }
+
+  /** One bucket's lookup, deduplicated while in flight. */
+  private async lookup (key: string, opts: { limit: number, timeoutMs: number }): Promise<void> {
+    const p = findBucketProviders(this.init.routing, this.init.network, [key], { limit: opts.limit, timeoutMs: opts.timeoutMs, exclude: new Set([this.init.selfId]) })
+      .then(found => {
+        if (this.lists.size > (this.init.maxBuckets ?? 4096)) this.lists.clear()
+        this.lists.set(key, { at: Date.now(), peers: [...found.keys()] })
+      })
+      .catch(() => {})
+      .finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, p)
+    await p
   }
 
   private takeToken (): boolean {

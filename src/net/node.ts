@@ -91,9 +91,11 @@ export interface PpaiNodeInit {
   dhtTables?: number
   /** Neighbouring buckets probed per table in the DHT (default 2). */
   probeFlipBits?: number
-  /** DHT bucket lookups started per second at most (default 4; bursts of twice that). */
+  /** DHT bucket lookups a query waiting for candidates may start per second at most (default 4; bursts of twice that). */
   lookupsPerSec?: number
-  /** How long provider lookups of one bucket are reused, ms (default 10 s). */
+  /** Background DHT refresh: one stale bucket that queries probed is looked up per this period, ms (default 2000; 0 = none); the period doubles (up to 64 s) while lookups find only peers already known. */
+  providerRefreshMs?: number
+  /** How long provider lookups of one bucket are reused, ms (default 60 s). */
   providerCacheMs?: number
   /** How long a peer that failed is left out of candidates, ms (default 30 s). */
   downMs?: number
@@ -264,7 +266,17 @@ class Node implements PpaiNode {
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
     this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
     this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
-    this.providers = new BucketProviderCache({ routing: this.libp2p.contentRouting, network: this.network, selfId: this.peerId, freshMs: this.init.providerCacheMs, lookupsPerSec: this.init.lookupsPerSec })
+    this.providers = new BucketProviderCache({
+      routing: this.libp2p.contentRouting,
+      network: this.network,
+      selfId: this.peerId,
+      freshMs: this.init.providerCacheMs,
+      lookupsPerSec: this.init.lookupsPerSec,
+      backgroundPeriodMs: this.init.providerRefreshMs,
+      isKnown: id => id === this.peerId || this.directory.get(id) != null,
+      background: { limit: 2 * (this.init.maxCandidates ?? 16), timeoutMs: Math.max(this.init.lookupTimeoutMs ?? 1500, 1000) }
+    })
+    this.providers.start()
 
     const serving: QueryServerInit = {
       queue: this.queue,
@@ -637,8 +649,8 @@ class Node implements PpaiNode {
       await Promise.race([this.providers.refresh(stale, refreshOpts), new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
       hits = this.providers.hits(keys)
     } else if (stale.length > 0) {
-      // Not needed now: refreshed after the query, so DHT work does not compete with it.
-      this.afterQuery.push(() => { void this.providers.refresh(stale, refreshOpts) })
+      // Not needed now: the background refresh looks these buckets up at its own pace (a lookup per query would cost more CPU than the query).
+      this.providers.want(stale)
     }
     // Providers of more of the probed buckets first: they are nearer the query.
     const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
@@ -789,6 +801,7 @@ class Node implements PpaiNode {
     clearTimeout(this.profileDirtyTimer)
     clearTimeout(this.regossipTimer)
     this.beacons.stop()
+    this.providers?.stop()
     // Withdraw what can be: stop re-providing buckets, and replace the profile record by one that expires at once.
     try {
       const now = Date.now()
