@@ -18,7 +18,12 @@ export const askResultSchema = z.looseObject({
   servedBy: z.string(),
   attempts: z.array(attemptSchema),
   latencyMs: z.number(),
-  decision: z.looseObject({ policy: z.string(), action: z.string() }).optional()
+  decision: z.looseObject({
+    policy: z.string(),
+    action: z.string(),
+    reason: z.string().optional(),
+    explanation: z.array(z.looseObject({ action: z.string(), probability: z.number(), utility: z.number(), success: z.number(), expectedLatencyMs: z.number() })).optional()
+  }).optional()
 })
 export type DemoAskResult = z.infer<typeof askResultSchema>
 

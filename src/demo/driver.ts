@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
 import { summarise, type PolicyResult, type QueryOutcome } from '../bench/metrics.js'
 import { sleep, type Cluster } from './cluster.js'
+import { DecisionDigester, type DecisionDigest } from './decision-digest.js'
 import { NodeApiError, type NodeAnswer } from './node-client.js'
 import type { Progress } from './progress.js'
 import type { DemoWorkload, PlannedQuery } from './workload.js'
@@ -34,6 +35,8 @@ export interface RunNotes {
   timeSplitMs: { http: number, routing: number, attempts: number }
   /** 1-minute load average of the machine at the start and end of the run: other work skews latencies. */
   loadAvg: string
+  /** What the routing decisions rested on, averaged (absent for runs without decisions). */
+  decisions?: DecisionDigest
 }
 
 export interface DriveOptions {
@@ -54,6 +57,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   progress.phase(`${opts.policy}: ${notes.profilesSeen}/${n} nodes' profiles known to all others; running ${workload.queries.length} queries`)
 
   const outcomes: QueryOutcome[] = []
+  const digester = new DecisionDigester()
   const served = new Array<number>(n).fill(0)
   const inFlight = new Array<Set<Promise<void>>>(n).fill(undefined as never).map(() => new Set<Promise<void>>())
   const away = new Array<boolean>(n).fill(false)
@@ -134,6 +138,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
       }
       const servedBy = a.ppai.servedBy
       const server = servedBy === 'local' ? pq.node : cluster.indexOfPeer(servedBy)
+      digester.add(a.ppai, correct, servedBy !== 'local' && server !== pq.node)
       if (server >= 0) served[server]++
       outcomes.push({
         latencyMs,
@@ -168,6 +173,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
   const answered = Math.max(1, outcomes.length)
   notes.timeSplitMs = { http: Math.round(split.http / answered), routing: Math.round(split.routing / answered), attempts: Math.round(split.attempts / answered) }
   notes.loadAvg = `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)`
+  notes.decisions = digester.digest()
   done = true
   await Promise.all([poller, churner])
   progress.done(`${opts.policy}: ${outcomes.length}/${issued} answered in ${(notes.runMs / 1000).toFixed(1)} s`)

@@ -14,6 +14,7 @@ import { formatParams, formatTable } from '../bench/table.js'
 import type { PolicyName } from '../core/types.js'
 import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
 import { atExit, Cluster } from './cluster.js'
+import { formatDigest } from './decision-digest.js'
 import { drivePolicy, type RunNotes } from './driver.js'
 import { Progress } from './progress.js'
 import { DEFAULT_WORKLOAD, nodeName, planWorkload, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
@@ -211,5 +212,6 @@ function formatNotes (n: RunNotes): string {
   const failures = Object.entries(n.attemptErrors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${v}× ${k}`).join('; ')
   return `  ${n.policy}: run ${(n.runMs / 1000).toFixed(1)} s, peers at start ≥ ${n.minPeersAtStart}, profiles known to all others before the run ${n.profilesSeen}, departures ${n.departures}, rejoins ${n.rejoins}, skipped (owner away) ${n.skippedOwnerAway}, error responses ${errors === '' ? 0 : errors}, re-sent ${n.resent}, machine load avg ${n.loadAvg}` +
     `\n    mean ms per answer: HTTP ${n.timeSplitMs.http}, routing ${n.timeSplitMs.routing}, attempts (queue + service + network) ${n.timeSplitMs.attempts}` +
-    (failures !== '' ? `\n    failed attempts: ${failures}` : '')
+    (failures !== '' ? `\n    failed attempts: ${failures}` : '') +
+    (n.decisions != null ? `\n    ${formatDigest(n.decisions)}` : '')
 }
