@@ -47,8 +47,14 @@ export class KadStreamGuard implements Startable {
 
   /** kad-dht registers its handler in its own start(): by afterStart it is there to wrap. */
   async afterStart (): Promise<void> {
-    const { handler, options } = this.registrar.getHandler(this.protocol)
-    await this.registrar.handle(this.protocol, this.wrap(handler), { ...options, force: true })
+    let record: StreamHandlerRecord
+    try {
+      record = this.registrar.getHandler(this.protocol)
+    } catch {
+      // kad-dht in client mode serves nothing: there is no handler to guard.
+      return
+    }
+    await this.registrar.handle(this.protocol, this.wrap(record.handler), { ...record.options, force: true })
   }
 
   stop (): void {}
