@@ -11,6 +11,9 @@
  * peer on loopback) held ~100 MB. The guard re-registers kad-dht's handler so
  * that it sees a stand-in for the stream that lets go of the real one as soon
  * as the handler returns; what the timer still holds is the stand-in (~1 KB).
+ * (libp2p's `use()` middleware would be the public way to swap the stream, but
+ * in libp2p 3.3 every inbound stream appends to the registered middleware
+ * array, so it is not used.)
  */
 import type { Connection, Stream, StreamHandler, StreamHandlerOptions, StreamHandlerRecord, Startable } from '@libp2p/interface'
 
