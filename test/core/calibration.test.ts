@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { loadQuestionSet, syntheticQuestionSet } from '../../src/data/questions.js'
-import { buildWorld, evaluate, WORLD_DEFAULTS } from './support/personalised.js'
+import { buildWorld, evaluate, subjectLevelBound, WORLD_DEFAULTS } from './support/personalised.js'
 
 // The data set when present, and the built-in synthetic workload always.
 const sets = [loadQuestionSet(), syntheticQuestionSet(1)].filter((s, i, all) => i === 0 || !all[0].synthetic)
@@ -36,5 +36,13 @@ describe.each(sets.map(set => ({ set, label: set.synthetic ? 'synthetic' : 'MMLU
   it('makes greedy-on-scores at least as accurate as keeping every question local', () => {
     console.log(`[${label}] accuracy: greedy on scores ${r.greedy.toFixed(3)} (delegates ${(100 * r.delegated).toFixed(1)}%, predicted ${r.delegatedPredicted.toFixed(3)} vs right ${r.delegatedObserved.toFixed(3)} when it does), local-only ${r.local.toFixed(3)}, oracle ${r.oracle.toFixed(3)}`)
     expect(r.greedy).toBeGreaterThanOrEqual(r.local)
+  })
+
+  it('leaves room for routing: knowing each agent\'s true skill per subject would beat keeping questions local', () => {
+    const bound = subjectLevelBound(world, set)
+    console.log(`[${label}] subject-level bound: greedy on true per-subject accuracy ${bound.greedy.toFixed(3)} (delegates ${(100 * bound.delegated).toFixed(1)}%), local-only ${bound.local.toFixed(3)}; greedy on predicted scores ${r.greedy.toFixed(3)}`)
+    // The agents are experts on their owners' subjects: someone is better than the own agent's small model on most others.
+    expect(bound.greedy).toBeGreaterThan(bound.local + 0.05)
+    expect(bound.greedy).toBeGreaterThanOrEqual(r.greedy)
   })
 })

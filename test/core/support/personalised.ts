@@ -153,3 +153,38 @@ export function evaluate (world: World, opts: ScoringOptions | undefined, binWid
 function meanOf<T> (xs: T[], f: (x: T) => number): number {
   return xs.length === 0 ? Number.NaN : xs.reduce((a, x) => a + f(x), 0) / xs.length
 }
+
+/**
+ * What routing by subject could gain at best: each asker picks the agent whose
+ * TRUE accuracy on the question's subject (over the whole data set) is
+ * highest, own agent on ties. An upper bound for any predictor that knows an
+ * agent's skill per subject but not per question.
+ */
+export function subjectLevelBound (world: World, set: QuestionSet): { greedy: number, local: number, delegated: number } {
+  const rates = world.agents.map(agent => {
+    const bySubject = new Map<string, { right: number, n: number }>()
+    for (const q of soundQuestions(set)) {
+      const r = bySubject.get(q.subject) ?? { right: 0, n: 0 }
+      r.right += agent.model.correct(q) ? 1 : 0
+      r.n += 1
+      bySubject.set(q.subject, r)
+    }
+    return bySubject
+  })
+  const rateOf = (i: number, subject: string): number => {
+    const r = rates[i].get(subject)
+    return r == null ? 0 : r.right / r.n
+  }
+  let greedy = 0
+  let local = 0
+  let delegated = 0
+  for (const ask of world.asks) {
+    let best = ask.asker
+    for (let i = 0; i < world.agents.length; i++) if (rateOf(i, ask.q.subject) > rateOf(best, ask.q.subject)) best = i
+    greedy += world.agents[best].model.correct(ask.q) ? 1 : 0
+    local += world.agents[ask.asker].model.correct(ask.q) ? 1 : 0
+    if (best !== ask.asker) delegated++
+  }
+  const n = world.asks.length
+  return { greedy: greedy / n, local: local / n, delegated: delegated / n }
+}
