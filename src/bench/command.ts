@@ -32,6 +32,7 @@ export function applyFlags (scenario: ScenarioName, opts: BenchOptions): Scenari
   if (opts.queries !== undefined) p.sim.queries = opts.queries
   if (opts.load !== undefined) p.sim.load = opts.load
   if (opts.churn !== undefined) p.sim.churn.enabled = opts.churn
+  if (opts.latencyWeight !== undefined) p.sim.latencyWeight = opts.latencyWeight
   if (opts.kernelNear !== undefined) p.sim.kernel.nearSimilarity = opts.kernelNear
   if (opts.kernelTemperature !== undefined) p.sim.kernel.temperature = opts.kernelTemperature
   return p
@@ -112,6 +113,7 @@ export function registerBench (program: Command): void {
     .option('--sweep <loads>', `loads of the report's sweep (default ${DEFAULT_SWEEP.join(',')})`)
     .option('--sweep-queries <n>', 'queries per sweep point (default min(queries, 10000))')
     .option('--no-progress', 'no progress bar on stderr')
+    .option('--latency-weight <λ>', 'utility lost per second of expected latency, for ppai\'s game (default 0.05, as on the node)')
     .option('--kernel-near <cos>', 'experiment: the scoring kernel\'s half-weight cosine (default: the core\'s, as on the node)')
     .option('--kernel-temperature <t>', 'experiment: the scoring kernel\'s temperature (default: the core\'s)')
     .action(async (flags: Record<string, unknown>) => {

@@ -21,6 +21,19 @@ describe('ppai bench', () => {
     expect(lines.join('\n')).toContain('ppai vs local-only: accuracy +')
   })
 
+  it('lets ppai weigh latency as a flag says, and prints the weight among the parameters', async () => {
+    const lines: string[] = []
+    const args = { scenario: 'paper', synthetic: true, agents: '16', queries: '1500', policies: 'ppai', ...quiet }
+    const patient = await benchMain({ ...args, latencyWeight: '0' }, l => lines.push(l))
+    const hasty = await benchMain({ ...args, latencyWeight: '1' }, () => {})
+    expect(patient.result.params).toMatchObject({ latencyWeight: 0 })
+    expect(lines.join('\n')).toContain('latencyWeight')
+    // Indifferent to latency, ppai trades none of it for success; paying dearly for it, it goes where answers come fastest.
+    const share = (r: typeof patient): number => r.result.results[0].delegated ?? 0
+    expect(patient.result.results[0].latencyMs.mean).toBeGreaterThan(hasty.result.results[0].latencyMs.mean)
+    expect(share(patient)).not.toBe(share(hasty))
+  })
+
   it('labels the synthetic workload in the table, the JSON and the parameters', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ppai-bench-'))
     const json = join(dir, 'out.json')
@@ -53,6 +66,7 @@ describe('ppai bench', () => {
     expect(() => parseBenchOptions({ scenario: 'paper', policies: 'ppai,bogus' })).toThrow(/unknown bogus/)
     expect(() => parseBenchOptions({ scenario: 'paper', sweep: '0.5,x' })).toThrow(BenchOptionsError)
     expect(parseBenchOptions({ scenario: 'trace', seed: '7', load: '0.9' })).toMatchObject({ scenario: 'trace', seed: 7, load: 0.9 })
+    expect(() => parseBenchOptions({ scenario: 'paper', latencyWeight: '-0.1' })).toThrow(/--latency-weight must be >= 0/)
   })
 
   it('exits with status 2 and a message on a bad flag from the command line', async () => {
