@@ -3,13 +3,13 @@
  * where every failure becomes an OpenAI-style error object.
  */
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { ZodError } from 'zod'
 import type { Logger } from '../log.js'
 import type { NodeService } from '../net/service.js'
 import { buildAgentCard } from './agent-card.js'
 import { requireBearer } from './auth.js'
+import { limitBody } from './body-limit.js'
 import { dashboardAsset } from './dashboard-assets.js'
 import { ApiError, RejectionCounter } from './errors.js'
 import { FeedRegistry } from './event-feed.js'
@@ -59,13 +59,10 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
   })
   app.notFound(c => reject(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)))
 
-  app.use('*', bodyLimit({
-    maxSize: limit,
-    onError: c => {
-      // The rest of the body is never read: close the connection so the client does not reuse a desynchronised socket.
-      c.header('Connection', 'close')
-      return reject(c, new ApiError('body_too_large', `the request body is larger than ${limit} bytes`))
-    }
+  app.use('*', limitBody(limit, c => {
+    // The rest of the body is never read: close the connection so the client does not reuse a desynchronised socket.
+    c.header('Connection', 'close')
+    return reject(c, new ApiError('body_too_large', `the request body is larger than ${limit} bytes`))
   }))
 
   // Public: the dashboard shell holds no data, and the card is how others discover the node (it declares the auth scheme).

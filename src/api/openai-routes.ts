@@ -26,12 +26,26 @@ export function listModels (service: NodeService): Array<{ id: string, object: '
   ]
 }
 
+/** Known peer ids per service, reused for a second: `peers()` builds every peer's summary (prototype map included), too much per request. */
+const knownPeers = new WeakMap<NodeService, { at: number, ids: Set<string> }>()
+const KNOWN_PEERS_MS = 1000
+
+/** Whether the node knows a peer; a peer not in the cached list is looked up afresh, so a newcomer is never refused for staleness. */
+function knowsPeer (service: NodeService, id: string): boolean {
+  const now = Date.now()
+  const cached = knownPeers.get(service)
+  if (cached != null && now - cached.at < KNOWN_PEERS_MS && cached.ids.has(id)) return true
+  const ids = new Set(service.peers().map(p => p.peerId))
+  knownPeers.set(service, { at: now, ids })
+  return ids.has(id)
+}
+
 /** Maps a requested model name to the node's choice, or a `model_not_found` error. */
 export function resolveModel (service: NodeService, model: string): ModelChoice {
   if (model === 'ppai' || model === 'local') return model
   if (model.startsWith('peer:')) {
     const id = model.slice(5)
-    if (service.peers().some(p => p.peerId === id)) return `peer:${id}`
+    if (knowsPeer(service, id)) return `peer:${id}`
     throw new ApiError('model_not_found', `unknown peer '${id}': GET /v1/models lists the known peers`, 'model')
   }
   throw new ApiError('model_not_found', `unknown model '${model}': use 'ppai', 'local' or 'peer:<peer id>'`, 'model')

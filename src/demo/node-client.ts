@@ -3,6 +3,7 @@
  * chat completion), feedback, status, peers. Every failure is a
  * {@link NodeApiError} naming the URL and, when there is one, the status.
  */
+import { Agent, request as httpRequest } from 'node:http'
 import type { z } from 'zod'
 import { apiErrorSchema, chatCompletionSchema, peersSchema, statusSchema, type DemoAskResult, type DemoStatus } from './api-wire.js'
 
@@ -47,32 +48,66 @@ export class NodeClient {
   private async call<S extends z.ZodType> (method: string, path: string, body: unknown, timeoutMs: number, schema?: S): Promise<z.output<S>> {
     const url = this.baseUrl.replace(/\/$/, '') + path
     const headers: Record<string, string> = { accept: 'application/json' }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (this.token != null) headers.authorization = `Bearer ${this.token}`
-    const signal = AbortSignal.timeout(timeoutMs)
-    let res: Response
-    let text: string
-    try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
-      text = await res.text()
-    } catch (err) {
-      if (signal.aborted) throw new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`)
-      const cause = (err as { cause?: { code?: string } }).cause
-      throw new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${cause?.code ?? String(err)})`)
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json'
+      headers['content-length'] = String(Buffer.byteLength(payload))
     }
+    if (this.token != null) headers.authorization = `Bearer ${this.token}`
+    const { status, text } = await request(url, method, headers, payload, timeoutMs)
     let json: unknown
     try {
       json = text === '' ? undefined : JSON.parse(text)
     } catch {
-      throw new NodeApiError('malformed-body', url, `${method} ${url}: HTTP ${res.status}, body is not JSON`, res.status)
+      throw new NodeApiError('malformed-body', url, `${method} ${url}: HTTP ${status}, body is not JSON`, status)
     }
-    if (!res.ok) {
+    if (status < 200 || status > 299) {
       const e = apiErrorSchema.safeParse(json)
-      throw new NodeApiError('http-status', url, `${method} ${url}: HTTP ${res.status}${e.success ? `: ${e.data.error.message}` : ''}`, res.status)
+      throw new NodeApiError('http-status', url, `${method} ${url}: HTTP ${status}${e.success ? `: ${e.data.error.message}` : ''}`, status)
     }
     if (schema == null) return json as z.output<S>
     const parsed = schema.safeParse(json)
-    if (!parsed.success) throw new NodeApiError('malformed-body', url, `${method} ${url}: HTTP ${res.status}, unexpected body: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`, res.status)
+    if (!parsed.success) throw new NodeApiError('malformed-body', url, `${method} ${url}: HTTP ${status}, unexpected body: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`, status)
     return parsed.data
   }
+}
+
+/**
+ * Kept-alive connections to the nodes, shared by every client of the process:
+ * a new TCP connection per query costs the node more CPU than the query (the
+ * throughput bench runs hundreds a second). An idle socket is closed by us
+ * after {@link IDLE_SOCKET_MS}, before the node's server would close it
+ * (Node's default keep-alive timeout, 5 s), so a request is not sent on a
+ * socket that is being closed.
+ */
+const IDLE_SOCKET_MS = 4_000
+const agent = new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: 256 })
+
+/** One HTTP request on the shared agent; every failure is a {@link NodeApiError}. */
+async function request (url: string, method: string, headers: Record<string, string>, payload: string | undefined, timeoutMs: number): Promise<{ status: number, text: string }> {
+  const u = new URL(url)
+  return await new Promise((resolve, reject) => {
+    let timedOut = false
+    const req = httpRequest({ hostname: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        clearTimeout(timer)
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
+      })
+      res.on('error', err => {
+        clearTimeout(timer)
+        reject(timedOut ? new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`) : new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`))
+      })
+    })
+    const timer = setTimeout(() => {
+      timedOut = true
+      req.destroy(new Error('timeout'))
+    }, timeoutMs)
+    req.on('error', err => {
+      clearTimeout(timer)
+      reject(timedOut ? new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`) : new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`))
+    })
+    req.end(payload)
+  })
 }
