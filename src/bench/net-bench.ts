@@ -147,7 +147,7 @@ const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a
 async function main (): Promise<void> {
   const out = (s: string): void => { process.stdout.write(s + '\n') }
   out('# ppai net bench: real node processes on 127.0.0.1, instant backend')
-  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/ROUTED/SECONDS/INFLIGHT/SESSIONS override; node defaults otherwise: admission cap 4 remote queued, 20 requests/s per peer)`)
+  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/ROUTED/SECONDS/INFLIGHT/SESSIONS override; node defaults otherwise: admission cap 4 remote queued (at most 2 of one asking peer), 20 requests/s per peer; the driver reaches the nodes over kept-alive HTTP connections)`)
   out(`machine load average (1 min) at start: ${f(loadavg()[0], 1)} on ${cpus().length} cores: other work on the machine slows every figure`)
   await inProcess(out)
   out(`\n## part 2: ${params.nodes} \`ppai node\` processes, through their HTTP APIs`)

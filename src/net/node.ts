@@ -140,7 +140,9 @@ export interface PpaiNode extends NodeService {
 }
 
 interface AnswerMemo {
-  embedding: Float32Array
+  /** Embedded when routed; a forced query's question is embedded only if it is rated. */
+  embedding?: Float32Array
+  question: string
   servedBy: string
   rated: boolean
 }
@@ -465,8 +467,9 @@ class Node implements PpaiNode {
     const t0 = Date.now()
     const deadline = t0 + (opts.deadlineMs ?? this.init.defaultDeadlineMs ?? 60_000)
     const id = randomUUID()
-    const embedding = this.embedder.embed(question)
+    // Only routing needs the embedding now; a forced query (local, peer:) is embedded if and when it is rated.
     const model = opts.model ?? 'ppai'
+    const embedding = model === 'local' || model.startsWith('peer:') ? undefined : this.embedder.embed(question)
     const signal = opts.signal == null ? this.stopController.signal : AbortSignal.any([opts.signal, this.stopController.signal])
     this.asked.total++
     const attempts: Attempt[] = []
@@ -486,6 +489,7 @@ class Node implements PpaiNode {
       }
       order = [target]
     } else {
+      if (embedding == null) throw new AskError('bad-request', `not a routed model: ${model}`)
       const candidates = await this.findCandidates(embedding, Math.min(this.init.lookupTimeoutMs ?? 1500, Math.max(50, (deadline - Date.now()) / 4)))
       const ctx = buildDecisionContext({
         now: Date.now(),
@@ -521,7 +525,7 @@ class Node implements PpaiNode {
     const finish = (servedBy: string, answer: string): AskResult => {
       this.runAfterQuery()
       const latencyMs = Date.now() - t0
-      this.remember(id, embedding, servedBy)
+      this.remember(id, question, embedding, servedBy)
       if (servedBy !== 'local') this.asked.delegated++
       if (record != null) {
         record.outcome = { servedBy, status: 'ok', latencyMs, attempts }
@@ -717,8 +721,8 @@ class Node implements PpaiNode {
     this.events.dispatchEvent(new CustomEvent('decision', { detail: record }))
   }
 
-  private remember (id: string, embedding: Float32Array, servedBy: string): void {
-    this.answers.set(id, { embedding, servedBy, rated: false })
+  private remember (id: string, question: string, embedding: Float32Array | undefined, servedBy: string): void {
+    this.answers.set(id, { embedding, question, servedBy, rated: false })
     if (this.answers.size > MAX_ANSWER_MEMOS) {
       const oldest = this.answers.keys().next().value
       if (oldest != null) this.answers.delete(oldest)
@@ -729,6 +733,7 @@ class Node implements PpaiNode {
     const memo = this.answers.get(answerId)
     if (memo == null || !Number.isFinite(rating)) return false
     const outcome = Math.min(1, Math.max(0, rating))
+    memo.embedding ??= this.embedder.embed(memo.question)
     if (memo.servedBy === 'local') {
       observe(this.ownProfile, memo.embedding, outcome)
       this.profileChanged()
