@@ -27,6 +27,37 @@ export interface DecisionDigest {
   /** Accuracy of the answers the own agent gave, and of those peers gave. */
   accuracyLocal?: number
   accuracyDelegated?: number
+  /** The same split for questions in the asking owner's own subjects (its agent's strength) and for the others. */
+  ownSubjects: GroupDigest
+  otherSubjects: GroupDigest
+}
+
+/** Decisions on one group of questions. */
+export interface GroupDigest {
+  answers: number
+  /** The own agent's predicted success. */
+  localSuccess?: number
+  delegated: number
+  accuracyLocal?: number
+  accuracyDelegated?: number
+}
+
+class Group {
+  answers = 0
+  localSuccess = 0
+  localSuccessN = 0
+  delegated = 0
+  right = { local: 0, localN: 0, peer: 0, peerN: 0 }
+
+  digest (): GroupDigest {
+    return {
+      answers: this.answers,
+      localSuccess: this.localSuccessN > 0 ? this.localSuccess / this.localSuccessN : undefined,
+      delegated: this.answers > 0 ? this.delegated / this.answers : 0,
+      accuracyLocal: this.right.localN > 0 ? this.right.local / this.right.localN : undefined,
+      accuracyDelegated: this.right.peerN > 0 ? this.right.peer / this.right.peerN : undefined
+    }
+  }
 }
 
 /** Accumulates decisions and outcomes of one run. */
@@ -41,9 +72,26 @@ export class DecisionDigester {
   private rivalsN = 0
   private peer = 0
   private readonly right = { local: 0, localN: 0, peer: 0, peerN: 0 }
+  private readonly own = new Group()
+  private readonly other = new Group()
 
-  /** One answer: the node's account of it, whether it was right, whether a peer served it. */
-  add (result: DemoAskResult, correct: boolean, delegated: boolean): void {
+  /** One answer: the node's account of it, whether it was right, whether a peer served it, whether the question is in the owner's own subjects. */
+  add (result: DemoAskResult, correct: boolean, delegated: boolean, ownSubject: boolean): void {
+    const g = ownSubject ? this.own : this.other
+    g.answers++
+    if (delegated) {
+      g.delegated++
+      g.right.peerN++
+      if (correct) g.right.peer++
+    } else {
+      g.right.localN++
+      if (correct) g.right.local++
+    }
+    const localRow = result.decision?.explanation?.find(r => r.action === 'local')
+    if (localRow != null) {
+      g.localSuccess += localRow.success
+      g.localSuccessN++
+    }
     if (delegated) {
       this.right.peerN++
       if (correct) this.right.peer++
@@ -84,7 +132,9 @@ export class DecisionDigester {
       rivals: this.rivalsN > 0 ? this.rivals / this.rivalsN : undefined,
       chosePeer: this.peer / n,
       accuracyLocal: this.right.localN > 0 ? this.right.local / this.right.localN : undefined,
-      accuracyDelegated: this.right.peerN > 0 ? this.right.peer / this.right.peerN : undefined
+      accuracyDelegated: this.right.peerN > 0 ? this.right.peer / this.right.peerN : undefined,
+      ownSubjects: this.own.digest(),
+      otherSubjects: this.other.digest()
     }
   }
 }
@@ -93,5 +143,11 @@ export class DecisionDigester {
 export function formatDigest (d: DecisionDigest): string {
   const pct = (x: number | undefined): string => x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`
   return `decisions (${d.decisions}): own agent's predicted success ${d.localSuccess.toFixed(3)}, expected ${d.localExpectedMs.toFixed(0)} ms; best candidate's scored success ${d.bestCandidateSuccess.toFixed(3)} of ${d.candidates.toFixed(1)} candidates, expected ${d.candidateExpectedMs.toFixed(0)} ms on average` +
-    `${d.rivals != null ? `; expected rivals ${d.rivals.toFixed(2)}` : ''}; first choice a peer ${pct(d.chosePeer)}; accuracy of own answers ${pct(d.accuracyLocal)}, of delegated ones ${pct(d.accuracyDelegated)}`
+    `${d.rivals != null ? `; expected rivals ${d.rivals.toFixed(2)}` : ''}; first choice a peer ${pct(d.chosePeer)}; accuracy of own answers ${pct(d.accuracyLocal)}, of delegated ones ${pct(d.accuracyDelegated)}` +
+    `\n    ${formatGroup('questions in the owner\'s subjects', d.ownSubjects)}\n    ${formatGroup('other questions', d.otherSubjects)}`
+}
+
+function formatGroup (name: string, g: GroupDigest): string {
+  const pct = (x: number | undefined): string => x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`
+  return `${name} (${g.answers}): own agent's predicted success ${g.localSuccess == null ? 'n/a' : g.localSuccess.toFixed(3)}, served by a peer ${pct(g.delegated)}; accuracy of own answers ${pct(g.accuracyLocal)}, of delegated ones ${pct(g.accuracyDelegated)}`
 }

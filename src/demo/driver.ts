@@ -138,7 +138,7 @@ export async function drivePolicy (cluster: Cluster, workload: DemoWorkload, opt
       }
       const servedBy = a.ppai.servedBy
       const server = servedBy === 'local' ? pq.node : cluster.indexOfPeer(servedBy)
-      digester.add(a.ppai, correct, servedBy !== 'local' && server !== pq.node)
+      digester.add(a.ppai, correct, servedBy !== 'local' && server !== pq.node, workload.owners[pq.node].subjects.includes(pq.question.subject))
       if (server >= 0) served[server]++
       outcomes.push({
         latencyMs,
