@@ -111,7 +111,11 @@ function carryInto (out: { mean: number, variance: number }, mean0: number, vari
 /*
  * A peer's state is one record in flat arrays (a simulated network holds
  * 10,000 of these tables, millions of records: objects per peer were most of
- * its heap and of its garbage-collection work). Fields of a record, in order:
+ * its heap and of its garbage-collection work). The arrays are plain arrays of
+ * unboxed doubles (and small integers), grown by push: they live on the heap
+ * like the objects did, but hold no pointers to trace; typed arrays would be
+ * off-heap buffers whose growth triggers a full collection every few dozen MB
+ * ("external memory pressure"). Fields of a record, in order:
  * the estimate (mean, variance, its local clock `at`); the queue dynamics
  * (serviceMs, NaN when unknown; whether it came from a beacon, 1/0; arrival
  * rate per second); the local clock of the last beacon (NaN: none yet); the
@@ -148,9 +152,9 @@ export class LoadBeliefs {
   /** Slot -> peer id ('' when free). */
   private ids: string[] = []
   /** FIELDS numbers per slot. */
-  private rec: Float64Array
+  private readonly rec: number[] = []
   /** Recency order, least recently updated first: previous and next slot per slot (NONE at the ends). */
-  private links: Int32Array
+  private readonly links: number[] = []
   private oldest = NONE
   private newest = NONE
   /** Free slots (forgotten or evicted peers). */
@@ -173,9 +177,9 @@ export class LoadBeliefs {
    */
   private freshRateSum = 0
   private freshCount = 0
-  private heapAt: Float64Array
-  private heapSlot: Int32Array
-  private heapStamp: Float64Array
+  private readonly heapAt: number[] = []
+  private readonly heapSlot: number[] = []
+  private readonly heapStamp: number[] = []
   private heapSize = 0
   private horizon = -Infinity
   private nextStamp = 0
@@ -189,13 +193,6 @@ export class LoadBeliefs {
     this.refusalVariance = init.refusalVariance ?? 0.25
     this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
     this.priorRelaxMs = init.priorRelaxMs ?? 10_000
-    // Small to start: most tables of a simulated network hold tens to hundreds of peers.
-    const slots = Math.min(8, this.maxPeers + 1)
-    this.rec = new Float64Array(slots * FIELDS)
-    this.links = new Int32Array(slots * 2)
-    this.heapAt = new Float64Array(8)
-    this.heapSlot = new Int32Array(8)
-    this.heapStamp = new Float64Array(8)
   }
 
   /** Number of peers remembered. */
@@ -208,12 +205,28 @@ export class LoadBeliefs {
    * something newer (a beacon that overtook it, or its own observation).
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
+    this.applyBeacon(beacon, receivedAt, this.slots.get(beacon.peerId))
+  }
+
+  /**
+   * {@link onBeacon}, unless a beacon of this peer sent at the same time or
+   * later was already applied (one heard twice, e.g. by gossip and again
+   * with a refusal); true when applied. One lookup for both steps.
+   */
+  onNewBeacon (beacon: LoadBeacon, receivedAt: number): boolean {
+    const known = this.slots.get(beacon.peerId)
+    if (known !== undefined && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) return false
+    this.applyBeacon(beacon, receivedAt, known)
+    return true
+  }
+
+  /** {@link onBeacon} for the peer's slot (undefined: not known yet). */
+  private applyBeacon (beacon: LoadBeacon, receivedAt: number, known: number | undefined): void {
     // Frames are validated at the edge; a non-finite value here is a bug upstream, not information.
     if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
     const arrivalPerSec = Math.max(0, Number.isFinite(beacon.arrivalPerSec) ? beacon.arrivalPerSec : 0)
-    const known = this.slots.get(beacon.peerId)
     if (known === undefined) {
       const slot = this.allocate(beacon.peerId)
       const r = slot * FIELDS
@@ -400,7 +413,9 @@ export class LoadBeliefs {
     let slot = this.free.pop()
     if (slot === undefined) {
       slot = this.usedSlots++
-      if (slot * FIELDS >= this.rec.length) this.grow()
+      // -0.5, not 0: the array's elements become doubles at once (0 would start them as small integers).
+      for (let f = 0; f < FIELDS; f++) this.rec.push(-0.5)
+      this.links.push(NONE, NONE)
     }
     this.ids[slot] = peerId
     this.slots.set(peerId, slot)
@@ -419,18 +434,6 @@ export class LoadBeliefs {
     rec[r + ARRIVAL] = 0
     rec[r + BEACON_AT] = NaN
     rec[r + BEACON_SENT_AT] = NaN
-  }
-
-  /** Room for half as many slots again (at most maxPeers + 1: a new peer is added before the oldest is evicted). */
-  private grow (): void {
-    const slots = this.rec.length / FIELDS
-    const bigger = Math.min(this.maxPeers + 1, Math.max(slots + 1, Math.ceil(slots * 1.5)))
-    const rec = new Float64Array(bigger * FIELDS)
-    rec.set(this.rec)
-    this.rec = rec
-    const links = new Int32Array(bigger * 2)
-    links.set(this.links)
-    this.links = links
   }
 
   /** Unlinks `slot` and frees it, with its peer id. */
@@ -538,16 +541,9 @@ export class LoadBeliefs {
   /** Binary min-heap push, by the time the beacon was received. */
   private pushExpiry (beaconAt: number, slot: number, stamp: number): void {
     if (this.heapSize === this.heapAt.length) {
-      const n = this.heapSize * 2
-      const at = new Float64Array(n)
-      at.set(this.heapAt)
-      this.heapAt = at
-      const slots = new Int32Array(n)
-      slots.set(this.heapSlot)
-      this.heapSlot = slots
-      const stamps = new Float64Array(n)
-      stamps.set(this.heapStamp)
-      this.heapStamp = stamps
+      this.heapAt.push(beaconAt)
+      this.heapSlot.push(slot)
+      this.heapStamp.push(stamp)
     }
     const heapAt = this.heapAt
     const heapSlot = this.heapSlot

@@ -74,11 +74,12 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
   }
   const space = input.local.profile.embedderId
   const defaultServiceMs = input.defaultServiceMs ?? input.local.serviceMs
-  const seen = new Set<string>()
+  // A handful of candidates is de-duplicated by a scan of those kept (no Set per decision); many, by a Set.
+  const seen = input.candidates.length > 16 ? new Set<string>() : undefined
   const candidates: Candidate[] = []
   for (const c of input.candidates) {
-    if (seen.has(c.id)) continue
-    seen.add(c.id)
+    if (seen !== undefined ? seen.has(c.id) : isKept(candidates, c.id)) continue
+    seen?.add(c.id)
     const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
     candidates.push({
       id: c.id,
@@ -103,4 +104,9 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     rng: input.rng,
     oracle: input.oracle
   }
+}
+
+function isKept (kept: readonly Candidate[], id: string): boolean {
+  for (let k = 0; k < kept.length; k++) if (kept[k].id === id) return true
+  return false
 }

@@ -39,9 +39,7 @@ export class UserDecider {
   /** A beacon reached this node by gossip at `receivedAt` (applied once per beacon). */
   hearBeacon (beacon: LoadBeacon, receivedAt: number): void {
     // The beliefs remember the newest beacon applied per peer: no second map of 10,000 deciders x their peers.
-    const last = this.beliefs.lastBeaconSentAt(beacon.peerId)
-    if (last !== undefined && last >= beacon.sentAt) return
-    this.beliefs.onBeacon(beacon, receivedAt)
+    this.beliefs.onNewBeacon(beacon, receivedAt)
   }
 
   hearRefusal (peerId: string, backlog: number, now: number): void {

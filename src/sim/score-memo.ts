@@ -4,17 +4,22 @@
  * is scored on the same question thousands of times. The value is the core's
  * own function of (profile, query embedding, options), computed once; an
  * entry is dropped when the profile's version moves on.
+ *
+ * Plain Maps, not WeakMaps: a memo lives for one run, over profiles and
+ * embeddings the run's world holds anyway, and a million entries in WeakMaps
+ * made every full garbage collection trace them as ephemerons (seconds per
+ * collection at 10,000 agents; most of the scale run's GC time).
  */
 import { predictSuccess, type ScoringOptions } from '../core/scoring.js'
 import type { Profile, SuccessEstimate } from '../core/types.js'
 
 interface ProfileEntry {
   version: number
-  byQuery: WeakMap<Float32Array, SuccessEstimate>
+  byQuery: Map<Float32Array, SuccessEstimate>
 }
 
 export class AdvertisedScoreMemo {
-  private readonly byProfile = new WeakMap<Profile, ProfileEntry>()
+  private readonly byProfile = new Map<Profile, ProfileEntry>()
   private hits = 0
   private misses = 0
 
@@ -26,7 +31,7 @@ export class AdvertisedScoreMemo {
     if (opts !== this.opts) return predictSuccess(profile, embedding, opts)
     let entry = this.byProfile.get(profile)
     if (entry === undefined || entry.version !== profile.version) {
-      entry = { version: profile.version, byQuery: new WeakMap() }
+      entry = { version: profile.version, byQuery: new Map() }
       this.byProfile.set(profile, entry)
     }
     let estimate = entry.byQuery.get(embedding)
