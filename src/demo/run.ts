@@ -164,11 +164,25 @@ function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, wor
     '--sim-seed', String(opts.seed),
     '--time-scale', String(opts.timeScale),
     '--seed-file', seedFile,
+    // λ is per second of a real device; the demo's seconds are timeScale of those, so a demo second weighs 1/timeScale as much.
+    '--latency-weight', String(demoLatencyWeight(opts.timeScale)),
     '--log-level', process.env.PPAI_DEMO_NODE_LOG ?? 'warn'
   ]
   args.push('--data', dataDir ?? 'synthetic')
   if (name !== nodeName(i)) throw new DemoError(`node ${i} named ${name}, expected ${nodeName(i)}`)
   return args
+}
+
+/** λ of the simulator and the node's default: utility lost per second of latency on a real device. */
+export const LATENCY_WEIGHT_PER_REAL_SECOND = 0.05
+
+/**
+ * The nodes' λ per demo second: service times are scaled by `timeScale`, so
+ * one demo second stands for 1/timeScale real seconds and the owner's
+ * trade-off between accuracy and waiting stays the simulator's.
+ */
+export function demoLatencyWeight (timeScale: number): number {
+  return LATENCY_WEIGHT_PER_REAL_SECOND / Math.max(1e-6, timeScale)
 }
 
 function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Record<string, unknown> {
@@ -198,6 +212,8 @@ function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Reco
     outputTokens: p.service.outputTokens,
     tokensPerSec: p.service.tokensPerSec,
     timeScale: p.service.timeScale,
+    latencyWeightPerRealSecond: LATENCY_WEIGHT_PER_REAL_SECOND,
+    latencyWeightPerDemoSecond: Number(demoLatencyWeight(p.service.timeScale).toFixed(4)),
     churn: opts.churn,
     churnEveryMs: p.churnEveryMs,
     churnDownMs: p.churnDownMs,

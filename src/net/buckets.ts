@@ -121,6 +121,8 @@ export interface BucketProviderCacheInit {
   isKnown?: (peerId: string) => boolean
   /** Lookup options of the background refresh. */
   background?: { limit: number, timeoutMs: number }
+  /** A wanted bucket not looked up within this long is dropped: no recent query needs it, ms (default 60 s). */
+  wantedMs?: number
   /** Buckets remembered as wanted at most (default 256, the newest kept). */
   maxWanted?: number
   /** Lookups in flight at most (default 8). */
@@ -202,7 +204,7 @@ export class BucketProviderCache {
 
   /** Looks up the most recently wanted bucket that is still stale and not being looked up; adapts the period to what it found. */
   private async refreshOneWanted (): Promise<void> {
-    const freshMs = this.init.freshMs ?? 60_000
+    const wantedMs = this.init.wantedMs ?? 60_000
     const now = Date.now()
     const entries = [...this.wanted]
     for (let i = entries.length - 1; i >= 0; i--) {
@@ -210,7 +212,7 @@ export class BucketProviderCache {
       this.wanted.delete(key)
       if (this.inFlight.has(key) || this.stale([key]).length === 0) continue
       // Wanted long ago: no recent query needs it any more.
-      if (now - wantedAt > freshMs) continue
+      if (now - wantedAt > wantedMs) continue
       this.backgroundLookups++
       await this.lookup(key, this.init.background ?? { limit: 32, timeoutMs: 2000 })
       const isKnown = this.init.isKnown
