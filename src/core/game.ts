@@ -147,6 +147,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     const p = type.success
     for (let j = 0; j < C; j++) success[row + j] = p[j]
   }
+  s.factored = factorable(s, types)
   // Latency of each candidate without the crowd, and the extra latency one unit of crowd probability adds (ms).
   const { baseLatencyMs, crowdCostMs } = s
   for (let j = 0; j < C; j++) {
@@ -232,6 +233,10 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
 
 /** Fills crowd latencies, utilities and logit strategies for crowd xv. */
 function evaluate (s: Scratch, xv: Float64Array): void {
+  if (s.factored) {
+    evaluateFactored(s, xv)
+    return
+  }
   const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, success, perMs, localUtility, utility, sigma } = s
   const A = C + 1
   // The crowd's latency is the same for every type: computed once per evaluation.
@@ -257,6 +262,83 @@ function evaluate (s: Scratch, xv: Float64Array): void {
   }
 }
 
+/**
+ * Whether every type weighs latency alike, with success values spread little
+ * enough that exp(success / temperature) is representable: then a type's
+ * logit weight of a candidate, exp((u − best) / τ), factors into a part of
+ * its success (fixed for the solve), a part of the candidate's latency
+ * (shared by every type) and one per type, so an evaluation takes C + 2T
+ * exponentials instead of T·(C + 1) (same values up to a few ulps). When
+ * true, fills the success factors and each type's top success.
+ */
+function factorable (s: Scratch, types: readonly GameType[]): boolean {
+  const { T, C, temperature, success, successFactor, topSuccess } = s
+  if (C === 0) return false
+  const lw = types[0].latencyWeight
+  for (let t = 1; t < T; t++) if (types[t].latencyWeight !== lw) return false
+  for (let t = 0; t < T; t++) {
+    const row = t * C
+    let top = -Infinity
+    let bottom = Infinity
+    for (let j = 0; j < C; j++) {
+      const p = success[row + j]
+      if (p > top) top = p
+      if (p < bottom) bottom = p
+    }
+    if (!((top - bottom) / temperature <= 600)) return false
+    topSuccess[t] = top
+    for (let j = 0; j < C; j++) successFactor[row + j] = Math.exp((success[row + j] - top) / temperature)
+  }
+  return true
+}
+
+/** {@link evaluate} for a game that {@link factorable} accepted. */
+function evaluateFactored (s: Scratch, xv: Float64Array): void {
+  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, success, perMs, localUtility, utility, sigma, successFactor, topSuccess, latencyFactor } = s
+  const A = C + 1
+  const pm = perMs[0]
+  // The largest latency term −λ·T over candidates: the latency factors are at most 1.
+  let top = -Infinity
+  for (let j = 0; j < C; j++) {
+    const lat = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
+    crowdLatencyMs[j] = lat
+    const v = -pm * lat
+    if (v > top) top = v
+  }
+  for (let j = 0; j < C; j++) latencyFactor[j] = Math.exp((-pm * crowdLatencyMs[j] - top) / temperature)
+  for (let t = 0; t < T; t++) {
+    const row = t * A
+    const srow = t * C
+    let best = localUtility[t]
+    utility[row] = best
+    for (let j = 0; j < C; j++) {
+      const u = success[srow + j] - pm * crowdLatencyMs[j]
+      utility[row + j + 1] = u
+      if (u > best) best = u
+    }
+    // exp((u − best)/τ) = exp((p − top p)/τ) · exp((−λT − top)/τ) · exp((top p + top − best)/τ), and the last factor cancels
+    // in the normalisation: the own agent's weight is taken relative to it, unless that would overflow (own agent far ahead).
+    const ownExponent = (utility[row] - topSuccess[t] - top) / temperature
+    let typeFactor = 1
+    let e0: number
+    if (ownExponent <= 600) {
+      e0 = Math.exp(ownExponent)
+    } else {
+      typeFactor = Math.exp((topSuccess[t] + top - best) / temperature)
+      e0 = Math.exp((utility[row] - best) / temperature)
+    }
+    sigma[row] = e0
+    let z = e0
+    for (let j = 0; j < C; j++) {
+      const e = successFactor[srow + j] * (latencyFactor[j] * typeFactor)
+      sigma[row + j + 1] = e
+      z += e
+    }
+    const inv = 1 / z
+    for (let a = 0; a < A; a++) sigma[row + a] *= inv
+  }
+}
+
 /** out = xv − X(xv): how far the assumed crowd is from the crowd the strategies produce. */
 function residualAt (s: Scratch, xv: Float64Array, out: Float64Array): void {
   evaluate(s, xv)
@@ -276,10 +358,11 @@ function residualAt (s: Scratch, xv: Float64Array, out: Float64Array): void {
  * last residualAt was at x (the start or the accepted trial).
  */
 function newtonStep (s: Scratch, Fv: Float64Array, out: Float64Array): boolean {
-  const { T, C, J, sigma, newtonCoef, crowdCostMs, active } = s
+  const { T, C, J, sigma, newtonCoef, crowdCostMs, active, diagSum } = s
   const A = C + 1
+  // Σ_t w_t(λ_t/τ) σ_t σ_tᵀ is symmetric: its upper triangle is summed in J, the diagonal's Σ w(λ/τ) σ in diagSum.
   J.fill(0, 0, C * C)
-  for (let i = 0; i < C; i++) J[i * C + i] = 1
+  diagSum.fill(0, 0, C)
   for (let t = 0; t < T; t++) {
     const row = t * A + 1
     const c = newtonCoef[t]
@@ -289,13 +372,22 @@ function newtonStep (s: Scratch, Fv: Float64Array, out: Float64Array): boolean {
     for (let a = 0; a < m; a++) {
       const j = active[a]
       const csj = c * sigma[row + j]
+      diagSum[j] += csj
       const jr = j * C
-      J[jr + j] += csj * crowdCostMs[j]
-      for (let b = 0; b < m; b++) {
+      for (let b = a; b < m; b++) {
         const k = active[b]
-        J[jr + k] -= csj * sigma[row + k] * crowdCostMs[k]
+        J[jr + k] += csj * sigma[row + k]
       }
     }
+  }
+  // J = I + (diag(Σ cσ) − Σ cσσᵀ)·D: the lower triangle from the upper first, then the upper in place.
+  for (let j = 1; j < C; j++) {
+    for (let k = 0; k < j; k++) J[j * C + k] = -J[k * C + j] * crowdCostMs[k]
+  }
+  for (let j = 0; j < C; j++) {
+    const jr = j * C
+    J[jr + j] = 1 + (diagSum[j] - J[jr + j]) * crowdCostMs[j]
+    for (let k = j + 1; k < C; k++) J[jr + k] = -J[jr + k] * crowdCostMs[k]
   }
   for (let j = 0; j < C; j++) out[j] = -Fv[j]
   return solveInPlace(J, out, C)
@@ -401,6 +493,12 @@ interface Scratch {
   T: number
   C: number
   temperature: number
+  /** Whether this solve evaluates by factored exponentials ({@link factorable}). */
+  factored: boolean
+  /** Type × candidate exp((success − type's top success) / τ), and per type its top success; per candidate exp((−λ·latency − top) / τ). */
+  successFactor: Float64Array
+  topSuccess: Float64Array
+  latencyFactor: Float64Array
   weights: Float64Array
   /** Type × candidate success, row-major. */
   success: Float64Array
@@ -417,6 +515,7 @@ interface Scratch {
   sigma: Float64Array
   utility: Float64Array
   J: Float64Array
+  diagSum: Float64Array
   active: Int32Array
   x: Float64Array
   F: Float64Array
@@ -439,6 +538,10 @@ function scratchFor (T: number, C: number): Scratch {
     T: 0,
     C: 0,
     temperature: 1,
+    factored: false,
+    successFactor: new Float64Array(types * candidates),
+    topSuccess: new Float64Array(types),
+    latencyFactor: new Float64Array(candidates),
     weights: new Float64Array(types),
     success: new Float64Array(types * candidates),
     perMs: new Float64Array(types),
@@ -451,6 +554,7 @@ function scratchFor (T: number, C: number): Scratch {
     sigma: new Float64Array(types * A),
     utility: new Float64Array(types * A),
     J: new Float64Array(candidates * candidates),
+    diagSum: new Float64Array(candidates),
     active: new Int32Array(candidates),
     x: new Float64Array(candidates),
     F: new Float64Array(candidates),
