@@ -71,6 +71,8 @@ export interface PpaiNodeInit {
   beaconIntervalMs?: number
   /** Lifetime of profile and provider records, ms (default 10 min); republished at half of it. */
   recordTtlMs?: number
+  /** A profile changed by feedback is republished at most this often, ms (default 30 s): each publication is a DHT put, a gossip message every peer verifies, and bucket provides. */
+  profileRepublishMs?: number
   /** λ: utility lost per second of expected latency (default 0.05). */
   latencyWeight?: number
   /** Whole-query deadline when the asker gives none, ms (default 60 s). */
@@ -202,6 +204,7 @@ class Node implements PpaiNode {
   private policy!: RoutingPolicy
   private ownProfile: Profile
   private ownRecordVersion = -1
+  private lastPublishedAt = 0
   private directory!: ProfileDirectory
   private beacons!: BeaconService
   private announcer!: BucketAnnouncer
@@ -368,6 +371,7 @@ class Node implements PpaiNode {
     const now = Date.now()
     const bytes = await this.signOwnRecord(now, now + this.recordTtlMs)
     this.ownRecordVersion = this.ownProfile.version
+    this.lastPublishedAt = now
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)])
     const results = await Promise.allSettled([
       this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), bytes, { signal }),
@@ -449,13 +453,19 @@ class Node implements PpaiNode {
     this.regossipTimer.unref()
   }
 
-  /** Own profile changed: republish after a short quiet period, not on every feedback. */
+  /**
+   * Own profile changed: republish after a short quiet period, and no sooner
+   * than `profileRepublishMs` after the last publication — with feedback on
+   * every answer the profile changes every few seconds, while peers need only
+   * its drift (their own observations of this node weigh more).
+   */
   private profileChanged (): void {
     if (this.profileDirtyTimer != null || this.stopped) return
+    const delay = Math.max(2000, this.lastPublishedAt + (this.init.profileRepublishMs ?? 30_000) - Date.now())
     this.profileDirtyTimer = setTimeout(() => {
       this.profileDirtyTimer = undefined
       if (this.ownProfile.version !== this.ownRecordVersion) void this.publishProfile().catch(() => {})
-    }, 2000)
+    }, delay)
     this.profileDirtyTimer.unref()
   }
 
