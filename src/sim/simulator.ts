@@ -172,7 +172,6 @@ interface AgentState {
   allMeter: RateMeter
   ownerMeter: RateMeter
   online: boolean
-  offlineSince: number
   /** The last two beacons sent (the newest may still be in flight on gossip). */
   beacon: BeaconRecord
   previousBeacon: BeaconRecord
@@ -237,7 +236,6 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
-      offlineSince: -Infinity,
       beacon: emptyBeacon(spec.id),
       previousBeacon: emptyBeacon(spec.id),
       busyMs: 0,
@@ -257,14 +255,20 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     if (params.churn.enabled) queue.push(sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
   }
 
+  // What every decision asks of up to 17 other agents — listed? a beacon delivered? — mirrored in flat arrays (kept in step by
+  // onBeacon and onChurn): 10,000 agent objects read at random miss the cache, these arrays fit in it.
+  const onlineNow = Uint8Array.from(agents, a => a.online ? 1 : 0)
+  const offlineSince = new Float64Array(N).fill(-Infinity)
+  /** Per agent, the sent times of its newest and previous beacon records (NaN: none). */
+  const beaconSentAt = new Float64Array(2 * N).fill(NaN)
+
   const rtt = (a: number, b: number): number => roundTripMs(params.network, seed, a, b)
-  const listed = (j: number, now: number): boolean => agents[j].online || now - agents[j].offlineSince < params.recordTtlMs
+  const listed = (j: number, now: number): boolean => onlineNow[j] === 1 || now - offlineSince[j] < params.recordTtlMs
 
   function deliveredBeacon (j: number, now: number): LoadBeacon | undefined {
-    const a = agents[j]
     const gossip = params.network.gossipDelayMs
-    if (a.beacon.sentAt + gossip <= now) return withRate(a.beacon)
-    if (a.previousBeacon.sentAt + gossip <= now) return withRate(a.previousBeacon)
+    if (beaconSentAt[2 * j] + gossip <= now) return withRate(agents[j].beacon)
+    if (beaconSentAt[2 * j + 1] + gossip <= now) return withRate(agents[j].previousBeacon)
     return undefined
   }
 
@@ -506,6 +510,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       b.backlog = a.device.backlog
       b.serviceMs = a.measuredServiceMs
       b.sentAt = now
+      beaconSentAt[2 * i + 1] = beaconSentAt[2 * i]
+      beaconSentAt[2 * i] = now
       // The rate is read from the meter's state only if somebody hears the beacon.
       b.meterCount = a.allMeter.decayedCountValue
       b.meterAt = a.allMeter.updatedAt
@@ -516,10 +522,13 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   function onChurn (i: number, now: number): void {
     const a = agents[i]
     a.online = !a.online
+    onlineNow[i] = a.online ? 1 : 0
     if (!a.online) {
-      a.offlineSince = now
+      offlineSince[i] = now
       a.beacon.sentAt = NaN
       a.previousBeacon.sentAt = NaN
+      beaconSentAt[2 * i] = NaN
+      beaconSentAt[2 * i + 1] = NaN
       // Remote requests it held fail; their senders learn it when the connection drops.
       const dropped = a.device.dropRemote()
       const cur = a.device.current
