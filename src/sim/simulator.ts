@@ -147,16 +147,6 @@ type SimEvent =
   | { kind: 'serviceEnd', agent: number, serviceToken: number }
   | { kind: 'churn', agent: number }
 
-/** A beacon as sent, with the meter state its arrival rate is read from. `sentAt` NaN: none. */
-interface BeaconRecord extends LoadBeacon {
-  meterCount: number
-  meterAt: number
-}
-
-function emptyBeacon (peerId: string): BeaconRecord {
-  return { peerId, backlog: 0, serviceMs: 0, arrivalPerSec: NaN, sentAt: NaN, meterCount: 0, meterAt: 0 }
-}
-
 /** Per agent: device, owner's decider, meters, churn state, last beacons. */
 interface AgentState {
   spec: SimAgentSpec
@@ -172,9 +162,6 @@ interface AgentState {
   allMeter: RateMeter
   ownerMeter: RateMeter
   online: boolean
-  /** The last two beacons sent (the newest may still be in flight on gossip). */
-  beacon: BeaconRecord
-  previousBeacon: BeaconRecord
   busyMs: number
   served: number
   /** This agent's remote attempts in flight (its own queries at other agents). */
@@ -236,8 +223,6 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
-      beacon: emptyBeacon(spec.id),
-      previousBeacon: emptyBeacon(spec.id),
       busyMs: 0,
       served: 0,
       outstanding: new Set(),
@@ -255,27 +240,48 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     if (params.churn.enabled) queue.push(sessionLengthMs(params.churn, a.online, a.churnRng), { kind: 'churn', agent: i })
   }
 
-  // What every decision asks of up to 17 other agents — listed? a beacon delivered? — mirrored in flat arrays (kept in step by
-  // onBeacon and onChurn): 10,000 agent objects read at random miss the cache, these arrays fit in it.
+  // What every decision asks of up to 17 other agents — listed? a beacon delivered? — and what a beacon reads of its sender
+  // are kept in flat arrays, in step with the agent objects: 10,000 agent objects read at random miss the cache, these fit in it.
   const onlineNow = Uint8Array.from(agents, a => a.online ? 1 : 0)
   const offlineSince = new Float64Array(N).fill(-Infinity)
-  /** Per agent, the sent times of its newest and previous beacon records (NaN: none). */
+  /** The sender's side: its backlog, measured service time and arrival meter state (mirrors of its device and meter). */
+  const backlogNow = new Float64Array(N)
+  const serviceNow = Float64Array.from(agents, a => a.measuredServiceMs)
+  const meterCountNow = new Float64Array(N)
+  const meterAtNow = new Float64Array(N)
+  /**
+   * The last two beacons each agent sent (the newest may still be in flight on gossip): index 2i the newest, 2i + 1 the
+   * previous. Sent time (NaN: none), backlog, service time, the meter state its arrival rate is read from, and that rate
+   * once somebody heard it (NaN: not read yet).
+   */
   const beaconSentAt = new Float64Array(2 * N).fill(NaN)
+  const beaconBacklog = new Float64Array(2 * N)
+  const beaconServiceMs = new Float64Array(2 * N)
+  const beaconMeterCount = new Float64Array(2 * N)
+  const beaconMeterAt = new Float64Array(2 * N)
+  const beaconRate = new Float64Array(2 * N).fill(NaN)
+  /** The beacon handed to a decider: filled per delivery, read at once and never kept (LoadBeliefs copies its numbers). */
+  const heard: LoadBeacon = { peerId: '', backlog: 0, serviceMs: 0, arrivalPerSec: 0, sentAt: 0 }
 
   const rtt = (a: number, b: number): number => roundTripMs(params.network, seed, a, b)
   const listed = (j: number, now: number): boolean => onlineNow[j] === 1 || now - offlineSince[j] < params.recordTtlMs
 
   function deliveredBeacon (j: number, now: number): LoadBeacon | undefined {
     const gossip = params.network.gossipDelayMs
-    if (beaconSentAt[2 * j] + gossip <= now) return withRate(agents[j].beacon)
-    if (beaconSentAt[2 * j + 1] + gossip <= now) return withRate(agents[j].previousBeacon)
+    if (beaconSentAt[2 * j] + gossip <= now) return beaconRecord(j, 2 * j)
+    if (beaconSentAt[2 * j + 1] + gossip <= now) return beaconRecord(j, 2 * j + 1)
     return undefined
   }
 
-  /** The beacon's arrival rate, as the meter read when it was sent. */
-  function withRate (b: BeaconRecord): BeaconRecord {
-    if (Number.isNaN(b.arrivalPerSec)) b.arrivalPerSec = rateFrom(b.meterCount, b.meterAt, b.sentAt, params.rateMeterTauMs)
-    return b
+  /** Beacon record `k` of agent `j`, with its arrival rate as the meter read when it was sent. */
+  function beaconRecord (j: number, k: number): LoadBeacon {
+    if (Number.isNaN(beaconRate[k])) beaconRate[k] = rateFrom(beaconMeterCount[k], beaconMeterAt[k], beaconSentAt[k], params.rateMeterTauMs)
+    heard.peerId = specs[j].id
+    heard.backlog = beaconBacklog[k]
+    heard.serviceMs = beaconServiceMs[k]
+    heard.arrivalPerSec = beaconRate[k]
+    heard.sentAt = beaconSentAt[k]
+    return heard
   }
 
   function feedBeacons (user: number, peers: Iterable<number>, now: number): void {
@@ -292,7 +298,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     const dev = a.device
     while (dev.current === undefined) {
       const job = dev.next()
-      if (job === undefined) return
+      if (job === undefined) break
       // A request whose sender has moved on (failed over) is dropped: the stream closed.
       if (job.query.done || job.query.token !== job.token) continue
       dev.current = job
@@ -300,12 +306,16 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       dev.serviceToken++
       queue.push(now + job.serviceMs, { kind: 'serviceEnd', agent: i, serviceToken: dev.serviceToken })
     }
+    // Every change of a device's queue ends here (enqueue, end of service, churn).
+    backlogNow[i] = dev.backlog
   }
 
   function enqueue (i: number, job: QueuedJob<QueryState>, now: number): void {
     const a = agents[i]
     a.device.enqueue(job)
     a.allMeter.add(now)
+    meterCountNow[i] = a.allMeter.decayedCountValue
+    meterAtNow[i] = a.allMeter.updatedAt
     if (!job.remote) a.ownerMeter.add(now)
     if (a.device.backlog > maxBacklog) maxBacklog = a.device.backlog
     startService(i, now)
@@ -468,6 +478,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     a.served++
     // What the node measures of itself and beacons: an average of its service times.
     a.measuredServiceMs += (spent - a.measuredServiceMs) * 0.05
+    serviceNow[i] = a.measuredServiceMs
     const q = job.query
     if (!job.remote) {
       finish(q, LOCAL, now)
@@ -501,21 +512,22 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   }
 
   function onBeacon (i: number, now: number): void {
-    const a = agents[i]
-    if (a.online) {
-      // The two records take turns: a record handed to a decider is read at once, never kept.
-      const b = a.previousBeacon
-      a.previousBeacon = a.beacon
-      a.beacon = b
-      b.backlog = a.device.backlog
-      b.serviceMs = a.measuredServiceMs
-      b.sentAt = now
-      beaconSentAt[2 * i + 1] = beaconSentAt[2 * i]
-      beaconSentAt[2 * i] = now
+    if (onlineNow[i] === 1) {
+      // The newest record becomes the previous one; the new beacon is the newest.
+      const k = 2 * i
+      beaconSentAt[k + 1] = beaconSentAt[k]
+      beaconBacklog[k + 1] = beaconBacklog[k]
+      beaconServiceMs[k + 1] = beaconServiceMs[k]
+      beaconMeterCount[k + 1] = beaconMeterCount[k]
+      beaconMeterAt[k + 1] = beaconMeterAt[k]
+      beaconRate[k + 1] = beaconRate[k]
+      beaconSentAt[k] = now
+      beaconBacklog[k] = backlogNow[i]
+      beaconServiceMs[k] = serviceNow[i]
       // The rate is read from the meter's state only if somebody hears the beacon.
-      b.meterCount = a.allMeter.decayedCountValue
-      b.meterAt = a.allMeter.updatedAt
-      b.arrivalPerSec = NaN
+      beaconMeterCount[k] = meterCountNow[i]
+      beaconMeterAt[k] = meterAtNow[i]
+      beaconRate[k] = NaN
     }
   }
 
@@ -525,8 +537,6 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     onlineNow[i] = a.online ? 1 : 0
     if (!a.online) {
       offlineSince[i] = now
-      a.beacon.sentAt = NaN
-      a.previousBeacon.sentAt = NaN
       beaconSentAt[2 * i] = NaN
       beaconSentAt[2 * i + 1] = NaN
       // Remote requests it held fail; their senders learn it when the connection drops.
