@@ -136,6 +136,17 @@ function rssMb (pid: number | undefined): number {
   }
 }
 
+/** CPU seconds a process has used (user + system), from /proc; NaN when unreadable. */
+function cpuSeconds (pid: number | undefined): number {
+  if (pid == null) return NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 function summary (values: number[]): { p50: number, p99: number, mean: number } {
   const sorted = Float64Array.from(values).sort()
   const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
@@ -243,6 +254,8 @@ async function main (): Promise<void> {
     let delegatedOk = 0
     const until = performance.now() + params.throughputSeconds * 1000
     const started = performance.now()
+    const nodeCpu0 = cluster.nodes.map(n => cpuSeconds(n.pid))
+    const driverCpu0 = process.cpuUsage()
     let peakRss = 0
     const sampler = (async () => {
       while (performance.now() < until) {
@@ -265,7 +278,11 @@ async function main (): Promise<void> {
     }))
     await sampler
     const seconds = (performance.now() - started) / 1000
+    const nodeCpu = cluster.nodes.reduce((sum, n, i) => sum + cpuSeconds(n.pid) - nodeCpu0[i], 0)
+    const driverCpu = process.cpuUsage(driverCpu0)
+    const driverSeconds = (driverCpu.user + driverCpu.system) / 1e6
     out(`throughput: ${params.inFlight} in flight for ${f(seconds, 1)} s across ${params.nodes} nodes: ${done} answered (${delegatedOk} by the asked peer), ${failed} failed → ${f(done / seconds, 0)} delegated queries/s (target ≥ 500)`)
+    out(`  CPU during it: nodes ${f(nodeCpu / seconds)} cores (${f(1000 * nodeCpu / Math.max(1, done))} ms per query, both sides), driver ${f(driverSeconds / seconds)} cores (${f(1000 * driverSeconds / Math.max(1, done))} ms per query); the machine has ${cpus().length}`)
     const rssAfter = cluster.nodes.map(n => rssMb(n.pid))
     out(`RSS per node after load: mean ${f(summary(rssAfter).mean, 1)} MB, max ${f(Math.max(...rssAfter), 1)} MB; peak seen during load ${f(peakRss, 1)} MB`)
     out(`machine load average (1 min) at the end: ${f(loadavg()[0], 1)}`)

@@ -105,6 +105,9 @@ export class BucketAnnouncer {
   }
 }
 
+/** Base period of the background refresh of wanted buckets, ms. */
+export const DEFAULT_BACKGROUND_PERIOD_MS = 10_000
+
 export interface BucketProviderCacheInit {
   routing: ContentRouting
   network: string
@@ -113,9 +116,9 @@ export interface BucketProviderCacheInit {
   freshMs?: number
   /** Lookups a waiting query may start per second at most (default 4; bursts of twice that). */
   lookupsPerSec?: number
-  /** Period of the background refresh while it discovers peers: one wanted stale bucket looked up per period, ms (default 2000; 0 = none). */
+  /** Period of the background refresh while it discovers peers: one wanted stale bucket looked up per period, ms (default 10 s; 0 = none). A lookup of a bucket walks the DHT, a stream to each of several peers: tens of ms of CPU over the network. */
   backgroundPeriodMs?: number
-  /** The period doubles after each background lookup that found no unknown peer, up to this, ms (default 64 s). */
+  /** The period doubles after each background lookup that found no unknown peer, up to this, ms (default 5 min, the provider records' republication period). */
   maxBackgroundPeriodMs?: number
   /** Whether a peer is known already (e.g. its profile came by gossip): lookups that find only known peers slow the background refresh down. */
   isKnown?: (peerId: string) => boolean
@@ -158,7 +161,7 @@ export class BucketProviderCache {
 
   constructor (private readonly init: BucketProviderCacheInit) {
     this.tokens = 2 * (init.lookupsPerSec ?? 4)
-    this.periodMs = init.backgroundPeriodMs ?? 2000
+    this.periodMs = init.backgroundPeriodMs ?? DEFAULT_BACKGROUND_PERIOD_MS
   }
 
   /** Starts the background refresh of wanted buckets (a no-op when its period is 0). */
@@ -216,9 +219,9 @@ export class BucketProviderCache {
       this.backgroundLookups++
       await this.lookup(key, this.init.background ?? { limit: 32, timeoutMs: 2000 })
       const isKnown = this.init.isKnown
-      const base = this.init.backgroundPeriodMs ?? 2000
+      const base = this.init.backgroundPeriodMs ?? DEFAULT_BACKGROUND_PERIOD_MS
       const discovered = isKnown == null || (this.lists.get(key)?.peers ?? []).some(id => !isKnown(id))
-      this.periodMs = discovered ? base : Math.min(this.init.maxBackgroundPeriodMs ?? 64_000, 2 * this.periodMs)
+      this.periodMs = discovered ? base : Math.min(this.init.maxBackgroundPeriodMs ?? 300_000, 2 * this.periodMs)
       return
     }
   }

@@ -95,7 +95,7 @@ export interface PpaiNodeInit {
   probeFlipBits?: number
   /** DHT bucket lookups a query waiting for candidates may start per second at most (default 4; bursts of twice that). */
   lookupsPerSec?: number
-  /** Background DHT refresh: one stale bucket that queries probed is looked up per this period, ms (default 2000; 0 = none); the period doubles (up to 64 s) while lookups find only peers already known. */
+  /** Background DHT refresh: one stale bucket that queries probed is looked up per this period, ms (default 10 s; 0 = none); the period doubles (up to 5 min) while lookups find only peers already known. */
   providerRefreshMs?: number
   /** How long provider lookups of one bucket are reused, ms (default 60 s). */
   providerCacheMs?: number
