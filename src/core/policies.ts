@@ -272,12 +272,14 @@ export function typePrior (ctx: DecisionContext, opts: { exploration: number, ow
 
 /**
  * The optimism bonus of a candidate: `exploration` sd of its estimate, decaying
- * with the evidence behind it, so that it tries newcomers without spreading
- * traffic over every peer whose score merely has a prior's variance.
+ * with the evidence known of the agent (near this query, or anywhere: its
+ * {@link Candidate.familiarity}), so that it tries newcomers without spreading
+ * traffic over every known peer whose score merely has a prior's variance on
+ * a query far from its expertise.
  */
 export function explorationBonus (c: Candidate, exploration: number, newcomerEvidence = 1): number {
   const sd = Math.sqrt(Math.max(0, c.success.variance))
-  const evidence = Math.max(0, c.success.evidence)
+  const evidence = Math.max(0, c.success.evidence, c.familiarity ?? 0)
   return exploration * sd * newcomerEvidence / (newcomerEvidence + evidence)
 }
 

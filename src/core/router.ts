@@ -86,7 +86,8 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
       success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring, input.predictAdvertised),
       backlog: beliefs.belief(c.id, now),
       serviceMs: c.serviceMs ?? beliefs.serviceMs(c.id) ?? defaultServiceMs,
-      rttMs: c.rttMs
+      rttMs: c.rttMs,
+      familiarity: profileEvidence(advertised) + observations.count(c.id)
     })
   }
   return {
@@ -104,6 +105,14 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     rng: input.rng,
     oracle: input.oracle
   }
+}
+
+/** Answers a profile summarises (its prototypes' Beta evidence, the uniform prior removed). */
+function profileEvidence (profile: Profile | undefined): number {
+  if (profile === undefined) return 0
+  let n = 0
+  for (const p of profile.prototypes) n += Math.max(0, p.alpha + p.beta - 2)
+  return n
 }
 
 function isKept (kept: readonly Candidate[], id: string): boolean {

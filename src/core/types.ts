@@ -80,6 +80,12 @@ export interface Candidate {
   serviceMs: number
   /** Network round trip to this agent, ms. */
   rttMs: number
+  /**
+   * Evidence known of this agent anywhere, not only near this query: its
+   * advertised profile's answers plus this node's observations of it. 0 for a
+   * newcomer; policies that explore favour only those.
+   */
+  familiarity?: number
 }
 
 /** The node's own agent, always a possible action. */

@@ -197,6 +197,14 @@ describe('ppai', () => {
     expect(bonuses[3]).toBeLessThan(0.01 * bonuses[0])
   })
 
+  it('gives no newcomer\'s bonus to a known agent asked far from its expertise', () => {
+    // Nothing near this query, so its score has the prior's variance: but its profile and answers say it is no newcomer.
+    const farFromExpertise = (familiarity?: number): Candidate => candidate('x', 0.6, 0, { success: { mean: 0.6, variance: 0.04, evidence: 0 }, familiarity })
+    expect(explorationBonus(farFromExpertise(undefined), 0.5)).toBeCloseTo(0.1, 12)
+    expect(explorationBonus(farFromExpertise(0), 0.5)).toBeCloseTo(0.1, 12)
+    expect(explorationBonus(farFromExpertise(150), 0.5)).toBeLessThan(0.001)
+  })
+
   it('orders its fallbacks by expected utility', () => {
     const decision = createPolicy('ppai').decide(context([candidate('a', 0.6), candidate('b', 0.9), candidate('c', 0.75)], { rng: () => 0.999999 }))
     const utility = new Map(decision.explanation.map(e => [e.action, e.utility]))

@@ -54,6 +54,16 @@ describe('buildDecisionContext', () => {
     expect(byId.get('liar')!).toBeLessThan(byId.get('honest')!)
   })
 
+  it('tells a newcomer from a known agent by the evidence known of it anywhere', () => {
+    const observations = new PeerObservations(SPACE, DIM)
+    for (let i = 0; i < 3; i++) observations.record('observed', axis(5), 1)
+    const ctx = buildDecisionContext(input([{ id: 'advertised', profile: profile(45, 5), rttMs: 20 }, { id: 'observed', rttMs: 20 }, { id: 'newcomer', rttMs: 20 }], { observations }))
+    const familiarity = new Map(ctx.candidates.map(c => [c.id, c.familiarity]))
+    expect(familiarity.get('advertised')).toBe(50)
+    expect(familiarity.get('observed')).toBe(3)
+    expect(familiarity.get('newcomer')).toBe(0)
+  })
+
   it('takes load and service time from the beliefs unless the caller knows the service time', () => {
     const beliefs = new LoadBeliefs()
     beliefs.onBeacon({ peerId: 'busy', backlog: 6, serviceMs: 3000, arrivalPerSec: 0.2, sentAt: 8000 }, 8050)
