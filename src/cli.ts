@@ -9,6 +9,12 @@ import { registerDemo } from './demo/command.js'
 import { registerNodeCommands } from './net/commands.js'
 import { registerSoak } from './soak/command.js'
 
+// libp2p 3 and its modules need Node 22: on an older one they fail later, far from the cause.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  process.stderr.write(`ppai needs Node.js 22 or newer; this is ${process.version}\n`)
+  process.exit(1)
+}
+
 const program = new Command()
   .name('ppai')
   .description('Personal LLM agents that lend and borrow expertise over a peer-to-peer network')
