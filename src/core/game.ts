@@ -237,21 +237,13 @@ function evaluate (s: Scratch, xv: Float64Array): void {
     evaluateFactored(s, xv)
     return
   }
-  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, success, perMs, localUtility, utility, sigma } = s
+  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, perMs, utility, sigma } = s
   const A = C + 1
   // The crowd's latency is the same for every type: computed once per evaluation.
   for (let j = 0; j < C; j++) crowdLatencyMs[j] = baseLatencyMs[j] + crowdCostMs[j] * xv[j]
   for (let t = 0; t < T; t++) {
     const row = t * A
-    const srow = t * C
-    const pm = perMs[t]
-    let best = localUtility[t]
-    utility[row] = best
-    for (let j = 0; j < C; j++) {
-      const u = success[srow + j] - pm * crowdLatencyMs[j]
-      utility[row + j + 1] = u
-      if (u > best) best = u
-    }
+    const best = fillUtilities(s, t, perMs[t])
     let z = 0
     for (let a = 0; a < A; a++) {
       const e = Math.exp((utility[row + a] - best) / temperature)
@@ -260,6 +252,21 @@ function evaluate (s: Scratch, xv: Float64Array): void {
     }
     for (let a = 0; a < A; a++) sigma[row + a] /= z
   }
+}
+
+/** Type `t`'s utilities of every action at the crowd's latencies (`perMs`: its latency weight per ms); returns the best. */
+function fillUtilities (s: Scratch, t: number, perMs: number): number {
+  const { C, success, crowdLatencyMs, localUtility, utility } = s
+  const row = t * (C + 1)
+  const srow = t * C
+  let best = localUtility[t]
+  utility[row] = best
+  for (let j = 0; j < C; j++) {
+    const u = success[srow + j] - perMs * crowdLatencyMs[j]
+    utility[row + j + 1] = u
+    if (u > best) best = u
+  }
+  return best
 }
 
 /**
@@ -294,7 +301,7 @@ function factorable (s: Scratch, types: readonly GameType[]): boolean {
 
 /** {@link evaluate} for a game that {@link factorable} accepted. */
 function evaluateFactored (s: Scratch, xv: Float64Array): void {
-  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, success, perMs, localUtility, utility, sigma, successFactor, topSuccess, latencyFactor } = s
+  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, perMs, utility, sigma, successFactor, topSuccess, latencyFactor } = s
   const A = C + 1
   const pm = perMs[0]
   // The largest latency term −λ·T over candidates: the latency factors are at most 1.
@@ -309,13 +316,7 @@ function evaluateFactored (s: Scratch, xv: Float64Array): void {
   for (let t = 0; t < T; t++) {
     const row = t * A
     const srow = t * C
-    let best = localUtility[t]
-    utility[row] = best
-    for (let j = 0; j < C; j++) {
-      const u = success[srow + j] - pm * crowdLatencyMs[j]
-      utility[row + j + 1] = u
-      if (u > best) best = u
-    }
+    const best = fillUtilities(s, t, pm)
     // exp((u − best)/τ) = exp((p − top p)/τ) · exp((−λT − top)/τ) · exp((top p + top − best)/τ), and the last factor cancels
     // in the normalisation: the own agent's weight is taken relative to it, unless that would overflow (own agent far ahead).
     const ownExponent = (utility[row] - topSuccess[t] - top) / temperature
