@@ -9,6 +9,7 @@ import { recordedTrace, type CorrectnessModel } from '../agent/recorded-trace.js
 import { createHashEmbedder } from '../core/embedder.js'
 import { buildProfile } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
+import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { fnv1a32, seededRng, shuffled } from '../core/rng.js'
 import type { Profile } from '../core/types.js'
 import { soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
@@ -66,7 +67,7 @@ const BASE_SIM: SimParams = {
   candidatesPerQuery: 10,
   maxRemoteAttempts: 3,
   // As the node's defaults (src/net/node.ts), so that the simulator decides as a node would.
-  latencyWeight: 0.05,
+  latencyWeight: DEFAULT_LATENCY_WEIGHT,
   rateMeterTauMs: 30_000,
   ownerWaitBoundMs: null,
   maxRemoteQueued: 4,

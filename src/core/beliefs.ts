@@ -357,14 +357,6 @@ export class LoadBeliefs {
     return Number.isNaN(t) ? undefined : t
   }
 
-  /** Sender's clock of the newest beacon of `peerId` applied, ms; undefined when none is (the peer is unknown or was forgotten). */
-  lastBeaconSentAt (peerId: string): number | undefined {
-    const slot = this.slots.get(peerId)
-    if (slot === undefined) return undefined
-    const t = this.rec[slot * FIELDS + BEACON_SENT_AT]
-    return Number.isNaN(t) ? undefined : t
-  }
-
   /** Arrival rate the last beacon of `peerId` carried, per second. */
   arrivalPerSec (peerId: string): number | undefined {
     const slot = this.slots.get(peerId)

@@ -11,6 +11,9 @@ import type { LoadBeliefs } from './beliefs.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
 
+/** λ, utility lost per second of expected latency, of a node and of the simulator unless configured: a 20 s wait costs as much as a certainly wrong answer. */
+export const DEFAULT_LATENCY_WEIGHT = 0.05
+
 /** Why a router input was rejected: countable. */
 export type RouterInputReason = 'embedding-space'
 
@@ -43,7 +46,7 @@ export interface RouterInput {
   candidates: readonly CandidateInput[]
   beliefs: LoadBeliefs
   observations: PeerObservations
-  /** λ: utility lost per second of expected latency. */
+  /** λ: utility lost per second of expected latency ({@link DEFAULT_LATENCY_WEIGHT} on a node and in the simulator unless set). */
   latencyWeight: number
   rng: Rng
   oracle?: OracleView

@@ -42,6 +42,14 @@ export interface GroupDigest {
   accuracyDelegated?: number
 }
 
+function ratio (part: number, whole: number): number | undefined {
+  return whole > 0 ? part / whole : undefined
+}
+
+function pct (x: number | undefined): string {
+  return x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`
+}
+
 class Group {
   answers = 0
   localSuccess = 0
@@ -52,10 +60,10 @@ class Group {
   digest (): GroupDigest {
     return {
       answers: this.answers,
-      localSuccess: this.localSuccessN > 0 ? this.localSuccess / this.localSuccessN : undefined,
+      localSuccess: ratio(this.localSuccess, this.localSuccessN),
       delegated: this.answers > 0 ? this.delegated / this.answers : 0,
-      accuracyLocal: this.right.localN > 0 ? this.right.local / this.right.localN : undefined,
-      accuracyDelegated: this.right.peerN > 0 ? this.right.peer / this.right.peerN : undefined
+      accuracyLocal: ratio(this.right.local, this.right.localN),
+      accuracyDelegated: ratio(this.right.peer, this.right.peerN)
     }
   }
 }
@@ -71,7 +79,6 @@ export class DecisionDigester {
   private rivals = 0
   private rivalsN = 0
   private peer = 0
-  private readonly right = { local: 0, localN: 0, peer: 0, peerN: 0 }
   private readonly own = new Group()
   private readonly other = new Group()
 
@@ -87,24 +94,13 @@ export class DecisionDigester {
       g.right.localN++
       if (correct) g.right.local++
     }
-    const localRow = result.decision?.explanation?.find(r => r.action === 'local')
-    if (localRow != null) {
-      g.localSuccess += localRow.success
-      g.localSuccessN++
-    }
-    if (delegated) {
-      this.right.peerN++
-      if (correct) this.right.peer++
-    } else {
-      this.right.localN++
-      if (correct) this.right.local++
-    }
     const d = result.decision
     const rows = d?.explanation
-    if (d == null || rows == null || rows.length === 0) return
-    const local = rows.find(r => r.action === 'local')
+    const local = rows?.find(r => r.action === 'local')
+    if (d == null || rows == null || local == null) return
+    g.localSuccess += local.success
+    g.localSuccessN++
     const others = rows.filter(r => r.action !== 'local')
-    if (local == null) return
     this.n++
     this.localSuccess += local.success
     this.localMs += local.expectedLatencyMs
@@ -131,8 +127,9 @@ export class DecisionDigester {
       candidates: this.cands / n,
       rivals: this.rivalsN > 0 ? this.rivals / this.rivalsN : undefined,
       chosePeer: this.peer / n,
-      accuracyLocal: this.right.localN > 0 ? this.right.local / this.right.localN : undefined,
-      accuracyDelegated: this.right.peerN > 0 ? this.right.peer / this.right.peerN : undefined,
+      // Every answer falls in one of the two groups: the run's accuracy is theirs together.
+      accuracyLocal: ratio(this.own.right.local + this.other.right.local, this.own.right.localN + this.other.right.localN),
+      accuracyDelegated: ratio(this.own.right.peer + this.other.right.peer, this.own.right.peerN + this.other.right.peerN),
       ownSubjects: this.own.digest(),
       otherSubjects: this.other.digest()
     }
@@ -141,13 +138,11 @@ export class DecisionDigester {
 
 /** One line for the run notes. */
 export function formatDigest (d: DecisionDigest): string {
-  const pct = (x: number | undefined): string => x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`
   return `decisions (${d.decisions}): own agent's predicted success ${d.localSuccess.toFixed(3)}, expected ${d.localExpectedMs.toFixed(0)} ms; best candidate's scored success ${d.bestCandidateSuccess.toFixed(3)} of ${d.candidates.toFixed(1)} candidates, expected ${d.candidateExpectedMs.toFixed(0)} ms on average` +
     `${d.rivals != null ? `; expected rivals ${d.rivals.toFixed(2)}` : ''}; first choice a peer ${pct(d.chosePeer)}; accuracy of own answers ${pct(d.accuracyLocal)}, of delegated ones ${pct(d.accuracyDelegated)}` +
     `\n    ${formatGroup('questions in the owner\'s subjects', d.ownSubjects)}\n    ${formatGroup('other questions', d.otherSubjects)}`
 }
 
 function formatGroup (name: string, g: GroupDigest): string {
-  const pct = (x: number | undefined): string => x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`
   return `${name} (${g.answers}): own agent's predicted success ${g.localSuccess == null ? 'n/a' : g.localSuccess.toFixed(3)}, served by a peer ${pct(g.delegated)}; accuracy of own answers ${pct(g.accuracyLocal)}, of delegated ones ${pct(g.accuracyDelegated)}`
 }

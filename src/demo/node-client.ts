@@ -88,6 +88,10 @@ async function request (url: string, method: string, headers: Record<string, str
   const u = new URL(url)
   return await new Promise((resolve, reject) => {
     let timedOut = false
+    const fail = (err: Error): void => {
+      clearTimeout(timer)
+      reject(timedOut ? new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`) : new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`))
+    }
     const req = httpRequest({ hostname: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent }, res => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
@@ -95,19 +99,13 @@ async function request (url: string, method: string, headers: Record<string, str
         clearTimeout(timer)
         resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
       })
-      res.on('error', err => {
-        clearTimeout(timer)
-        reject(timedOut ? new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`) : new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`))
-      })
+      res.on('error', fail)
     })
     const timer = setTimeout(() => {
       timedOut = true
       req.destroy(new Error('timeout'))
     }, timeoutMs)
-    req.on('error', err => {
-      clearTimeout(timer)
-      reject(timedOut ? new NodeApiError('timeout', url, `${method} ${url}: no answer within ${timeoutMs} ms`) : new NodeApiError('unreachable', url, `${method} ${url}: unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`))
-    })
+    req.on('error', fail)
     req.end(payload)
   })
 }

@@ -11,6 +11,7 @@ import { formatQuestion } from '../agent/question-prompt.js'
 import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { type BenchResult, headline, type PolicyResult } from '../bench/metrics.js'
 import { formatParams, formatTable } from '../bench/table.js'
+import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import type { PolicyName } from '../core/types.js'
 import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
 import { atExit, Cluster } from './cluster.js'
@@ -173,16 +174,13 @@ function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, wor
   return args
 }
 
-/** λ of the simulator and the node's default: utility lost per second of latency on a real device. */
-export const LATENCY_WEIGHT_PER_REAL_SECOND = 0.05
-
 /**
  * The nodes' λ per demo second: service times are scaled by `timeScale`, so
  * one demo second stands for 1/timeScale real seconds and the owner's
  * trade-off between accuracy and waiting stays the simulator's.
  */
 export function demoLatencyWeight (timeScale: number): number {
-  return LATENCY_WEIGHT_PER_REAL_SECOND / Math.max(1e-6, timeScale)
+  return DEFAULT_LATENCY_WEIGHT / Math.max(1e-6, timeScale)
 }
 
 function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Record<string, unknown> {
@@ -212,7 +210,7 @@ function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Reco
     outputTokens: p.service.outputTokens,
     tokensPerSec: p.service.tokensPerSec,
     timeScale: p.service.timeScale,
-    latencyWeightPerRealSecond: LATENCY_WEIGHT_PER_REAL_SECOND,
+    latencyWeightPerRealSecond: DEFAULT_LATENCY_WEIGHT,
     latencyWeightPerDemoSecond: Number(demoLatencyWeight(p.service.timeScale).toFixed(4)),
     churn: opts.churn,
     churnEveryMs: p.churnEveryMs,

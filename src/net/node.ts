@@ -19,7 +19,7 @@ import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import { gaussian, seededRng, shuffled } from '../core/rng.js'
-import { buildDecisionContext } from '../core/router.js'
+import { buildDecisionContext, DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
 import type { Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
@@ -73,7 +73,7 @@ export interface PpaiNodeInit {
   recordTtlMs?: number
   /** A profile changed by feedback is republished at most this often, ms (default 30 s): each publication is a DHT put, a gossip message every peer verifies, and bucket provides. */
   profileRepublishMs?: number
-  /** λ: utility lost per second of expected latency (default 0.05). */
+  /** λ: utility lost per second of expected latency (default {@link DEFAULT_LATENCY_WEIGHT}). */
   latencyWeight?: number
   /** Whole-query deadline when the asker gives none, ms (default 60 s). */
   defaultDeadlineMs?: number
@@ -509,7 +509,7 @@ class Node implements PpaiNode {
         candidates,
         beliefs: this.beliefs,
         observations: this.observations,
-        latencyWeight: this.init.latencyWeight ?? 0.05,
+        latencyWeight: this.init.latencyWeight ?? DEFAULT_LATENCY_WEIGHT,
         rivalsWindowMs: this.init.beaconIntervalMs ?? 2000,
         rng: this.rng
       })
