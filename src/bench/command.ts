@@ -11,7 +11,7 @@ import { DataError, loadQuestionSet, type QuestionSet } from '../data/questions.
 import { ProgressBar } from './progress.js'
 import { writeReport, type SweepPoint } from './report.js'
 import { runBench, type BenchRun } from './run.js'
-import { buildScenario, scenarioDefaults, type ScenarioName, type ScenarioParams } from './scenarios.js'
+import { buildScenarioParallel, scenarioDefaults, type ScenarioName, type ScenarioParams } from './scenarios.js'
 import { BenchOptionsError, parseBenchOptions, type BenchOptions } from './options.js'
 import { formatParams, formatTable } from './table.js'
 import { checkTargets, formatTargets } from './targets.js'
@@ -52,7 +52,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   const policies: PolicyName[] = opts.policies ?? defaultPolicies(opts.scenario)
   const bar = opts.progress === false ? undefined : new ProgressBar()
   const buildStarted = performance.now()
-  const built = buildScenario(set, params)
+  const built = await buildScenarioParallel(set, params)
   const buildMs = performance.now() - buildStarted
   const main = runBench(opts.scenario, params, set, policies, bar !== undefined ? (policy, a, t) => bar.update(policy, a, t) : undefined, built)
   const wallMs = performance.now() - started
@@ -66,7 +66,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   out('targets (measured, not tuned toward):')
   out(formatTargets(checkTargets(main.result)))
   const maxRssMB = process.resourceUsage().maxRSS / 1024
-  out(`timing: scenario built (profiles, index) in ${(buildMs / 1000).toFixed(1)} s; ${[...main.runs.entries()].map(([p, r]) => `${p} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`)
+  out(`timing: scenario built (profiles, index) in ${(buildMs / 1000).toFixed(1)} s on ${built.threads} thread${built.threads > 1 ? 's' : ''}; ${[...main.runs.entries()].map(([p, r]) => `${p} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`)
   const cpu = process.cpuUsage()
   // CPU time as well as wall time: on a shared machine the wall clock also measures the neighbours.
   out(`wall time ${(wallMs / 1000).toFixed(1)} s, CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (process), for ${policies.length} policies x ${params.sim.queries} queries over ${params.agents.agents} agents; peak RSS ${maxRssMB.toFixed(0)} MB`)
@@ -84,7 +84,7 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
       p.sim.load = load
       p.sim.queries = sweepQueries
       const label = `load ${load}`
-      const r = runBench(opts.scenario, p, set, policies, bar !== undefined ? (policy, a, t) => bar.update(`${label} ${policy}`, a, t) : undefined, buildScenario(set, p))
+      const r = runBench(opts.scenario, p, set, policies, bar !== undefined ? (policy, a, t) => bar.update(`${label} ${policy}`, a, t) : undefined, await buildScenarioParallel(set, p))
       bar?.done(label)
       sweep.push({ load, result: r.result })
     }

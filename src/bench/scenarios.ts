@@ -7,14 +7,13 @@
 import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { recordedTrace, type CorrectnessModel } from '../agent/recorded-trace.js'
 import { createHashEmbedder } from '../core/embedder.js'
-import { buildProfile } from '../core/prototypes.js'
-import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { fnv1a32, seededRng, shuffled } from '../core/rng.js'
-import type { Profile } from '../core/types.js'
+import type { Embedder } from '../core/types.js'
 import { soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
 import type { SimAgentSpec, SimParams, SimWorld } from '../sim/simulator.js'
 import { QuestionPool } from '../sim/workload.js'
+import { buildInThread, buildWithWorker, startBuildWorker, type BuildOutput, type BuildTask, type WorkerOptions } from './parallel-build.js'
 
 export const SCENARIO_NAMES = ['paper', 'trace', 'scale'] as const
 export type ScenarioName = (typeof SCENARIO_NAMES)[number]
@@ -111,10 +110,73 @@ export interface BuiltScenario {
   trainQuestions: number
   models: string[]
   embedderId: string
+  /** Threads that built the profiles and rankings (1, or 2 with a worker). */
+  threads: number
 }
 
-/** Builds the agents, their profiles (training split only) and the candidate index. */
+/** The options of {@link buildScenarioParallel}. */
+export interface ParallelBuildOptions {
+  /** `auto` (default): a worker thread for a world of at least {@link PARALLEL_MIN_PROFILES} profiles; `never`; `always`. */
+  worker?: 'auto' | 'never' | 'always'
+  /** Where the worker is and how it starts (tests point it at the TypeScript sources). */
+  workerOptions?: WorkerOptions
+}
+
+/**
+ * Profiles from which a second thread pays for itself. Starting a worker and
+ * training its copy of the index costs a few hundred milliseconds; below
+ * about 2,000 prototypes the index scans every one (the paper world: 50
+ * profiles, about a second to build on one thread), above it a ranking costs
+ * far more than its share of that.
+ */
+export const PARALLEL_MIN_PROFILES = 256
+
+/** Builds the agents, their profiles (training split only) and the candidate index, on this thread. */
 export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenario {
+  const drawn = drawScenario(set, p)
+  return assemble(set, p, drawn, buildInThread(drawn.task))
+}
+
+/**
+ * Like {@link buildScenario}, with a worker thread sharing the profiles and
+ * rankings when the world is large: the same world, bit for bit, sooner.
+ */
+export async function buildScenarioParallel (set: QuestionSet, p: ScenarioParams, opts: ParallelBuildOptions = {}): Promise<BuiltScenario> {
+  const mode = opts.worker ?? 'auto'
+  const wanted = mode === 'always' || (mode === 'auto' && personaCountOf(p) >= PARALLEL_MIN_PROFILES)
+  // Started first: the worker loads its modules while this thread draws the world.
+  const worker = wanted ? startBuildWorker(opts.workerOptions) : undefined
+  let drawn: DrawnScenario
+  try {
+    drawn = drawScenario(set, p)
+  } catch (err) {
+    await worker?.terminate()
+    throw err
+  }
+  const output = worker !== undefined ? await buildWithWorker(drawn.task, worker) : buildInThread(drawn.task)
+  return assemble(set, p, drawn, output)
+}
+
+function personaCountOf (p: ScenarioParams): number {
+  return p.agents.personas > 0 ? Math.min(p.agents.personas, p.agents.agents) : p.agents.agents
+}
+
+interface Persona { id: string, model: CorrectnessModel, interests: string[] }
+
+/** Everything drawn with the scenario's rng, in the order it always was: the splits, personas, their examples, the agents' speeds. */
+interface DrawnScenario {
+  embedder: Embedder
+  embed: (q: Question) => Float32Array
+  pool: QuestionPool
+  train: Question[]
+  test: Question[]
+  models: string[]
+  personas: Persona[]
+  speedDraws: number[]
+  task: BuildTask
+}
+
+function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   const seed = p.sim.seed >>> 0
   const rng = seededRng(fnv1a32('scenario', seed))
   const sound = soundQuestions(set)
@@ -134,9 +196,16 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
   const trainPool = new QuestionPool(train)
   const subjects = pool.subjects()
   const models = set.models
+  const dim = embedder.dim
   // A persona is one (owner interests, answering model, profile); without personas every agent is its own.
-  const personaCount = p.agents.personas > 0 ? Math.min(p.agents.personas, p.agents.agents) : p.agents.agents
-  const personas: Array<{ id: string, model: CorrectnessModel, interests: string[], profile: Profile }> = []
+  const personaCount = personaCountOf(p)
+  const personas: Persona[] = []
+  // Training questions by row of a flat table, in the order first drawn: the examples refer to rows.
+  const trainRows = new Map<string, number>()
+  const trainVectors: Float32Array[] = []
+  const m = p.agents.profileExamples
+  const exampleRows = new Int32Array(personaCount * m)
+  const exampleOutcomes = new Uint8Array(personaCount * m)
   for (let k = 0; k < personaCount; k++) {
     const id = p.agents.personas > 0 ? `persona-${String(k).padStart(5, '0')}` : agentId(k)
     let model: CorrectnessModel
@@ -155,31 +224,62 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
         seed
       })
     }
-    const examples: Array<{ embedding: Float32Array, outcome: number }> = []
-    for (let n = 0; n < p.agents.profileExamples; n++) {
+    for (let n = 0; n < m; n++) {
       const q = trainPool.draw(interests, p.sim.ownInterestShare, rng)
-      examples.push({ embedding: embed(q), outcome: model.correct(q) ? 1 : 0 })
+      let row = trainRows.get(q.id)
+      if (row === undefined) {
+        row = trainVectors.length
+        trainRows.set(q.id, row)
+        trainVectors.push(embed(q))
+      }
+      exampleRows[k * m + n] = row
+      exampleOutcomes[k * m + n] = model.correct(q) ? 1 : 0
     }
-    personas.push({ id, model, interests, profile: buildProfile(embedder.id, embedder.dim, examples) })
+    personas.push({ id, model, interests })
   }
+  const speedDraws: number[] = []
+  for (let i = 0; i < p.agents.agents; i++) speedDraws.push(rng())
+  const task: BuildTask = {
+    embedderId: embedder.id,
+    dim,
+    networkId: p.agents.networkId,
+    kernel: p.sim.kernel,
+    personaIds: personas.map(x => x.id),
+    trainEmbeddings: flatten(trainVectors, dim),
+    examplesPerPersona: m,
+    exampleRows,
+    exampleOutcomes,
+    queryEmbeddings: flatten(pool.all.map(embed), dim),
+    // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
+    limit: Math.min(personaCount, 2 * p.sim.candidatesPerQuery + 1)
+  }
+  return { embedder, embed, pool, train, test, models, personas, speedDraws, task }
+}
+
+function flatten (rows: Float32Array[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim)
+  rows.forEach((r, i) => out.set(r, i * dim))
+  return out
+}
+
+/** The world from what was drawn and what was built. */
+function assemble (set: QuestionSet, p: ScenarioParams, drawn: DrawnScenario, output: BuildOutput): BuiltScenario {
+  const { embedder, embed, pool, personas } = drawn
+  const personaCount = personas.length
   const agents: SimAgentSpec[] = []
   const replicas: number[][] = personas.map(() => [])
   for (let i = 0; i < p.agents.agents; i++) {
-    const persona = personas[i % personaCount]
-    replicas[i % personaCount].push(i)
-    agents.push({ id: agentId(i), model: persona.model, profile: persona.profile, interests: persona.interests, speedDraw: rng() })
+    const k = i % personaCount
+    replicas[k].push(i)
+    agents.push({ id: agentId(i), model: personas[k].model, profile: output.profiles[k], interests: personas[k].interests, speedDraw: drawn.speedDraws[i] })
   }
-  // The index holds one entry per distinct profile: the agents themselves, or the personas.
-  const index = new CandidateIndex(new BucketCode(p.agents.networkId, embedder.dim), p.sim.kernel)
-  for (const persona of personas) index.upsert(persona.id, persona.profile)
-  const personaIndex = new Map(personas.map((x, k) => [x.id, k]))
-  // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
-  const limit = Math.min(personaCount, 2 * p.sim.candidatesPerQuery + 1)
+  // Retrieval is cached per question: a profile does not change during a run.
   const ranked = new Map<string, number[]>()
+  pool.all.forEach((q, n) => { if (!ranked.has(q.id)) ranked.set(q.id, output.rankings[n]) })
   const rankedPersonas = (q: Question): number[] => {
     let list = ranked.get(q.id)
     if (list === undefined) {
-      list = index.candidates(embed(q), limit).map(id => personaIndex.get(id) ?? -1).filter(k => k >= 0)
+      list = output.ranker.rank(embed(q))
       ranked.set(q.id, list)
     }
     return list
@@ -198,16 +298,15 @@ export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenar
     }
     return out
   }
-  // Retrieval is cached per question: a profile does not change during a run.
-  for (const q of pool.all) rankedPersonas(q)
   return {
     world: { agents, pool, embedderId: embedder.id, dim: embedder.dim, embed, retrieve },
     synthetic: set.synthetic,
     source: set.source,
-    testQuestions: test.length,
-    trainQuestions: train.length,
-    models,
-    embedderId: embedder.id
+    testQuestions: drawn.test.length,
+    trainQuestions: drawn.train.length,
+    models: drawn.models,
+    embedderId: embedder.id,
+    threads: output.threads
   }
 }
 

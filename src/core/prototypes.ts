@@ -6,7 +6,7 @@
  * Deterministic: no randomness is needed.
  */
 import type { Profile, Prototype } from './types.js'
-import { dot, normalize } from './vector.js'
+import { dotEach, normalize } from './vector.js'
 
 /** How a profile learns. */
 export interface ProfileOptions {
@@ -46,13 +46,29 @@ export function emptyProfile (embedderId: string, dim: number): Profile {
 
 /** Index and cosine of the prototype nearest to a unit `embedding`; -1 when there is none. */
 export function nearestPrototype (profile: Profile, embedding: Float32Array): { index: number, similarity: number } {
+  const ps = profile.prototypes
+  const sims = scratch(ps.length)
+  dotEach(centroidsOf(ps), ps.length, embedding, sims)
   let index = -1
   let similarity = -Infinity
-  profile.prototypes.forEach((p, i) => {
-    const s = dot(p.centroid, embedding)
-    if (s > similarity) { similarity = s; index = i }
-  })
+  for (let i = 0; i < ps.length; i++) {
+    if (sims[i] > similarity) { similarity = sims[i]; index = i }
+  }
   return { index, similarity }
+}
+
+function centroidsOf (ps: Prototype[]): Float32Array[] {
+  const out = new Array<Float32Array>(ps.length)
+  for (let i = 0; i < ps.length; i++) out[i] = ps[i].centroid
+  return out
+}
+
+/** Scratch cosines, reused: a profile holds a handful of prototypes and is learned on one thread. */
+let sharedSims = new Float64Array(16)
+
+function scratch (n: number): Float64Array {
+  if (sharedSims.length < n) sharedSims = new Float64Array(2 * n)
+  return sharedSims
 }
 
 /** The Beta mean of a prototype: its estimated success rate. */
@@ -106,11 +122,15 @@ export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   // Ward's criterion: the pair whose merge adds the least within-cluster spread, n·m/(n+m)·(1 − cos).
   // Merging merely the most similar centroids snowballs: a merged centroid drifts toward the direction
   // common to all queries, becomes the nearest to every new one, and swallows the profile.
+  const cs = centroidsOf(ps)
+  const sims = scratch(ps.length)
   for (let i = 0; i < ps.length; i++) {
+    // Cosines of i with every later prototype at once (dot is symmetric, bit for bit).
+    dotEach(cs.slice(i + 1), ps.length - i - 1, cs[i], sims)
     for (let j = i + 1; j < ps.length; j++) {
       const ni = ps[i].count
       const nj = ps[j].count
-      const s = -(ni * nj / (ni + nj)) * (1 - dot(ps[i].centroid, ps[j].centroid))
+      const s = -(ni * nj / (ni + nj)) * (1 - sims[j - i - 1])
       if (s > best) { best = s; bi = i; bj = j }
     }
   }

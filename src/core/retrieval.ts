@@ -11,6 +11,7 @@
 import { seededRng, shuffled } from './rng.js'
 import { DEFAULT_PRIOR, kernelWeight, mixtureEstimate, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
+import { dotGather, dotRows, dotRowsInt8 } from './vector.js'
 
 /** Shape of a bucket code. */
 export interface BucketCodeOptions {
@@ -203,7 +204,12 @@ export class CandidateIndex {
   private agentStamp = new Uint32Array(0)
   private agentWins = new Float64Array(0)
   private agentLosses = new Float64Array(0)
+  /** Per agent slot: its pre-rank score in the current query. */
+  private agentScores = new Float64Array(0)
   private stamp = 0
+  /** Buffers reused by every query (the index is single-threaded). */
+  private scratchSims = new Float64Array(0)
+  private readonly scoreScratch: Array<{ sims: Float64Array, wins: Float64Array, losses: Float64Array } | undefined> = []
 
   constructor (code: BucketCode, opts: CandidateIndexOptions = {}) {
     this.code = code
@@ -278,34 +284,33 @@ export class CandidateIndex {
     this.catchUp()
     const stamp = this.nextStamp()
     const touched: number[] = []
+    const d = this.code.dim
     if (this.trainedAt === 0) {
-      for (let id = 0; id < this.nextProtoId; id++) if (this.protoAgent[id] >= 0) this.visit(id, this.dotAt(this.centroids, id, embedding), stamp, touched)
+      const sims = this.scratch(this.nextProtoId)
+      dotRows(this.centroids, d, 0, this.nextProtoId, embedding, sims)
+      for (let id = 0; id < this.nextProtoId; id++) if (this.protoAgent[id] >= 0) this.visit(id, sims[id], stamp, touched)
     } else {
       const budget = query.scanBudget ?? this.opts.scanBudget ?? Math.max(2048, Math.round(0.15 * this.liveProtos))
       let scanned = 0
       for (const leaf of this.nearestLeaves(embedding)) {
         const list = this.leafLists[leaf]
-        const rows = this.leafRows[leaf]
         const scales = this.leafScales[leaf]
-        const d = this.code.dim
-        for (let n = 0; n < list.length; n++) {
-          let sim = 0
-          const base = n * d
-          for (let i = 0; i < d; i++) sim += rows[base + i] * embedding[i]
-          this.visit(list[n], sim * scales[n], stamp, touched)
-        }
+        const sims = this.scratch(list.length)
+        dotRowsInt8(this.leafRows[leaf], d, 0, list.length, embedding, sims)
+        for (let n = 0; n < list.length; n++) this.visit(list[n], sims[n] * scales[n], stamp, touched)
         scanned += list.length
         if (scanned >= budget) break
       }
     }
     const prior = this.opts.prior ?? DEFAULT_PRIOR
-    const approx = touched.map(slot => ({ slot, score: posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean }))
-    approx.sort((a, b) => b.score - a.score || a.slot - b.slot)
+    const approx = this.agentScores
+    for (const slot of touched) approx[slot] = posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean
+    touched.sort((a, b) => approx[b] - approx[a] || a - b)
     // The pre-rank (logistic kernel) only approximates predictSuccess's mixture: re-score generously, and every agent when the scan was exhaustive.
-    const rescore = this.trainedAt === 0 ? approx.length : (this.opts.rescore ?? Math.max(128, 16 * limit))
+    const rescore = Math.min(touched.length, this.trainedAt === 0 ? touched.length : (this.opts.rescore ?? Math.max(128, 16 * limit)))
     const out: Array<{ agentId: string, score: number }> = []
-    for (const { slot } of approx.slice(0, rescore)) {
-      const entry = this.slots[slot]
+    for (let n = 0; n < rescore; n++) {
+      const entry = this.slots[touched[n]]
       if (entry != null) out.push({ agentId: entry.agentId, score: this.score(entry, embedding) })
     }
     out.sort((a, b) => b.score - a.score || (a.agentId < b.agentId ? -1 : 1))
@@ -330,25 +335,40 @@ export class CandidateIndex {
 
   /** The leaves under the query's nearest top-level cells, nearest first. */
   private nearestLeaves (embedding: Float32Array): number[] {
-    const cells = this.top.length / this.code.dim
-    const tops = topK(cells, i => this.dotAt(this.top, i, embedding), this.opts.probeCells ?? cells)
+    const d = this.code.dim
+    const cells = this.top.length / d
+    const topSims = new Float64Array(cells)
+    dotRows(this.top, d, 0, cells, embedding, topSims)
+    const tops = topK(cells, i => topSims[i], this.opts.probeCells ?? cells)
     const leafIds = tops.flatMap(t => this.leavesOf[t])
-    const sims = leafIds.map(l => this.dotAt(this.leaves, l, embedding))
+    const sims = new Float64Array(leafIds.length)
+    dotGather(this.leaves, d, leafIds, leafIds.length, embedding, sims)
+    // A stable sort of positions, as before: ties keep the order of their top cells.
     return leafIds.map((l, i) => i).sort((a, b) => sims[b] - sims[a]).map(i => leafIds[i])
   }
 
   /** `predictSuccess(profile, embedding).mean` over the flat copies of the agent's prototypes (the same mixture and prior). */
   private score (entry: Entry, embedding: Float32Array): number {
     const ids = entry.protoIds
-    const sims = new Float64Array(ids.length)
-    const wins = new Float64Array(ids.length)
-    const losses = new Float64Array(ids.length)
-    ids.forEach((id, j) => {
-      sims[j] = this.dotAt(this.centroids, id, embedding)
-      wins[j] = this.protoWins[id]
-      losses[j] = this.protoLosses[id]
-    })
-    return mixtureEstimate(sims, wins, losses, this.opts).mean
+    const k = ids.length
+    // Exactly k long: the mixture reads the lengths. Reused per k: a ranking re-scores hundreds of agents.
+    let s = this.scoreScratch[k]
+    if (s === undefined) {
+      s = { sims: new Float64Array(k), wins: new Float64Array(k), losses: new Float64Array(k) }
+      this.scoreScratch[k] = s
+    }
+    dotGather(this.centroids, this.code.dim, ids, k, embedding, s.sims)
+    for (let j = 0; j < k; j++) {
+      s.wins[j] = this.protoWins[ids[j]]
+      s.losses[j] = this.protoLosses[ids[j]]
+    }
+    return mixtureEstimate(s.sims, s.wins, s.losses, this.opts).mean
+  }
+
+  /** A scratch buffer of at least `n` numbers, reused across calls. */
+  private scratch (n: number): Float64Array {
+    if (this.scratchSims.length < n) this.scratchSims = new Float64Array(Math.max(n, 2 * this.scratchSims.length))
+    return this.scratchSims
   }
 
   /** Dot product of row `row` of a flat matrix with `v`. */
@@ -480,6 +500,7 @@ export class CandidateIndex {
     this.agentStamp = copyInto(new Uint32Array(n), this.agentStamp)
     this.agentWins = copyInto(new Float64Array(n), this.agentWins)
     this.agentLosses = copyInto(new Float64Array(n), this.agentLosses)
+    this.agentScores = copyInto(new Float64Array(n), this.agentScores)
   }
 }
 
@@ -499,18 +520,21 @@ function topK (n: number, value: (i: number) => number, k: number): number[] {
   return idx
 }
 
-/** Row of a flat matrix of unit rows with the largest dot product with `v`. */
+/** Row of a flat matrix of unit rows with the largest dot product with `v` (the first on ties). */
 function nearestRow (matrix: Float32Array, v: Float32Array, d: number): number {
+  const rows = matrix.length / d
   let best = 0
   let bestDot = -Infinity
-  for (let r = 0; r * d < matrix.length; r++) {
-    let s = 0
-    const base = r * d
-    for (let i = 0; i < d; i++) s += matrix[base + i] * v[i]
-    if (s > bestDot) { bestDot = s; best = r }
+  for (let r = 0; r < rows; r += 4) {
+    const n = Math.min(4, rows - r)
+    dotRows(matrix, d, r, n, v, rowSims)
+    for (let j = 0; j < n; j++) if (rowSims[j] > bestDot) { bestDot = rowSims[j]; best = r + j }
   }
   return best
 }
+
+/** Four sums of {@link nearestRow}: module scratch, as core code runs on one thread per module instance. */
+const rowSims = new Float64Array(4)
 
 /** Unit centroids of leaves of about `leafSize` of `points`: k-means, recursing into parts that stay too large (depth ≤ 3). */
 function splitCell (points: Float32Array[], leafSize: number, d: number, depth: number): Float32Array[] {

@@ -49,3 +49,135 @@ export function isFiniteVector (a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false
   return true
 }
+
+/*
+ * Several dot products at once: four rows share each load of `v`, and four
+ * independent sums hide the latency of the additions (the scans are bound by
+ * it). Each row is still summed from index 0 upwards, one term at a time, so
+ * every result is bit-identical to {@link dot} of that row.
+ */
+
+/** `out[r] = dot(row first + r of a flat matrix of rows of length d, v)` for r < count. */
+export function dotRows (matrix: Float32Array, d: number, first: number, count: number, v: Float32Array, out: Float64Array): void {
+  let r = 0
+  for (; r + 4 <= count; r += 4) {
+    const b0 = (first + r) * d
+    const b1 = b0 + d
+    const b2 = b1 + d
+    const b3 = b2 + d
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    for (let i = 0; i < d; i++) {
+      const x = v[i]
+      s0 += matrix[b0 + i] * x
+      s1 += matrix[b1 + i] * x
+      s2 += matrix[b2 + i] * x
+      s3 += matrix[b3 + i] * x
+    }
+    out[r] = s0
+    out[r + 1] = s1
+    out[r + 2] = s2
+    out[r + 3] = s3
+  }
+  for (; r < count; r++) {
+    const b = (first + r) * d
+    let s = 0
+    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
+    out[r] = s
+  }
+}
+
+/** Like {@link dotRows} over an int8 matrix (quantised rows, unscaled). */
+export function dotRowsInt8 (matrix: Int8Array, d: number, first: number, count: number, v: Float32Array, out: Float64Array): void {
+  let r = 0
+  for (; r + 4 <= count; r += 4) {
+    const b0 = (first + r) * d
+    const b1 = b0 + d
+    const b2 = b1 + d
+    const b3 = b2 + d
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    for (let i = 0; i < d; i++) {
+      const x = v[i]
+      s0 += matrix[b0 + i] * x
+      s1 += matrix[b1 + i] * x
+      s2 += matrix[b2 + i] * x
+      s3 += matrix[b3 + i] * x
+    }
+    out[r] = s0
+    out[r + 1] = s1
+    out[r + 2] = s2
+    out[r + 3] = s3
+  }
+  for (; r < count; r++) {
+    const b = (first + r) * d
+    let s = 0
+    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
+    out[r] = s
+  }
+}
+
+/** `out[j] = dot(row rows[j] of a flat matrix, v)` for j < count: rows picked by index. */
+export function dotGather (matrix: Float32Array, d: number, rows: ArrayLike<number>, count: number, v: Float32Array, out: Float64Array): void {
+  let j = 0
+  for (; j + 4 <= count; j += 4) {
+    const b0 = rows[j] * d
+    const b1 = rows[j + 1] * d
+    const b2 = rows[j + 2] * d
+    const b3 = rows[j + 3] * d
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    for (let i = 0; i < d; i++) {
+      const x = v[i]
+      s0 += matrix[b0 + i] * x
+      s1 += matrix[b1 + i] * x
+      s2 += matrix[b2 + i] * x
+      s3 += matrix[b3 + i] * x
+    }
+    out[j] = s0
+    out[j + 1] = s1
+    out[j + 2] = s2
+    out[j + 3] = s3
+  }
+  for (; j < count; j++) {
+    const b = rows[j] * d
+    let s = 0
+    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
+    out[j] = s
+  }
+}
+
+/** `out[j] = dot(vectors[j], v)` for j < count (each over the shorter of the two lengths, as {@link dot}). */
+export function dotEach (vectors: ArrayLike<Float32Array>, count: number, v: Float32Array, out: Float64Array): void {
+  const d = v.length
+  let j = 0
+  for (; j + 4 <= count; j += 4) {
+    const a0 = vectors[j]
+    const a1 = vectors[j + 1]
+    const a2 = vectors[j + 2]
+    const a3 = vectors[j + 3]
+    if (a0.length < d || a1.length < d || a2.length < d || a3.length < d) break
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    for (let i = 0; i < d; i++) {
+      const x = v[i]
+      s0 += a0[i] * x
+      s1 += a1[i] * x
+      s2 += a2[i] * x
+      s3 += a3[i] * x
+    }
+    out[j] = s0
+    out[j + 1] = s1
+    out[j + 2] = s2
+    out[j + 3] = s3
+  }
+  for (; j < count; j++) out[j] = dot(vectors[j], v)
+}
