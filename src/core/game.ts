@@ -165,9 +165,22 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   x.fill(0, 0, C)
 
   residualAt(s, x, F)
+  let phi = norm2(F, C)
+  // A crowded game starts far from the empty crowd (Newton then spends several damped steps getting close): start from
+  // the crowd of the noiseless game instead when its gap is smaller — the same fixed point, reached in fewer steps.
+  if (C > 0 && rivals > 0 && phi > tolerance * tolerance && waterFill(s, trial)) {
+    residualAt(s, trial, Ft)
+    const phiT = norm2(Ft, C)
+    if (phiT < phi) {
+      for (let j = 0; j < C; j++) x[j] = trial[j]
+      for (let j = 0; j < C; j++) F[j] = Ft[j]
+      phi = phiT
+    } else {
+      residualAt(s, x, F)
+    }
+  }
   // Whether sigma, utility and crowd latencies hold the values at x (the last residualAt was at x).
   let evaluatedAtX = true
-  let phi = norm2(F, C)
   let iterations = 0
   while (iterations < maxIterations && maxAbs(F, C) > tolerance) {
     iterations++
@@ -201,8 +214,9 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   s.trial = trial
   s.Ft = Ft
 
-  // Strategies and utilities at the final crowd.
+  // Strategies and utilities at the final crowd (the factored evaluation leaves utilities to this one fill).
   if (!evaluatedAtX) evaluate(s, x)
+  if (s.factored) for (let t = 0; t < T; t++) fillUtilities(s, t, perMs[t])
   const residual = maxAbs(F, C)
   const actions: ActionId[] = [LOCAL]
   const crowd = [0]
@@ -229,6 +243,54 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
     converged: residual <= tolerance,
     temperature
   }
+}
+
+/**
+ * The crowd of the noiseless game with the prior's mean type, into `out`:
+ * rivals fill the candidates whose mean utility beats the own agent's until
+ * the utilities they take are level (x_j = (v_j − L) / slope_j), spending at
+ * most the whole crowd. A starting point only; false when it says nothing (no
+ * candidate beats the own agent, or no latency weight).
+ */
+function waterFill (s: Scratch, out: Float64Array): boolean {
+  const { T, C, weights, success, perMs, localUtility, baseLatencyMs, crowdCostMs, latencyFactor: value, crowdLatencyMs: slope } = s
+  let pm = 0
+  let u0 = 0
+  for (let t = 0; t < T; t++) {
+    pm += weights[t] * perMs[t]
+    u0 += weights[t] * localUtility[t]
+  }
+  if (!(pm > 0)) return false
+  // Scratch rows that every evaluation overwrites before reading: the mean utility and the crowd's slope per candidate.
+  let any = false
+  for (let j = 0; j < C; j++) {
+    let p = 0
+    for (let t = 0; t < T; t++) p += weights[t] * success[t * C + j]
+    value[j] = p - pm * baseLatencyMs[j]
+    slope[j] = pm * crowdCostMs[j]
+    if (value[j] > u0 && slope[j] > 0) any = true
+  }
+  if (!any) return false
+  const filled = (level: number): number => {
+    let sum = 0
+    for (let j = 0; j < C; j++) if (value[j] > level && slope[j] > 0) sum += (value[j] - level) / slope[j]
+    return sum
+  }
+  let level = u0
+  if (filled(u0) > 1) {
+    // Σ x_j(L) is decreasing in L: bisect for Σ = 1 between the own agent's utility and the best candidate's.
+    let lo = u0
+    let hi = u0
+    for (let j = 0; j < C; j++) if (value[j] > hi) hi = value[j]
+    for (let k = 0; k < 50; k++) {
+      const mid = (lo + hi) / 2
+      if (filled(mid) > 1) lo = mid
+      else hi = mid
+    }
+    level = hi
+  }
+  for (let j = 0; j < C; j++) out[j] = value[j] > level && slope[j] > 0 ? (value[j] - level) / slope[j] : 0
+  return true
 }
 
 /** Fills crowd latencies, utilities and logit strategies for crowd xv. */
@@ -301,7 +363,7 @@ function factorable (s: Scratch, types: readonly GameType[]): boolean {
 
 /** {@link evaluate} for a game that {@link factorable} accepted. */
 function evaluateFactored (s: Scratch, xv: Float64Array): void {
-  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, perMs, utility, sigma, successFactor, topSuccess, latencyFactor } = s
+  const { T, C, temperature, baseLatencyMs, crowdCostMs, crowdLatencyMs, perMs, utility, sigma, successFactor, topSuccess, latencyFactor, localUtility } = s
   const A = C + 1
   const pm = perMs[0]
   // The largest latency term −λ·T over candidates: the latency factors are at most 1.
@@ -316,15 +378,16 @@ function evaluateFactored (s: Scratch, xv: Float64Array): void {
   for (let t = 0; t < T; t++) {
     const row = t * A
     const srow = t * C
-    const best = fillUtilities(s, t, pm)
     // exp((u − best)/τ) = exp((p − top p)/τ) · exp((−λT − top)/τ) · exp((top p + top − best)/τ), and the last factor cancels
     // in the normalisation: the own agent's weight is taken relative to it, unless that would overflow (own agent far ahead).
-    const ownExponent = (utility[row] - topSuccess[t] - top) / temperature
+    // The candidates' utilities are not needed for that: they are filled once, at the final crowd.
+    const ownExponent = (localUtility[t] - topSuccess[t] - top) / temperature
     let typeFactor = 1
     let e0: number
     if (ownExponent <= 600) {
       e0 = Math.exp(ownExponent)
     } else {
+      const best = fillUtilities(s, t, pm)
       typeFactor = Math.exp((topSuccess[t] + top - best) / temperature)
       e0 = Math.exp((utility[row] - best) / temperature)
     }

@@ -9,7 +9,7 @@ import { LoadBeliefs, type ResponseTiming } from '../core/beliefs.js'
 import { createPolicy } from '../core/policies.js'
 import { buildDecisionContext } from '../core/router.js'
 import { PeerObservations, type ScoringOptions } from '../core/scoring.js'
-import type { AdvertisedScoreMemo } from './score-memo.js'
+import type { ScoreMemo } from './score-memo.js'
 import type { Decision, DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 
 /** What the simulator knows at a decision instant (the node's view, plus the oracle's for the oracle policy). */
@@ -29,8 +29,11 @@ export class UserDecider {
   readonly observations: PeerObservations
   private readonly policy: RoutingPolicy
 
-  /** `advertisedScores`: a memo of advertised profiles' scores shared by the run's deciders (the core's predictSuccess, computed once per profile and question). */
-  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly advertisedScores?: AdvertisedScoreMemo) {
+  /**
+   * `scores`: memos of the core's predictSuccess shared by the run's deciders, computed once per profile and question:
+   * `advertised` made for `scoring`, `own` for the own agent's scoring (`ownScoring(scoring)` of the router).
+   */
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly scores?: { advertised: ScoreMemo, own: ScoreMemo }) {
     this.beliefs = new LoadBeliefs()
     this.observations = new PeerObservations(embedderId, dim)
     this.policy = createPolicy(policy)
@@ -70,7 +73,8 @@ export class UserDecider {
       oracle: input.oracle,
       rivalsWindowMs: this.beaconWindowMs,
       scoring: this.scoring,
-      predictAdvertised: this.advertisedScores?.predict
+      predictAdvertised: this.scores?.advertised.predict,
+      predictOwn: this.scores?.own.predictForOptions
     })
     inspect?.(ctx)
     return this.policy.decide(ctx)

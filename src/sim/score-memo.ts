@@ -1,7 +1,8 @@
 /**
- * A memo of `predictSuccess` over advertised profiles, shared by every
- * simulated node of one run: the same profile (a persona's, fixed for the run)
- * is scored on the same question thousands of times. The value is the core's
+ * A memo of `predictSuccess` over profiles, shared by every simulated node of
+ * one run (one memo per scoring options: advertised profiles, own agents): the
+ * same profile (a persona's, fixed for the run) is scored on the same question
+ * thousands of times. The value is the core's
  * own function of (profile, query embedding, options), computed once; an
  * entry is dropped when the profile's version moves on.
  *
@@ -18,7 +19,7 @@ interface ProfileEntry {
   byQuery: Map<Float32Array, SuccessEstimate>
 }
 
-export class AdvertisedScoreMemo {
+export class ScoreMemo {
   private readonly byProfile = new Map<Profile, ProfileEntry>()
   private hits = 0
   private misses = 0
@@ -44,6 +45,9 @@ export class AdvertisedScoreMemo {
     }
     return estimate
   }
+
+  /** {@link predict} with the options the memo was made for. */
+  readonly predictForOptions = (profile: Profile, embedding: Float32Array): SuccessEstimate => this.predict(profile, embedding, this.opts)
 
   /** Lookups answered from the memo and computed. */
   get stats (): { hits: number, misses: number } {

@@ -16,6 +16,7 @@
  * profiles, observations and beliefs, and the policy decides (`UserDecider`).
  */
 import { admitRemote } from '../core/admission.js'
+import { ownScoring } from '../core/router.js'
 import { fnv1a32, seededRng } from '../core/rng.js'
 import type { DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng } from '../core/types.js'
 import type { CorrectnessModel } from '../agent/recorded-trace.js'
@@ -27,7 +28,7 @@ import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type Devic
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
 import { roundTripMs, type NetworkParams } from './network.js'
-import { AdvertisedScoreMemo } from './score-memo.js'
+import { ScoreMemo } from './score-memo.js'
 import { rateFrom, RateMeter } from './rate-meter.js'
 import { BurstyArrivals, QuestionPool } from './workload.js'
 
@@ -198,8 +199,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   let lastTime = 0
   const progressEvery = Math.max(1, Math.floor(params.queries / 200))
 
-  // Profiles do not change during a run: every decider's advertised scores come from one memo of the core's predictSuccess.
-  const advertisedScores = new AdvertisedScoreMemo(params.kernel)
+  // Profiles do not change during a run: every decider's scores (of advertised profiles and of its own) come from memos of the core's predictSuccess.
+  const scores = { advertised: new ScoreMemo(params.kernel), own: new ScoreMemo(ownScoring(params.kernel)) }
   const agents: AgentState[] = specs.map((spec, i) => {
     const tokensPerSec = deviceSpeed(params.device, spec.speedDraw)
     const meanServiceMs = meanServiceTimeMs(params.device, tokensPerSec)
@@ -219,7 +220,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores),
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, scores),
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),

@@ -107,6 +107,22 @@ describe('equilibriumStrategy', () => {
     expect(worst).toBeLessThan(40)
   })
 
+  it('starts a crowded game from the noiseless crowd: 200 games with 10-70 rivals take at most 7 Newton steps on average', () => {
+    // The shape of ppai's games: 8 candidates, the own type and one type favouring each candidate, tens of rivals.
+    const rng = seededRng('crowded')
+    let total = 0
+    for (let g = 0; g < 200; g++) {
+      const candidates = Array.from({ length: 8 }, (_, j) => cand(`c${j}`, { backlog: rng() * 3, serviceMs: 2000 + rng() * 6000, rttMs: 20 + rng() * 130 }))
+      const own = type(candidates.map(() => 0.55 + 0.35 * rng()), { weight: 0.5, localSuccess: 0.6, localBacklog: 1, localServiceMs: 4000, latencyWeight: 0.05 })
+      const types = [own, ...candidates.map((_, f) => ({ ...own, weight: 0.5 / 8, success: own.success.map((p, j) => p + 0.1 * ((j === f ? 1 : 0) - 1 / 8)) }))]
+      const eq = equilibriumStrategy({ candidates, types, rivals: 10 + rng() * 60 })
+      expect(eq.converged).toBe(true)
+      total += eq.iterations
+    }
+    // From the empty crowd the same games take 9.2 steps on average (damped steps first, then Newton's quadratic ones).
+    expect(total / 200).toBeLessThanOrEqual(7)
+  })
+
   it('rejects a type whose success list does not match the candidates, with a countable reason', () => {
     try {
       equilibriumStrategy({ candidates: [cand('a')], types: [type([0.5, 0.5])], rivals: 1 })

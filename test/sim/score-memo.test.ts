@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { buildProfile, observe } from '../../src/core/prototypes.js'
 import { predictSuccess } from '../../src/core/scoring.js'
-import { AdvertisedScoreMemo } from '../../src/sim/score-memo.js'
+import { ScoreMemo } from '../../src/sim/score-memo.js'
 
 describe('advertised score memo', () => {
   const embedder = createHashEmbedder()
@@ -12,7 +12,7 @@ describe('advertised score memo', () => {
 
   it('answers exactly what predictSuccess answers, computing each (profile, query) once', () => {
     const opts = {}
-    const memo = new AdvertisedScoreMemo(opts)
+    const memo = new ScoreMemo(opts)
     for (let round = 0; round < 3; round++) {
       for (const q of queries) expect(memo.predict(profile, q, opts)).toEqual(predictSuccess(profile, q, opts))
     }
@@ -21,7 +21,7 @@ describe('advertised score memo', () => {
 
   it('recomputes once the profile changes version', () => {
     const p = structuredClone(profile)
-    const memo = new AdvertisedScoreMemo()
+    const memo = new ScoreMemo()
     const before = memo.predict(p, queries[0])
     for (let n = 0; n < 20; n++) observe(p, queries[0], 1)
     const after = memo.predict(p, queries[0])
@@ -31,7 +31,7 @@ describe('advertised score memo', () => {
   })
 
   it('does not memoise calls made with other options', () => {
-    const memo = new AdvertisedScoreMemo({})
+    const memo = new ScoreMemo({})
     const other = { prior: { mean: 0.2, weight: 2 } }
     expect(memo.predict(profile, queries[1], other)).toEqual(predictSuccess(profile, queries[1], other))
     expect(memo.stats).toEqual({ hits: 0, misses: 0 })
