@@ -9,7 +9,7 @@
  */
 import type { LoadBeliefs } from './beliefs.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
-import type { Candidate, DecisionContext, OracleView, Profile, Rng, SuccessEstimate } from './types.js'
+import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
 
 /** λ, utility lost per second of expected latency, of a node and of the simulator unless configured: a 20 s wait costs as much as a certainly wrong answer. */
 export const DEFAULT_LATENCY_WEIGHT = 0.05
@@ -61,8 +61,6 @@ export interface RouterInput {
   scoring?: CandidateScoringOptions
   /** Predicts an advertised profile's success (default {@link predictSuccess}); a caller that asks about the same unchanged profile and query many times may pass a memo of it. */
   predictAdvertised?: typeof predictSuccess
-  /** Predicts the own agent's success: {@link predictSuccess} with `scoring` and the pooled background unless given (a memo, where the own profile is fixed). */
-  predictOwn?: (profile: Profile, embedding: Float32Array) => SuccessEstimate
 }
 
 /**
@@ -100,7 +98,7 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     queryId: input.queryId,
     local: {
       // The own profile was learned from the owner's queries, the very distribution this query comes from: far from its prototypes it still predicts its pooled record.
-      success: input.predictOwn !== undefined ? input.predictOwn(input.local.profile, embedding) : predictSuccess(input.local.profile, embedding, ownScoring(input.scoring)),
+      success: predictSuccess(input.local.profile, embedding, ownScoring(input.scoring)),
       backlog: input.local.backlog,
       serviceMs: input.local.serviceMs
     },
@@ -113,7 +111,7 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
 }
 
 /** The scoring of the own agent: `scoring` with the pooled background (see {@link buildDecisionContext}). */
-export function ownScoring (scoring?: CandidateScoringOptions): CandidateScoringOptions {
+function ownScoring (scoring?: CandidateScoringOptions): CandidateScoringOptions {
   return { ...scoring, background: 'pooled' }
 }
 

@@ -5,7 +5,7 @@
  */
 import { observe, emptyProfile, type ProfileOptions } from './prototypes.js'
 import type { Profile, SuccessEstimate } from './types.js'
-import { dot } from './vector.js'
+import { dot, dotEach } from './vector.js'
 
 /** A Beta prior written as a mean and a weight in pseudo-observations. */
 export interface SuccessPrior {
@@ -125,12 +125,12 @@ export function posterior (prior: SuccessPrior, successes: number, failures: num
  *   cosines decide, not an absolute threshold that the hashing embedder's low
  *   cosines rarely reach.
  */
-export function mixtureEstimate (sims: ArrayLike<number>, wins: ArrayLike<number>, losses: ArrayLike<number>, opts?: ScoringOptions): SuccessEstimate {
+export function mixtureEstimate (sims: ArrayLike<number>, wins: ArrayLike<number>, losses: ArrayLike<number>, opts?: ScoringOptions, count = sims.length): SuccessEstimate {
   const prior = opts?.prior ?? DEFAULT_PRIOR
   const kappa = opts?.concentration ?? SCORING_DEFAULTS.concentration
   const tau = opts?.shrinkage ?? SCORING_DEFAULTS.shrinkage
   const c0 = opts?.backgroundSimilarity ?? SCORING_DEFAULTS.backgroundSimilarity
-  const k = sims.length
+  const k = count
   let S = 0
   let F = 0
   let top = c0
@@ -169,15 +169,23 @@ export function predictSuccess (profile: Profile, embedding: Float32Array, opts?
   const a0 = opts?.prototypePrior?.alpha ?? 1
   const b0 = opts?.prototypePrior?.beta ?? 1
   const ps = profile.prototypes
-  const sims = new Float64Array(ps.length)
-  const wins = new Float64Array(ps.length)
-  const losses = new Float64Array(ps.length)
-  for (let j = 0; j < ps.length; j++) {
-    sims[j] = dot(ps[j].centroid, embedding)
+  const k = ps.length
+  if (predictScratch.sims.length < k) predictScratch = scratchOf(k)
+  const { sims, wins, losses, centroids } = predictScratch
+  for (let j = 0; j < k; j++) {
+    centroids[j] = ps[j].centroid
     wins[j] = Math.max(0, ps[j].alpha - a0)
     losses[j] = Math.max(0, ps[j].beta - b0)
   }
-  return mixtureEstimate(sims, wins, losses, opts)
+  dotEach(centroids, k, embedding, sims)
+  return mixtureEstimate(sims, wins, losses, opts, k)
+}
+
+/** Working rows of {@link predictSuccess}, reused across calls (a call never re-enters itself): a score allocates only its result. */
+let predictScratch = scratchOf(16)
+
+function scratchOf (k: number): { sims: Float64Array, wins: Float64Array, losses: Float64Array, centroids: Float32Array[] } {
+  return { sims: new Float64Array(k), wins: new Float64Array(k), losses: new Float64Array(k), centroids: new Array<Float32Array>(k) }
 }
 
 /** Options of {@link PeerObservations}; its kernel defaults are broader (near 0.2, temperature 0.05, floor 0.25). */

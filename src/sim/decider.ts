@@ -29,11 +29,8 @@ export class UserDecider {
   readonly observations: PeerObservations
   private readonly policy: RoutingPolicy
 
-  /**
-   * `scores`: memos of the core's predictSuccess shared by the run's deciders, computed once per profile and question:
-   * `advertised` made for `scoring`, `own` for the own agent's scoring (`ownScoring(scoring)` of the router).
-   */
-  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly scores?: { advertised: ScoreMemo, own: ScoreMemo }) {
+  /** `advertisedScores`: a memo of advertised profiles' scores shared by the run's deciders (the core's predictSuccess, computed once per profile and question). */
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly advertisedScores?: ScoreMemo) {
     this.beliefs = new LoadBeliefs()
     this.observations = new PeerObservations(embedderId, dim)
     this.policy = createPolicy(policy)
@@ -73,8 +70,7 @@ export class UserDecider {
       oracle: input.oracle,
       rivalsWindowMs: this.beaconWindowMs,
       scoring: this.scoring,
-      predictAdvertised: this.scores?.advertised.predict,
-      predictOwn: this.scores?.own.predictForOptions
+      predictAdvertised: this.advertisedScores?.predict
     })
     inspect?.(ctx)
     return this.policy.decide(ctx)

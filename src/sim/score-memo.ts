@@ -1,8 +1,8 @@
 /**
- * A memo of `predictSuccess` over profiles, shared by every simulated node of
- * one run (one memo per scoring options: advertised profiles, own agents): the
- * same profile (a persona's, fixed for the run) is scored on the same question
- * thousands of times. The value is the core's
+ * A memo of `predictSuccess` over advertised profiles, shared by every
+ * simulated node of one run: the same profile (a persona's, fixed for the run)
+ * is scored on the same question thousands of times (not so an own agent's:
+ * its own questions are mostly new to it, so it is scored afresh). The value is the core's
  * own function of (profile, query embedding, options), computed once; an
  * entry is dropped when the profile's version moves on.
  *
@@ -45,9 +45,6 @@ export class ScoreMemo {
     }
     return estimate
   }
-
-  /** {@link predict} with the options the memo was made for. */
-  readonly predictForOptions = (profile: Profile, embedding: Float32Array): SuccessEstimate => this.predict(profile, embedding, this.opts)
 
   /** Lookups answered from the memo and computed. */
   get stats (): { hits: number, misses: number } {

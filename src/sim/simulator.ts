@@ -16,7 +16,6 @@
  * profiles, observations and beliefs, and the policy decides (`UserDecider`).
  */
 import { admitRemote } from '../core/admission.js'
-import { ownScoring } from '../core/router.js'
 import { fnv1a32, seededRng } from '../core/rng.js'
 import type { DecisionContext, LoadBeacon, OracleView, PolicyName, Profile, Rng } from '../core/types.js'
 import type { CorrectnessModel } from '../agent/recorded-trace.js'
@@ -199,8 +198,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   let lastTime = 0
   const progressEvery = Math.max(1, Math.floor(params.queries / 200))
 
-  // Profiles do not change during a run: every decider's scores (of advertised profiles and of its own) come from memos of the core's predictSuccess.
-  const scores = { advertised: new ScoreMemo(params.kernel), own: new ScoreMemo(ownScoring(params.kernel)) }
+  // Profiles do not change during a run: every decider's advertised scores come from one memo of the core's predictSuccess.
+  const advertisedScores = new ScoreMemo(params.kernel)
   const agents: AgentState[] = specs.map((spec, i) => {
     const tokensPerSec = deviceSpeed(params.device, spec.speedDraw)
     const meanServiceMs = meanServiceTimeMs(params.device, tokensPerSec)
@@ -220,7 +219,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, scores),
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores),
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
