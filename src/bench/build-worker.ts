@@ -30,3 +30,5 @@ port.on('message', (m: ToWorker) => {
     port.postMessage({ kind: 'rankings', ranked } satisfies FromWorker)
   }
 })
+
+port.postMessage({ kind: 'ready' } satisfies FromWorker)

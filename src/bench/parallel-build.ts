@@ -47,6 +47,8 @@ export interface BuildOutput {
   ranker: PersonaRanker
   /** 1, or 2 when a worker took part. */
   threads: number
+  /** Profiles and rankings the worker built. */
+  byWorker: { profiles: number, rankings: number }
 }
 
 /** Persona `k`'s profile: the examples drawn for it, in order (deterministic). */
@@ -108,6 +110,7 @@ export type ToWorker =
 
 /** Messages from the worker: what it built, by persona or question number. */
 export type FromWorker =
+  | { kind: 'ready' }
   | { kind: 'profiles', built: Array<[number, Profile]> }
   | { kind: 'rankings', ranked: Array<[number, number[]]> }
 
@@ -118,7 +121,7 @@ export function buildInThread (task: BuildTask): BuildOutput {
   const queries = task.queryEmbeddings.length / task.dim
   const rankings: number[][] = []
   for (let q = 0; q < queries; q++) rankings.push(rankQuery(task, ranker, q))
-  return { profiles, rankings, ranker, threads: 1 }
+  return { profiles, rankings, ranker, threads: 1, byWorker: { profiles: 0, rankings: 0 } }
 }
 
 /** Where the compiled worker sits: next to this module in `dist/`. */
@@ -156,6 +159,8 @@ export function startBuildWorker (opts: WorkerOptions = {}): Worker | undefined 
 export async function buildWithWorker (task: BuildTask, worker: Worker): Promise<BuildOutput> {
   const inbox = new WorkerInbox(worker)
   try {
+    // Its modules loaded while this thread drew the world: usually ready already.
+    await inbox.receive('ready')
     const counter = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
     worker.postMessage({ kind: 'profiles', task, counter } satisfies ToWorker)
     const personas = task.personaIds.length
@@ -171,7 +176,7 @@ export async function buildWithWorker (task: BuildTask, worker: Worker): Promise
     workShare(counter, NEXT_QUERY, queries, q => { rankings[q] = rankQuery(task, ranker, q) })
     const ranked = await inbox.receive('rankings')
     for (const [q, list] of ranked.ranked) rankings[q] = list
-    return { profiles: all, rankings: complete(rankings, 'ranking'), ranker, threads: 2 }
+    return { profiles: all, rankings: complete(rankings, 'ranking'), ranker, threads: 2, byWorker: { profiles: theirs.built.length, rankings: ranked.ranked.length } }
   } catch (err) {
     warn(err, 'build worker failed; building on one thread')
     return buildInThread(task)

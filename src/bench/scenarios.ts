@@ -110,8 +110,9 @@ export interface BuiltScenario {
   trainQuestions: number
   models: string[]
   embedderId: string
-  /** Threads that built the profiles and rankings (1, or 2 with a worker). */
+  /** Threads that built the profiles and rankings (1, or 2 with a worker), and what the worker built. */
   threads: number
+  byWorker: { profiles: number, rankings: number }
 }
 
 /** The options of {@link buildScenarioParallel}. */
@@ -306,7 +307,8 @@ function assemble (set: QuestionSet, p: ScenarioParams, drawn: DrawnScenario, ou
     trainQuestions: drawn.train.length,
     models: drawn.models,
     embedderId: embedder.id,
-    threads: output.threads
+    threads: output.threads,
+    byWorker: output.byWorker
   }
 }
 

@@ -86,34 +86,122 @@ function checkOutcome (outcome: number | undefined): void {
  * Mutates `profile` and bumps its version.
  */
 export function observe (profile: Profile, embedding: Float32Array, outcome?: number, opts?: ProfileOptions): void {
+  checkInput(profile, embedding, outcome)
+  learn(profile, embedding, outcome, resolve(opts), undefined)
+}
+
+function checkInput (profile: Profile, embedding: Float32Array, outcome: number | undefined): void {
   if (embedding.length !== profile.dim) throw new RangeError(`embedding has ${embedding.length} dims, profile ${profile.dim}`)
   checkOutcome(outcome)
-  const o = resolve(opts)
-  const { index, similarity } = nearestPrototype(profile, embedding)
+}
+
+/** {@link observe}'s work, with resolved options and, while a profile is being built, the cosines between its prototypes. */
+function learn (profile: Profile, embedding: Float32Array, outcome: number | undefined, o: Resolved, pairs: PairCosines | undefined): void {
+  const ps = profile.prototypes
+  const sims = scratch(ps.length)
+  dotEach(centroidsOf(ps), ps.length, embedding, sims)
+  let index = -1
+  let similarity = -Infinity
+  for (let i = 0; i < ps.length; i++) {
+    if (sims[i] > similarity) { similarity = sims[i]; index = i }
+  }
   if (index < 0 || similarity < o.spawnSimilarity) {
-    profile.prototypes.push({
+    ps.push({
       centroid: Float32Array.from(embedding),
       count: 1,
       alpha: o.priorAlpha + (outcome ?? 0),
       beta: o.priorBeta + (outcome === undefined ? 0 : 1 - outcome)
     })
-    if (profile.prototypes.length > o.maxPrototypes) mergeClosest(profile, o)
+    // The new centroid is the embedding: its cosines with the others are the ones just computed.
+    pairs?.spawned(sims, ps.length - 1)
+    if (ps.length > o.maxPrototypes) merge(profile, o, pairs)
   } else {
-    const p = profile.prototypes[index]
+    const p = ps[index]
     const rate = Math.max(1 / (p.count + 1), o.minLearningRate)
     // Running mean of unit vectors, renormalised: the centroid is the direction of its queries' average.
     const c = p.centroid
     for (let i = 0; i < c.length; i++) c[i] += (embedding[i] - c[i]) * rate
     normalize(c)
+    pairs?.moved(index)
     p.count += 1
     if (outcome !== undefined) { p.alpha += outcome; p.beta += 1 - outcome }
   }
   profile.version += 1
 }
 
+/**
+ * The cosines between the prototypes of a profile being built, kept in step
+ * with its list: a merge reads every pair, and between two merges only the
+ * spawned, moved and merged prototypes change. The same values as computing
+ * every pair afresh, bit for bit (dot is symmetric).
+ */
+class PairCosines {
+  private readonly rows: number[][] = []
+  private readonly stale: boolean[] = []
+
+  /** Prototype `m` was appended; `sims[i]` is its cosine with prototype i < m. */
+  spawned (sims: Float64Array, m: number): void {
+    const row: number[] = []
+    for (let i = 0; i < m; i++) {
+      this.rows[i][m] = sims[i]
+      row.push(sims[i])
+    }
+    row.push(1)
+    this.rows[m] = row
+    this.stale[m] = false
+  }
+
+  /** Prototype `i`'s centroid changed. */
+  moved (i: number): void {
+    this.stale[i] = true
+  }
+
+  /** Prototype `bj` was removed and `bi` replaced by their merge. */
+  merged (bi: number, bj: number): void {
+    this.rows.splice(bj, 1)
+    for (const r of this.rows) r.splice(bj, 1)
+    this.stale.splice(bj, 1)
+    this.stale[bi] = true
+  }
+
+  /** `cos[i][j]` for the current prototypes. */
+  current (ps: Prototype[]): number[][] {
+    let cs: Float32Array[] | undefined
+    for (let i = 0; i < ps.length; i++) {
+      if (!this.stale[i]) continue
+      cs ??= centroidsOf(ps)
+      const sims = scratch(ps.length)
+      dotEach(cs, ps.length, cs[i], sims)
+      for (let j = 0; j < ps.length; j++) {
+        if (j === i) continue
+        this.rows[i][j] = sims[j]
+        this.rows[j][i] = sims[j]
+      }
+      this.stale[i] = false
+    }
+    return this.rows
+  }
+}
+
+/** Cosines between every two prototypes, as `cos[i][j]` for i < j. */
+function pairwiseCosines (ps: Prototype[]): number[][] {
+  const cs = centroidsOf(ps)
+  const sims = scratch(ps.length)
+  return ps.map((_, i) => {
+    // Cosines of i with every later prototype at once (dot is symmetric, bit for bit).
+    dotEach(cs.slice(i + 1), ps.length - i - 1, cs[i], sims)
+    const row = new Array<number>(ps.length).fill(0)
+    for (let j = i + 1; j < ps.length; j++) row[j] = sims[j - i - 1]
+    return row
+  })
+}
+
 /** Merges the two prototypes that Ward's criterion picks into one (count-weighted centroid, pooled Beta evidence). */
 export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
-  const o = resolve(opts)
+  merge(profile, resolve(opts), undefined)
+}
+
+function merge (profile: Profile, o: Resolved, pairs: PairCosines | undefined): void {
   const ps = profile.prototypes
   if (ps.length < 2) return
   let bi = 0
@@ -122,15 +210,12 @@ export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   // Ward's criterion: the pair whose merge adds the least within-cluster spread, n·m/(n+m)·(1 − cos).
   // Merging merely the most similar centroids snowballs: a merged centroid drifts toward the direction
   // common to all queries, becomes the nearest to every new one, and swallows the profile.
-  const cs = centroidsOf(ps)
-  const sims = scratch(ps.length)
+  const cos = pairs !== undefined ? pairs.current(ps) : pairwiseCosines(ps)
   for (let i = 0; i < ps.length; i++) {
-    // Cosines of i with every later prototype at once (dot is symmetric, bit for bit).
-    dotEach(cs.slice(i + 1), ps.length - i - 1, cs[i], sims)
     for (let j = i + 1; j < ps.length; j++) {
       const ni = ps[i].count
       const nj = ps[j].count
-      const s = -(ni * nj / (ni + nj)) * (1 - sims[j - i - 1])
+      const s = -(ni * nj / (ni + nj)) * (1 - cos[i][j])
       if (s > best) { best = s; bi = i; bj = j }
     }
   }
@@ -149,6 +234,7 @@ export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   }
   ps.splice(bj, 1)
   ps[bi] = merged
+  pairs?.merged(bi, bj)
 }
 
 /** Options of {@link buildProfile}. */
@@ -166,7 +252,11 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
   const o = resolve(opts)
   const rounds = opts?.refineRounds ?? 3
   const profile = emptyProfile(embedderId, dim)
-  for (const ex of examples) observe(profile, ex.embedding, ex.outcome, o)
+  const pairs = new PairCosines()
+  for (const ex of examples) {
+    checkInput(profile, ex.embedding, ex.outcome)
+    learn(profile, ex.embedding, ex.outcome, o, pairs)
+  }
   let previous: Int32Array | undefined
   for (let r = 0; r < rounds && profile.prototypes.length > 1; r++) {
     const k = profile.prototypes.length

@@ -89,38 +89,6 @@ export function dotRows (matrix: Float32Array, d: number, first: number, count: 
   }
 }
 
-/** Like {@link dotRows} over an int8 matrix (quantised rows, unscaled). */
-export function dotRowsInt8 (matrix: Int8Array, d: number, first: number, count: number, v: Float32Array, out: Float64Array): void {
-  let r = 0
-  for (; r + 4 <= count; r += 4) {
-    const b0 = (first + r) * d
-    const b1 = b0 + d
-    const b2 = b1 + d
-    const b3 = b2 + d
-    let s0 = 0
-    let s1 = 0
-    let s2 = 0
-    let s3 = 0
-    for (let i = 0; i < d; i++) {
-      const x = v[i]
-      s0 += matrix[b0 + i] * x
-      s1 += matrix[b1 + i] * x
-      s2 += matrix[b2 + i] * x
-      s3 += matrix[b3 + i] * x
-    }
-    out[r] = s0
-    out[r + 1] = s1
-    out[r + 2] = s2
-    out[r + 3] = s3
-  }
-  for (; r < count; r++) {
-    const b = (first + r) * d
-    let s = 0
-    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
-    out[r] = s
-  }
-}
-
 /** `out[j] = dot(row rows[j] of a flat matrix, v)` for j < count: rows picked by index. */
 export function dotGather (matrix: Float32Array, d: number, rows: ArrayLike<number>, count: number, v: Float32Array, out: Float64Array): void {
   let j = 0
