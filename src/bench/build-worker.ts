@@ -26,7 +26,7 @@ port.on('message', (m: ToWorker) => {
     const t = task
     const ranker = new PersonaRanker(t, m.profiles)
     const ranked: Array<[number, number[]]> = []
-    workShare(counter, NEXT_QUERY, t.queryEmbeddings.length / t.dim, q => { ranked.push([q, rankQuery(t, ranker, q)]) })
+    workShare(counter, NEXT_QUERY, m.queries.length / t.dim, q => { ranked.push([q, rankQuery(m.queries, t.dim, ranker, q)]) })
     port.postMessage({ kind: 'rankings', ranked } satisfies FromWorker)
   }
 })

@@ -33,8 +33,6 @@ export interface BuildTask {
   examplesPerPersona: number
   exampleRows: Int32Array
   exampleOutcomes: Uint8Array
-  /** Embeddings of the asked questions, flat, in the pool's order. */
-  queryEmbeddings: Float32Array
   /** Candidates kept per question. */
   limit: number
 }
@@ -81,9 +79,9 @@ export class PersonaRanker {
   }
 }
 
-/** The ranking of asked question `q` of the task. */
-export function rankQuery (task: BuildTask, ranker: PersonaRanker, q: number): number[] {
-  return ranker.rank(task.queryEmbeddings.subarray(q * task.dim, q * task.dim + task.dim))
+/** The ranking of asked question `q`, of embeddings `queries` (flat, `dim` each). */
+export function rankQuery (queries: Float32Array, dim: number, ranker: PersonaRanker, q: number): number[] {
+  return ranker.rank(queries.subarray(q * dim, q * dim + dim))
 }
 
 /** Slots of the shared counter: the next persona to build, the next question to rank. */
@@ -106,7 +104,7 @@ export function workShare (counter: Int32Array, slot: number, total: number, wor
 /** Messages to the worker. */
 export type ToWorker =
   | { kind: 'profiles', task: BuildTask, counter: Int32Array }
-  | { kind: 'rank', profiles: Profile[] }
+  | { kind: 'rank', profiles: Profile[], queries: Float32Array }
 
 /** Messages from the worker: what it built, by persona or question number. */
 export type FromWorker =
@@ -114,13 +112,12 @@ export type FromWorker =
   | { kind: 'profiles', built: Array<[number, Profile]> }
   | { kind: 'rankings', ranked: Array<[number, number[]]> }
 
-/** Builds everything on this thread alone. */
-export function buildInThread (task: BuildTask): BuildOutput {
+/** Builds everything on this thread alone; `queries` are the asked questions' embeddings, flat, in the pool's order. */
+export function buildInThread (task: BuildTask, queries: Float32Array): BuildOutput {
   const profiles = task.personaIds.map((_, k) => buildPersonaProfile(task, k))
   const ranker = new PersonaRanker(task, profiles)
-  const queries = task.queryEmbeddings.length / task.dim
   const rankings: number[][] = []
-  for (let q = 0; q < queries; q++) rankings.push(rankQuery(task, ranker, q))
+  for (let q = 0; q < queries.length / task.dim; q++) rankings.push(rankQuery(queries, task.dim, ranker, q))
   return { profiles, rankings, ranker, threads: 1, byWorker: { profiles: 0, rankings: 0 } }
 }
 
@@ -156,30 +153,33 @@ export function startBuildWorker (opts: WorkerOptions = {}): Worker | undefined 
  * fail, everything is built again on this thread: same result, only slower.
  * The worker is terminated either way.
  */
-export async function buildWithWorker (task: BuildTask, worker: Worker): Promise<BuildOutput> {
+export async function buildWithWorker (task: BuildTask, embedQueries: () => Float32Array, worker: Worker): Promise<BuildOutput> {
   const inbox = new WorkerInbox(worker)
+  let queries: Float32Array | undefined
   try {
     // Its modules loaded while this thread drew the world: usually ready already.
     await inbox.receive('ready')
     const counter = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
     worker.postMessage({ kind: 'profiles', task, counter } satisfies ToWorker)
+    // Embedded while the worker starts on the profiles: needed only for the rankings.
+    queries = embedQueries()
     const personas = task.personaIds.length
     const profiles = new Array<Profile | undefined>(personas)
     workShare(counter, NEXT_PROFILE, personas, k => { profiles[k] = buildPersonaProfile(task, k) })
     const theirs = await inbox.receive('profiles')
     for (const [k, p] of theirs.built) profiles[k] = p
     const all = complete(profiles, 'profile')
-    worker.postMessage({ kind: 'rank', profiles: all } satisfies ToWorker)
+    worker.postMessage({ kind: 'rank', profiles: all, queries } satisfies ToWorker)
     const ranker = new PersonaRanker(task, all)
-    const queries = task.queryEmbeddings.length / task.dim
-    const rankings = new Array<number[] | undefined>(queries)
-    workShare(counter, NEXT_QUERY, queries, q => { rankings[q] = rankQuery(task, ranker, q) })
+    const asked = queries
+    const rankings = new Array<number[] | undefined>(asked.length / task.dim)
+    workShare(counter, NEXT_QUERY, rankings.length, q => { rankings[q] = rankQuery(asked, task.dim, ranker, q) })
     const ranked = await inbox.receive('rankings')
     for (const [q, list] of ranked.ranked) rankings[q] = list
     return { profiles: all, rankings: complete(rankings, 'ranking'), ranker, threads: 2, byWorker: { profiles: theirs.built.length, rankings: ranked.ranked.length } }
   } catch (err) {
     warn(err, 'build worker failed; building on one thread')
-    return buildInThread(task)
+    return buildInThread(task, queries ?? embedQueries())
   } finally {
     inbox.close()
     await worker.terminate()

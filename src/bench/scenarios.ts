@@ -135,7 +135,7 @@ export const PARALLEL_MIN_PROFILES = 256
 /** Builds the agents, their profiles (training split only) and the candidate index, on this thread. */
 export function buildScenario (set: QuestionSet, p: ScenarioParams): BuiltScenario {
   const drawn = drawScenario(set, p)
-  return assemble(set, p, drawn, buildInThread(drawn.task))
+  return assemble(set, p, drawn, buildInThread(drawn.task, embedQueries(drawn)))
 }
 
 /**
@@ -154,7 +154,7 @@ export async function buildScenarioParallel (set: QuestionSet, p: ScenarioParams
     await worker?.terminate()
     throw err
   }
-  const output = worker !== undefined ? await buildWithWorker(drawn.task, worker) : buildInThread(drawn.task)
+  const output = worker !== undefined ? await buildWithWorker(drawn.task, () => embedQueries(drawn), worker) : buildInThread(drawn.task, embedQueries(drawn))
   return assemble(set, p, drawn, output)
 }
 
@@ -250,11 +250,15 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
     examplesPerPersona: m,
     exampleRows,
     exampleOutcomes,
-    queryEmbeddings: flatten(pool.all.map(embed), dim),
     // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
     limit: Math.min(personaCount, 2 * p.sim.candidatesPerQuery + 1)
   }
   return { embedder, embed, pool, train, test, models, personas, speedDraws, task }
+}
+
+/** The asked questions' embeddings, flat, in the pool's order. */
+function embedQueries (drawn: DrawnScenario): Float32Array {
+  return flatten(drawn.pool.all.map(drawn.embed), drawn.task.dim)
 }
 
 function flatten (rows: Float32Array[], dim: number): Float32Array {

@@ -47,14 +47,20 @@ export function emptyProfile (embedderId: string, dim: number): Profile {
 /** Index and cosine of the prototype nearest to a unit `embedding`; -1 when there is none. */
 export function nearestPrototype (profile: Profile, embedding: Float32Array): { index: number, similarity: number } {
   const ps = profile.prototypes
-  const sims = scratch(ps.length)
-  dotEach(centroidsOf(ps), ps.length, embedding, sims)
+  const index = nearestOf(centroidsOf(ps), embedding)
+  return { index, similarity: index < 0 ? -Infinity : scratch(ps.length)[index] }
+}
+
+/** Index of the centroid nearest to `embedding` (the first on ties), -1 when there is none; leaves every cosine in the scratch. */
+function nearestOf (centroids: Float32Array[], embedding: Float32Array): number {
+  const sims = scratch(centroids.length)
+  dotEach(centroids, centroids.length, embedding, sims)
   let index = -1
   let similarity = -Infinity
-  for (let i = 0; i < ps.length; i++) {
+  for (let i = 0; i < centroids.length; i++) {
     if (sims[i] > similarity) { similarity = sims[i]; index = i }
   }
-  return { index, similarity }
+  return index
 }
 
 function centroidsOf (ps: Prototype[]): Float32Array[] {
@@ -98,13 +104,10 @@ function checkInput (profile: Profile, embedding: Float32Array, outcome: number 
 /** {@link observe}'s work, with resolved options and, while a profile is being built, the cosines between its prototypes. */
 function learn (profile: Profile, embedding: Float32Array, outcome: number | undefined, o: Resolved, pairs: PairCosines | undefined): void {
   const ps = profile.prototypes
+  const index = nearestOf(centroidsOf(ps), embedding)
+  // The cosines nearestOf left in the scratch.
   const sims = scratch(ps.length)
-  dotEach(centroidsOf(ps), ps.length, embedding, sims)
-  let index = -1
-  let similarity = -Infinity
-  for (let i = 0; i < ps.length; i++) {
-    if (sims[i] > similarity) { similarity = sims[i]; index = i }
-  }
+  const similarity = index < 0 ? -Infinity : sims[index]
   if (index < 0 || similarity < o.spawnSimilarity) {
     ps.push({
       centroid: Float32Array.from(embedding),
@@ -265,7 +268,8 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
     const wins = new Array<number>(k).fill(0)
     const losses = new Array<number>(k).fill(0)
     const assignment = new Int32Array(examples.length)
-    examples.forEach((ex, n) => { assignment[n] = nearestPrototype(profile, ex.embedding).index })
+    const cs = centroidsOf(profile.prototypes)
+    examples.forEach((ex, n) => { assignment[n] = nearestOf(cs, ex.embedding) })
     // The same assignment as the last round would rebuild the same prototypes: converged.
     if (previous != null && previous.every((x, n) => x === assignment[n])) break
     previous = assignment

@@ -556,8 +556,7 @@ function best (slots: number[], score: Float64Array, k: number): number[] {
   if (k <= 0) return []
   const keys = new Float64Array(slots.length)
   for (let i = 0; i < slots.length; i++) keys[i] = score[slots[i]]
-  keys.sort()
-  const threshold = keys[slots.length - k]
+  const threshold = select(keys, slots.length - k)
   const out: number[] = []
   const ties: number[] = []
   for (const s of slots) {
@@ -567,6 +566,37 @@ function best (slots: number[], score: Float64Array, k: number): number[] {
   ties.sort((a, b) => a - b)
   for (let i = 0; out.length < k; i++) out.push(ties[i])
   return out
+}
+
+/** The value that would sit at `rank` were `keys` sorted ascending (reorders `keys`): quickselect, linear on average. */
+function select (keys: Float64Array, rank: number): number {
+  let lo = 0
+  let hi = keys.length - 1
+  while (hi > lo) {
+    // Median of three as the pivot: scores arrive in no adversarial order.
+    const mid = (lo + hi) >> 1
+    const a = keys[lo]
+    const b = keys[mid]
+    const c = keys[hi]
+    const pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b))
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (keys[i] < pivot) i++
+      while (keys[j] > pivot) j--
+      if (i <= j) {
+        const t = keys[i]
+        keys[i] = keys[j]
+        keys[j] = t
+        i++
+        j--
+      }
+    }
+    if (rank <= j) hi = j
+    else if (rank >= i) lo = i
+    else return keys[rank]
+  }
+  return keys[rank]
 }
 
 /** Indices of the `k` largest of `n` values, largest first. */
