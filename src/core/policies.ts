@@ -251,21 +251,21 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
 export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number, newcomerEvidence?: number }): GameType[] {
   const C = ctx.candidates.length
   const e0 = opts.newcomerEvidence ?? 1
-  const own: GameType = {
-    weight: C === 0 ? 1 : opts.ownTypeWeight,
-    success: ctx.candidates.map(c => clamp01(c.success.mean + explorationBonus(c, opts.exploration, e0))),
-    localSuccess: ctx.local.success.mean,
-    localBacklog: Math.max(0, ctx.local.backlog),
-    localServiceMs: ctx.local.serviceMs,
-    latencyWeight: ctx.latencyWeight
+  const success = new Array<number>(C)
+  for (let j = 0; j < C; j++) {
+    const c = ctx.candidates[j]
+    success[j] = clamp01(c.success.mean + explorationBonus(c, opts.exploration, e0))
   }
-  const types = [own]
+  const localSuccess = ctx.local.success.mean
+  const localBacklog = Math.max(0, ctx.local.backlog)
+  const localServiceMs = ctx.local.serviceMs
+  const latencyWeight = ctx.latencyWeight
+  const types: GameType[] = [{ weight: C === 0 ? 1 : opts.ownTypeWeight, success, localSuccess, localBacklog, localServiceMs, latencyWeight }]
+  const weight = (1 - opts.ownTypeWeight) / C
   for (let favoured = 0; favoured < C; favoured++) {
-    types.push({
-      ...own,
-      weight: (1 - opts.ownTypeWeight) / C,
-      success: own.success.map((p, j) => clamp01(p + opts.querySpread * ((j === favoured ? 1 : 0) - 1 / C)))
-    })
+    const shifted = new Array<number>(C)
+    for (let j = 0; j < C; j++) shifted[j] = clamp01(success[j] + opts.querySpread * ((j === favoured ? 1 : 0) - 1 / C))
+    types.push({ weight, success: shifted, localSuccess, localBacklog, localServiceMs, latencyWeight })
   }
   return types
 }
@@ -287,9 +287,11 @@ export function explorationBonus (c: Candidate, exploration: number, newcomerEvi
 function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: GameType, exploration: number): Decision {
   const strategy = eq.strategies[0]
   const utility = eq.utilities[0]
+  const latency = eq.expectedLatencyMs[0]
+  const A = strategy.length
   let r = ctx.rng()
-  let index = strategy.length - 1
-  for (let a = 0; a < strategy.length; a++) {
+  let index = A - 1
+  for (let a = 0; a < A; a++) {
     r -= strategy[a]
     if (r < 0) {
       index = a
@@ -297,24 +299,24 @@ function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: Ga
     }
   }
   const action = eq.actions[index]
-  const explanation: ActionExplanation[] = eq.actions.map((a, i) => ({
-    action: a,
-    probability: strategy[i],
-    utility: utility[i],
-    success: i === 0 ? own.localSuccess : own.success[i - 1],
-    expectedLatencyMs: eq.expectedLatencyMs[0][i]
-  }))
-  const fallbacks = explanation
-    .filter(e => e.action !== LOCAL && e.action !== action)
-    .sort((a, b) => b.utility - a.utility)
-    .map(e => e.action)
-  const bestIndex = utility.indexOf(Math.max(...utility))
+  const explanation = new Array<ActionExplanation>(A)
+  let bestIndex = 0
+  for (let a = 0; a < A; a++) {
+    explanation[a] = { action: eq.actions[a], probability: strategy[a], utility: utility[a], success: a === 0 ? own.localSuccess : own.success[a - 1], expectedLatencyMs: latency[a] }
+    if (utility[a] > utility[bestIndex]) bestIndex = a
+  }
+  // The other candidates by utility (a stable sort: ties keep the candidates' order).
+  const others: ActionExplanation[] = []
+  for (let a = 1; a < A; a++) if (a !== index) others.push(explanation[a])
+  others.sort((x, y) => y.utility - x.utility)
+  const fallbacks = new Array<ActionId>(others.length)
+  for (let k = 0; k < others.length; k++) fallbacks[k] = others[k].action
   return {
     policy: 'ppai',
     action,
     fallbacks,
     explanation,
-    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${eq.actions.length} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
+    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${A} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
   }
 }
 
