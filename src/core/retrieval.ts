@@ -310,13 +310,20 @@ export class CandidateIndex {
     for (const slot of touched) approx[slot] = posterior(prior, this.agentWins[slot], this.agentLosses[slot]).mean
     // The pre-rank (logistic kernel) only approximates predictSuccess's mixture: re-score generously, and every agent when the scan was exhaustive.
     const rescore = this.trainedAt === 0 ? touched.length : (this.opts.rescore ?? Math.max(128, 16 * limit))
+    // The best `limit` by score, ties to the lower id, kept in order as they come: the same as sorting all and cutting.
+    const keep = limit > 0 ? Math.trunc(limit) : 0
     const out: Array<{ agentId: string, score: number }> = []
-    for (const slot of best(touched, approx, rescore)) {
+    for (const slot of keep > 0 ? best(touched, approx, rescore) : []) {
       const entry = this.slots[slot]
-      if (entry != null) out.push({ agentId: entry.agentId, score: this.score(entry, embedding) })
+      if (entry == null) continue
+      const c = { agentId: entry.agentId, score: this.score(entry, embedding) }
+      if (out.length === keep && !ranksBefore(c, out[keep - 1])) continue
+      let at = out.length < keep ? out.length : keep - 1
+      if (out.length < keep) out.push(c)
+      while (at > 0 && ranksBefore(c, out[at - 1])) { out[at] = out[at - 1]; at-- }
+      out[at] = c
     }
-    out.sort((a, b) => b.score - a.score || (a.agentId < b.agentId ? -1 : 1))
-    return out.slice(0, limit)
+    return out
   }
 
   /** Adds the kernel-weighted evidence of prototype `id`, at cosine `sim` from the query, to its agent. */
@@ -597,6 +604,11 @@ function select (keys: Float64Array, rank: number): number {
     else return keys[rank]
   }
   return keys[rank]
+}
+
+/** Whether candidate a ranks before b: a higher score, or as high and a lower id. */
+function ranksBefore (a: { agentId: string, score: number }, b: { agentId: string, score: number }): boolean {
+  return a.score > b.score || (a.score === b.score && a.agentId < b.agentId)
 }
 
 /** Indices of the `k` largest of `n` values, largest first. */
