@@ -112,10 +112,11 @@ function carryInto (out: { mean: number, variance: number }, mean0: number, vari
  * A peer's state is one record in flat arrays (a simulated network holds
  * 10,000 of these tables, millions of records: objects per peer were most of
  * its heap and of its garbage-collection work). The arrays are plain arrays of
- * unboxed doubles (and small integers), grown by push: they live on the heap
- * like the objects did, but hold no pointers to trace; typed arrays would be
- * off-heap buffers whose growth triggers a full collection every few dozen MB
- * ("external memory pressure"). Fields of a record, in order:
+ * unboxed doubles (and small integers), grown by doubling their capacity in
+ * one copy (not a push per field): they live on the heap like the objects
+ * did, but hold no pointers to trace; typed arrays would be off-heap buffers
+ * whose growth triggers a full collection every few dozen MB ("external
+ * memory pressure"). Fields of a record, in order:
  * the estimate (mean, variance, its local clock `at`); the queue dynamics
  * (serviceMs, NaN when unknown; whether it came from a beacon, 1/0; arrival
  * rate per second); the local clock of the last beacon (NaN: none yet); the
@@ -151,10 +152,19 @@ export class LoadBeliefs {
   private readonly slots = new Map<string, number>()
   /** Slot -> peer id ('' when free). */
   private ids: string[] = []
-  /** FIELDS numbers per slot. */
-  private readonly rec: number[] = []
+  /** FIELDS numbers per slot, for `capacity` slots. */
+  private rec: number[] = []
   /** Recency order, least recently updated first: previous and next slot per slot (NONE at the ends). */
-  private readonly links: number[] = []
+  private links: number[] = []
+  /** Slots the arrays hold. */
+  private capacity = 0
+  /**
+   * The peer of the last lookup and its slot (NONE: not known): a decision asks
+   * for a candidate's belief and then its service time, one map lookup for
+   * both. Cleared when a slot is given to a peer or released.
+   */
+  private lastPeer: string | undefined = undefined
+  private lastSlot = NONE
   private oldest = NONE
   private newest = NONE
   /** Free slots (forgotten or evicted peers). */
@@ -331,8 +341,8 @@ export class LoadBeliefs {
 
   /** The believed backlog of `peerId` at `now`; the prior (with `ageMs` = Infinity) when nothing is known. */
   belief (peerId: string, now: number): Belief {
-    const slot = this.slots.get(peerId)
-    if (slot === undefined) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
+    const slot = this.slotOf(peerId)
+    if (slot === NONE) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
     const rec = this.rec
     const r = slot * FIELDS
     const ageMs = Math.max(0, now - rec[r + AT])
@@ -351,8 +361,8 @@ export class LoadBeliefs {
 
   /** Mean service time of one request at `peerId`, ms, from its beacons or (without any) the fastest answer seen. */
   serviceMs (peerId: string): number | undefined {
-    const slot = this.slots.get(peerId)
-    if (slot === undefined) return undefined
+    const slot = this.slotOf(peerId)
+    if (slot === NONE) return undefined
     const t = this.rec[slot * FIELDS + SERVICE]
     return Number.isNaN(t) ? undefined : t
   }
@@ -400,21 +410,38 @@ export class LoadBeliefs {
     return expectedRivals(rates, windowMs, delegatedShare)
   }
 
+  /** The slot of `peerId` (NONE: not known), remembered for the next call with the same peer. */
+  private slotOf (peerId: string): number {
+    if (peerId === this.lastPeer) return this.lastSlot
+    const slot = this.slots.get(peerId) ?? NONE
+    this.lastPeer = peerId
+    this.lastSlot = slot
+    return slot
+  }
+
   /** A slot for a new peer (not yet linked into the recency order). */
   private allocate (peerId: string): number {
     let slot = this.free.pop()
     if (slot === undefined) {
       slot = this.usedSlots++
-      // -0.5, not 0: the array's elements become doubles at once (0 would start them as small integers).
-      for (let f = 0; f < FIELDS; f++) this.rec.push(-0.5)
-      this.links.push(NONE, NONE)
+      if (slot === this.capacity) this.grow()
     }
+    this.lastPeer = undefined
     this.ids[slot] = peerId
     this.slots.set(peerId, slot)
     const r = slot * FIELDS
     this.rec[r + COUNTED] = 0
     this.rec[r + STAMP] = 0
     return slot
+  }
+
+  /** Doubles the slots the arrays hold (at least 16), in one copy each. */
+  private grow (): void {
+    const more = Math.max(16, this.capacity)
+    // -0.5, not 0: the records' elements are doubles from the start (0 would start them as small integers).
+    this.rec = this.rec.concat(new Array<number>(more * FIELDS).fill(-0.5))
+    this.links = this.links.concat(new Array<number>(more * 2).fill(NONE))
+    this.capacity += more
   }
 
   /** A record that knows nothing of its peer's queue yet. */
@@ -430,6 +457,7 @@ export class LoadBeliefs {
 
   /** Unlinks `slot` and frees it, with its peer id. */
   private release (slot: number): void {
+    this.lastPeer = undefined
     this.unlink(slot)
     this.slots.delete(this.ids[slot])
     this.ids[slot] = ''

@@ -205,6 +205,9 @@ export interface PeerObservationsOptions extends ScoringOptions {
  */
 export class PeerObservations {
   private readonly peers = new Map<string, Profile>()
+  /** The peer of the last lookup and its profile (a decision asks for an estimate and then the count): cleared when a peer is forgotten. */
+  private lastPeer: string | undefined = undefined
+  private lastProfile: Profile | undefined = undefined
   private readonly opts: PeerObservationsOptions
   private readonly profileOpts: ProfileOptions
 
@@ -217,6 +220,7 @@ export class PeerObservations {
   /** Records one answer of `peerId` to a query, `outcome` in [0, 1]. */
   record (peerId: string, embedding: Float32Array, outcome: number): void {
     let profile = this.peers.get(peerId)
+    this.lastPeer = undefined
     if (profile == null) {
       profile = emptyProfile(this.embedderId, this.dim)
     } else {
@@ -239,7 +243,7 @@ export class PeerObservations {
    * Evidence is 0 when nothing observed is near.
    */
   estimate (peerId: string, embedding: Float32Array): SuccessEstimate | undefined {
-    const profile = this.peers.get(peerId)
+    const profile = this.profileOf(peerId)
     if (profile == null) return undefined
     const { successes, failures } = kernelEvidence(profile, embedding, this.opts)
     return posterior({ mean: 0.5, weight: 0 }, successes, failures)
@@ -247,12 +251,27 @@ export class PeerObservations {
 
   /** Number of answers recorded from `peerId`. */
   count (peerId: string): number {
-    return this.peers.get(peerId)?.prototypes.reduce((s, p) => s + p.count, 0) ?? 0
+    const profile = this.profileOf(peerId)
+    if (profile === undefined) return 0
+    const ps = profile.prototypes
+    let n = 0
+    for (let i = 0; i < ps.length; i++) n += ps[i].count
+    return n
   }
 
   /** Drops everything observed of `peerId`. */
   forget (peerId: string): void {
+    this.lastPeer = undefined
     this.peers.delete(peerId)
+  }
+
+  /** The profile of `peerId`, remembered for the next call with the same peer. */
+  private profileOf (peerId: string): Profile | undefined {
+    if (peerId === this.lastPeer) return this.lastProfile
+    const profile = this.peers.get(peerId)
+    this.lastPeer = peerId
+    this.lastProfile = profile
+    return profile
   }
 
   /** Peers currently remembered. */
