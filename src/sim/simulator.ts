@@ -260,6 +260,16 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   const beaconMeterCount = new Float64Array(2 * N)
   const beaconMeterAt = new Float64Array(2 * N)
   const beaconRate = new Float64Array(2 * N).fill(NaN)
+  /** Each agent's id and advertised profile, in flat arrays: a decision reads them for ~8 agents at random, without touching their spec objects. */
+  const agentIds = specs.map(s => s.id)
+  const agentProfiles = specs.map(s => s.profile)
+  /**
+   * The candidates and own state handed to a decider, reused by every decision: the router reads them into a context of
+   * its own at once and keeps none of them (one object per candidate per decision was garbage to collect).
+   */
+  const candidateInputs: DecisionInput['candidates'] = []
+  const candidatePool: DecisionInput['candidates'] = []
+  let localInput: DecisionInput['local'] | undefined
   /** The beacon handed to a decider: filled per delivery, read at once and never kept (LoadBeliefs copies its numbers). */
   const heard: LoadBeacon = { peerId: '', backlog: 0, serviceMs: 0, arrivalPerSec: 0, sentAt: 0 }
 
@@ -276,7 +286,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   /** Beacon record `k` of agent `j`, with its arrival rate as the meter read when it was sent. */
   function beaconRecord (j: number, k: number): LoadBeacon {
     if (Number.isNaN(beaconRate[k])) beaconRate[k] = rateFrom(beaconMeterCount[k], beaconMeterAt[k], beaconSentAt[k], params.rateMeterTauMs)
-    heard.peerId = specs[j].id
+    heard.peerId = agentIds[j]
     heard.backlog = beaconBacklog[k]
     heard.serviceMs = beaconServiceMs[k]
     heard.arrivalPerSec = beaconRate[k]
@@ -333,9 +343,9 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       refused: q.refused,
       failed: q.failed,
       messages: q.messages,
-      servedBy: servedBy === LOCAL ? 'local' : specs[servedBy].id
+      servedBy: servedBy === LOCAL ? 'local' : agentIds[servedBy]
     })
-    if (servedBy !== LOCAL) agents[q.user].decider.recordAnswer(specs[servedBy].id, q.embedding, correct ? 1 : 0)
+    if (servedBy !== LOCAL) agents[q.user].decider.recordAnswer(agentIds[servedBy], q.embedding, correct ? 1 : 0)
     if (onProgress !== undefined && answered % progressEvery === 0) onProgress(answered, params.queries)
   }
 
@@ -410,11 +420,21 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     }
     if (params.beaconScope === 'all') feedBeacons(q.user, agentIndexes, now)
     else feedBeacons(q.user, chosen, now)
-    const candidates: DecisionInput['candidates'] = new Array(chosen.length)
+    const candidates = candidateInputs
+    candidates.length = chosen.length
     for (let n = 0; n < chosen.length; n++) {
       const j = chosen[n]
-      candidates[n] = { id: specs[j].id, profile: specs[j].profile, rttMs: rtt(q.user, j) }
+      if (n === candidatePool.length) candidatePool.push({ id: '', profile: agentProfiles[j], rttMs: 0 })
+      const c = candidatePool[n]
+      c.id = agentIds[j]
+      c.profile = agentProfiles[j]
+      c.rttMs = rtt(q.user, j)
+      candidates[n] = c
     }
+    localInput ??= { profile: user.spec.profile, backlog: 0, serviceMs: 0 }
+    localInput.profile = user.spec.profile
+    localInput.backlog = user.device.backlog
+    localInput.serviceMs = user.measuredServiceMs
     // The truth is wrapped only for those who may see it: the oracle and the hooks.
     let oracle: OracleView | undefined
     let inspect: ((ctx: DecisionContext) => void) | undefined
@@ -429,7 +449,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       now,
       queryId: `q${q.index}`,
       embedding: q.embedding,
-      local: { profile: user.spec.profile, backlog: user.device.backlog, serviceMs: user.measuredServiceMs },
+      local: localInput,
       candidates,
       latencyWeight: params.latencyWeight,
       rng: policyRng,
@@ -493,14 +513,14 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     if (q.done || q.token !== token) return
     const user = agents[q.user]
     user.outstanding.delete(q)
-    user.decider.hearResponse(specs[j].id, { latencyMs: now - q.sentAt, rttMs: rtt(q.user, j) }, now)
+    user.decider.hearResponse(agentIds[j], { latencyMs: now - q.sentAt, rttMs: rtt(q.user, j) }, now)
     finish(q, j, now)
   }
 
   function onRefused (q: QueryState, token: number, j: number, backlog: number, now: number): void {
     if (q.done || q.token !== token) return
     q.refused++
-    agents[q.user].decider.hearRefusal(specs[j].id, backlog, now)
+    agents[q.user].decider.hearRefusal(agentIds[j], backlog, now)
     attemptNext(q, now)
   }
 
