@@ -28,6 +28,25 @@ export interface LoadBeliefsInit {
   beaconExpiryMs?: number
   /** Without a known service time a reading cannot be carried forward; it relaxes toward the prior with this time constant, ms. Default 10 000. */
   priorRelaxMs?: number
+  /**
+   * A dense index the caller keeps of the peer ids it passes: a distinct
+   * non-negative integer per id, the same for the beliefs' whole life (e.g. the
+   * simulator's agent index). Records are then found through a table of
+   * integers instead of a map of strings (10,000 simulated nodes' maps were
+   * most of the cost of finding a record). Default: none, a map.
+   */
+  peerIndex?: (peerId: string) => number
+}
+
+/** Why an input of {@link LoadBeliefs} was rejected: countable. */
+export type BeliefsInputReason = 'peer-index'
+
+/** `peerIndex` gave no valid index for a peer id; `reason` is countable. */
+export class BeliefsInputError extends Error {
+  override name = 'BeliefsInputError'
+  constructor (readonly reason: BeliefsInputReason, message: string) {
+    super(message)
+  }
 }
 
 /** What a response from a peer revealed: the time from send to answer, and the network part of it. */
@@ -148,8 +167,15 @@ const carried = { mean: 0, variance: 0 }
  * times ({@link onResponse}); ask {@link belief} at decision time.
  */
 export class LoadBeliefs {
-  /** Peer id -> record slot. */
+  /** Peer id -> record slot (without `peerIndex`). */
   private readonly slots = new Map<string, number>()
+  /** With `peerIndex`: an open-addressing table (linear probing) of (peer index, slot) pairs, peer index -1 when empty; its capacity a power of two. */
+  private readonly peerIndex: ((peerId: string) => number) | undefined
+  private table: number[] = []
+  private tableMask = 0
+  private tableShift = 32
+  /** Peers remembered. */
+  private peers = 0
   /** Slot -> peer id ('' when free). */
   private ids: string[] = []
   /** FIELDS numbers per slot, for `capacity` slots. */
@@ -203,11 +229,13 @@ export class LoadBeliefs {
     this.refusalVariance = init.refusalVariance ?? 0.25
     this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
     this.priorRelaxMs = init.priorRelaxMs ?? 10_000
+    this.peerIndex = init.peerIndex
+    if (this.peerIndex !== undefined) this.resizeTable(16)
   }
 
   /** Number of peers remembered. */
   get size (): number {
-    return this.slots.size
+    return this.peers
   }
 
   /**
@@ -215,7 +243,8 @@ export class LoadBeliefs {
    * something newer (a beacon that overtook it, or its own observation).
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
-    this.applyBeacon(beacon, receivedAt, this.slots.get(beacon.peerId))
+    const slot = this.find(beacon.peerId)
+    this.applyBeacon(beacon, receivedAt, slot === NONE ? undefined : slot)
   }
 
   /**
@@ -224,9 +253,9 @@ export class LoadBeliefs {
    * with a refusal); true when applied. One lookup for both steps.
    */
   onNewBeacon (beacon: LoadBeacon, receivedAt: number): boolean {
-    const known = this.slots.get(beacon.peerId)
-    if (known !== undefined && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) return false
-    this.applyBeacon(beacon, receivedAt, known)
+    const known = this.find(beacon.peerId)
+    if (known !== NONE && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) return false
+    this.applyBeacon(beacon, receivedAt, known === NONE ? undefined : known)
     return true
   }
 
@@ -278,9 +307,9 @@ export class LoadBeliefs {
 
   /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
   onRefusal (peerId: string, reportedBacklog: number, now: number): void {
-    let slot = this.slots.get(peerId)
-    const known = slot !== undefined
-    if (slot === undefined) {
+    let slot = this.find(peerId)
+    const known = slot !== NONE
+    if (slot === NONE) {
       slot = this.allocate(peerId)
       this.blank(slot)
     }
@@ -298,14 +327,14 @@ export class LoadBeliefs {
    * that is blended with the belief at that time (a Kalman step).
    */
   onResponse (peerId: string, timing: ResponseTiming, now: number): void {
-    let slot = this.slots.get(peerId)
+    let slot = this.find(peerId)
     const spentMs = Math.max(0, timing.latencyMs - timing.rttMs)
     const rec = this.rec
-    if (slot === undefined || Number.isNaN(rec[slot * FIELDS + SERVICE]) || rec[slot * FIELDS + SERVICE_FROM_BEACON] === 0) {
+    if (slot === NONE || Number.isNaN(rec[slot * FIELDS + SERVICE]) || rec[slot * FIELDS + SERVICE_FROM_BEACON] === 0) {
       // No service time from a beacon: the fastest answer seen bounds it from
       // above, and a backlog read against a bound would be biased, so none is.
-      const known = slot !== undefined
-      if (slot === undefined) {
+      const known = slot !== NONE
+      if (slot === NONE) {
         slot = this.allocate(peerId)
         this.blank(slot)
         this.rec[slot * FIELDS + MEAN] = this.priorBacklog
@@ -369,14 +398,14 @@ export class LoadBeliefs {
 
   /** Arrival rate the last beacon of `peerId` carried, per second. */
   arrivalPerSec (peerId: string): number | undefined {
-    const slot = this.slots.get(peerId)
-    return slot === undefined ? undefined : this.rec[slot * FIELDS + ARRIVAL]
+    const slot = this.find(peerId)
+    return slot === NONE ? undefined : this.rec[slot * FIELDS + ARRIVAL]
   }
 
   /** Drops everything known of `peerId` (it left the network). */
   forget (peerId: string): void {
-    const slot = this.slots.get(peerId)
-    if (slot === undefined) return
+    const slot = this.find(peerId)
+    if (slot === NONE) return
     this.uncount(slot)
     this.release(slot)
   }
@@ -413,10 +442,85 @@ export class LoadBeliefs {
   /** The slot of `peerId` (NONE: not known), remembered for the next call with the same peer. */
   private slotOf (peerId: string): number {
     if (peerId === this.lastPeer) return this.lastSlot
-    const slot = this.slots.get(peerId) ?? NONE
+    const slot = this.find(peerId)
     this.lastPeer = peerId
     this.lastSlot = slot
     return slot
+  }
+
+  /** The slot of `peerId`, NONE when it is not known. */
+  private find (peerId: string): number {
+    if (this.peerIndex === undefined) return this.slots.get(peerId) ?? NONE
+    const key = this.keyOf(peerId)
+    const table = this.table
+    const mask = this.tableMask
+    for (let h = Math.imul(key, 0x9E3779B1) >>> this.tableShift; ; h = (h + 1) & mask) {
+      const k = table[2 * h]
+      if (k === key) return table[2 * h + 1]
+      if (k === -1) return NONE
+    }
+  }
+
+  /** Records that `peerId` (not known yet) holds `slot`. */
+  private insert (peerId: string, slot: number): void {
+    this.peers++
+    if (this.peerIndex === undefined) {
+      this.slots.set(peerId, slot)
+      return
+    }
+    // At most half full, so that a probe ends soon.
+    if (2 * this.peers > this.tableMask + 1) this.resizeTable(2 * (this.tableMask + 1))
+    this.place(this.keyOf(peerId), slot)
+  }
+
+  /** Forgets which slot `peerId` (known) holds. */
+  private remove (peerId: string): void {
+    this.peers--
+    if (this.peerIndex === undefined) {
+      this.slots.delete(peerId)
+      return
+    }
+    const key = this.keyOf(peerId)
+    const table = this.table
+    const mask = this.tableMask
+    let i = Math.imul(key, 0x9E3779B1) >>> this.tableShift
+    while (table[2 * i] !== key) i = (i + 1) & mask
+    // Backward-shift deletion: later entries of the probe run move up, so that no probe stops early at the hole.
+    for (let j = (i + 1) & mask; table[2 * j] !== -1; j = (j + 1) & mask) {
+      const home = Math.imul(table[2 * j], 0x9E3779B1) >>> this.tableShift
+      // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+      if (stays) continue
+      table[2 * i] = table[2 * j]
+      table[2 * i + 1] = table[2 * j + 1]
+      i = j
+    }
+    table[2 * i] = -1
+  }
+
+  /** Puts (key, slot) in the first free place of its probe run. */
+  private place (key: number, slot: number): void {
+    const table = this.table
+    const mask = this.tableMask
+    let h = Math.imul(key, 0x9E3779B1) >>> this.tableShift
+    while (table[2 * h] !== -1) h = (h + 1) & mask
+    table[2 * h] = key
+    table[2 * h + 1] = slot
+  }
+
+  /** A table of `capacity` (a power of two) places holding the current entries. */
+  private resizeTable (capacity: number): void {
+    const old = this.table
+    this.table = new Array<number>(2 * capacity).fill(-1)
+    this.tableMask = capacity - 1
+    this.tableShift = 32 - Math.log2(capacity)
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== -1) this.place(old[i], old[i + 1])
+  }
+
+  private keyOf (peerId: string): number {
+    const key = (this.peerIndex as (peerId: string) => number)(peerId)
+    if (!(Number.isInteger(key) && key >= 0 && key <= 0x3fffffff)) throw new BeliefsInputError('peer-index', `peerIndex gave ${key} for peer ${peerId}: not a non-negative integer`)
+    return key
   }
 
   /** A slot for a new peer (not yet linked into the recency order). */
@@ -428,7 +532,7 @@ export class LoadBeliefs {
     }
     this.lastPeer = undefined
     this.ids[slot] = peerId
-    this.slots.set(peerId, slot)
+    this.insert(peerId, slot)
     const r = slot * FIELDS
     this.rec[r + COUNTED] = 0
     this.rec[r + STAMP] = 0
@@ -459,7 +563,7 @@ export class LoadBeliefs {
   private release (slot: number): void {
     this.lastPeer = undefined
     this.unlink(slot)
-    this.slots.delete(this.ids[slot])
+    this.remove(this.ids[slot])
     this.ids[slot] = ''
     this.free.push(slot)
   }
@@ -499,7 +603,7 @@ export class LoadBeliefs {
     this.freshCount++
     this.pushExpiry(beaconAt, slot, stamp)
     // Superseded entries wait in the heap until they expire; a node that updates often and asks rarely compacts it.
-    if (this.heapSize > 4 * this.slots.size + 1024) this.compactExpiry()
+    if (this.heapSize > 4 * this.peers + 1024) this.compactExpiry()
   }
 
   /** Keeps only the current entry of each counted record. */
@@ -549,7 +653,7 @@ export class LoadBeliefs {
     }
     this.linkNewest(slot)
     this.count(slot)
-    while (this.slots.size > this.maxPeers) {
+    while (this.peers > this.maxPeers) {
       const oldest = this.oldest
       if (oldest === NONE) break
       this.uncount(oldest)

@@ -29,9 +29,13 @@ export class UserDecider {
   readonly observations: PeerObservations
   private readonly policy: RoutingPolicy
 
-  /** `advertisedScores`: a memo of advertised profiles' scores shared by the run's deciders (the core's predictSuccess, computed once per profile and question). */
-  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly advertisedScores?: ScoreMemo) {
-    this.beliefs = new LoadBeliefs()
+  /**
+   * `advertisedScores`: a memo of advertised profiles' scores shared by the run's deciders (the core's predictSuccess,
+   * computed once per profile and question). `peerIndex`: the run's index of agent ids, by which the beliefs find
+   * their records (LoadBeliefs' `peerIndex`); without it, a map as on a node.
+   */
+  constructor (readonly id: string, embedderId: string, dim: number, policy: PolicyName, private readonly beaconWindowMs: number, private readonly scoring: ScoringOptions = {}, private readonly advertisedScores?: ScoreMemo, peerIndex?: (peerId: string) => number) {
+    this.beliefs = new LoadBeliefs({ peerIndex })
     this.observations = new PeerObservations(embedderId, dim)
     this.policy = createPolicy(policy)
   }

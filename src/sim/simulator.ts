@@ -200,6 +200,18 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
 
   // Profiles do not change during a run: every decider's advertised scores come from one memo of the core's predictSuccess.
   const advertisedScores = new ScoreMemo(params.kernel)
+  /**
+   * Every peer a decider hears of is an agent of the world: its beliefs find records by agent index, not by a map of ids
+   * each. Almost every question is about an agent of the decision under way, so those are scanned (pointer compares)
+   * before the map of 10,000 ids, whose lookups missed the cache.
+   */
+  const decisionIds: string[] = []
+  const decisionAgents: number[] = []
+  let decisionCount = 0
+  const peerIndexOf = (id: string): number => {
+    for (let n = 0; n < decisionCount; n++) if (decisionIds[n] === id) return decisionAgents[n]
+    return idIndex.get(id) ?? -1
+  }
   const agents: AgentState[] = specs.map((spec, i) => {
     const tokensPerSec = deviceSpeed(params.device, spec.speedDraw)
     const meanServiceMs = meanServiceTimeMs(params.device, tokensPerSec)
@@ -219,7 +231,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores),
+      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores, peerIndexOf),
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
@@ -418,6 +430,12 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }
       chosen.push(j)
     }
+    for (let n = 0; n < chosen.length; n++) {
+      decisionIds[n] = agentIds[chosen[n]]
+      decisionAgents[n] = chosen[n]
+    }
+    // (Only when ids are unique: the map and the scan must give one index per id.)
+    decisionCount = idIndex.size === N ? chosen.length : 0
     if (params.beaconScope === 'all') feedBeacons(q.user, agentIndexes, now)
     else feedBeacons(q.user, chosen, now)
     const candidates = candidateInputs

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { LoadBeliefs } from '../../src/core/beliefs.js'
+import { BeliefsInputError, LoadBeliefs } from '../../src/core/beliefs.js'
+import { seededRng } from '../../src/core/rng.js'
 import type { LoadBeacon } from '../../src/core/types.js'
 
 function beacon (peerId: string, over: Partial<LoadBeacon> = {}): LoadBeacon {
@@ -63,5 +64,51 @@ describe('LoadBeliefs records', () => {
     expect(beliefs.serviceMs('refuser')).toBeUndefined()
     expect(beliefs.serviceMs('responder')).toBe(800)
     for (let i = 0; i < 40; i++) expect(beliefs.serviceMs(`p${i}`)).toBe(500 + 13 * i)
+  })
+
+  it('finds the same records through a peer index as through its map, across evictions, departures and growth', () => {
+    const rng = seededRng(21)
+    const byMap = new LoadBeliefs({ maxPeers: 48, beaconExpiryMs: 5000 })
+    const byIndex = new LoadBeliefs({ maxPeers: 48, beaconExpiryMs: 5000, peerIndex: id => Number(id.slice(1)) })
+    let now = 0
+    let evictions = 0
+    for (let step = 0; step < 6000; step++) {
+      now += rng() * 300
+      // Peer numbers far apart and close together: probe runs collide and wrap around the table.
+      const peer = `p${rng() < 0.5 ? Math.floor(rng() * 300) : 1_000_000 + 64 * Math.floor(rng() * 40)}`
+      const r = rng()
+      const sizeBefore = byMap.size
+      for (const beliefs of [byMap, byIndex]) {
+        if (r < 0.6) beliefs.onNewBeacon({ peerId: peer, backlog: (step % 5), serviceMs: 900 + (step % 7) * 100, arrivalPerSec: (step % 3) * 0.2, sentAt: now - 50 }, now)
+        else if (r < 0.72) beliefs.onRefusal(peer, step % 6, now)
+        else if (r < 0.86) beliefs.onResponse(peer, { latencyMs: 700 + (step % 11) * 300, rttMs: 40 }, now)
+        else beliefs.forget(peer)
+      }
+      if (r < 0.86 && byMap.size === sizeBefore && byMap.size === 48) evictions++
+      const asked = `p${Math.floor(rng() * 300)}`
+      expect(byIndex.size).toBe(byMap.size)
+      expect(byIndex.belief(asked, now)).toEqual(byMap.belief(asked, now))
+      expect(byIndex.serviceMs(asked)).toBe(byMap.serviceMs(asked))
+      expect(byIndex.belief(peer, now)).toEqual(byMap.belief(peer, now))
+      expect(byIndex.arrivalPerSec(peer)).toBe(byMap.arrivalPerSec(peer))
+      expect(byIndex.estimateRivals(now, 2000)).toBe(byMap.estimateRivals(now, 2000))
+    }
+    // The check means something only if the cap was reached and peers were evicted over it.
+    expect(evictions).toBeGreaterThan(100)
+  })
+
+  it('rejects a peer its index gives no valid number for, with a countable reason', () => {
+    const beliefs = new LoadBeliefs({ peerIndex: id => (id === 'known' ? 3 : -1) })
+    beliefs.onBeacon(beacon('known'), 0)
+    expect(beliefs.size).toBe(1)
+    let caught: unknown
+    try {
+      beliefs.onBeacon(beacon('stranger'), 0)
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(BeliefsInputError)
+    expect((caught as BeliefsInputError).reason).toBe('peer-index')
+    expect(beliefs.size).toBe(1)
   })
 })
