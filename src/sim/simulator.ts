@@ -116,6 +116,23 @@ export interface SimRun {
 
 const LOCAL = -1
 
+/** A beacon record's fields (see `beacons` in {@link simulate}). */
+const B_SENT_AT = 0
+const B_BACKLOG = 1
+const B_SERVICE = 2
+const B_METER_COUNT = 3
+const B_METER_AT = 4
+const B_RATE = 5
+const BEACON_FIELDS = 6
+/** An agent's record: its newest and previous beacons, and the mirrors of its current state a beacon reads. */
+const NEWEST = 0
+const NOW_BACKLOG = 6
+const NOW_SERVICE = 7
+const PREVIOUS = 8
+const NOW_METER_COUNT = 14
+const NOW_METER_AT = 15
+const BEACON_STRIDE = 16
+
 /** A query from its arrival to its answer. */
 interface QueryState {
   index: number
@@ -256,22 +273,22 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   // are kept in flat arrays, in step with the agent objects: 10,000 agent objects read at random miss the cache, these fit in it.
   const onlineNow = Uint8Array.from(agents, a => a.online ? 1 : 0)
   const offlineSince = new Float64Array(N).fill(-Infinity)
-  /** The sender's side: its backlog, measured service time and arrival meter state (mirrors of its device and meter). */
-  const backlogNow = new Float64Array(N)
-  const serviceNow = Float64Array.from(agents, a => a.measuredServiceMs)
-  const meterCountNow = new Float64Array(N)
-  const meterAtNow = new Float64Array(N)
   /**
-   * The last two beacons each agent sent (the newest may still be in flight on gossip): index 2i the newest, 2i + 1 the
-   * previous. Sent time (NaN: none), backlog, service time, the meter state its arrival rate is read from, and that rate
-   * once somebody heard it (NaN: not read yet).
+   * Per agent, in one record of BEACON_STRIDE numbers (two cache lines, where six arrays read at random were a dozen
+   * misses per beacon): the last two beacons it sent (the newest may still be in flight on gossip) at NEWEST and
+   * PREVIOUS, each its sent time (NaN: none), backlog, service time, the meter state its arrival rate is read from, and
+   * that rate once somebody heard it (NaN: not read yet); and the sender's side a beacon reads, at NOW_*: its backlog,
+   * measured service time and arrival meter state (mirrors of its device and meter).
    */
-  const beaconSentAt = new Float64Array(2 * N).fill(NaN)
-  const beaconBacklog = new Float64Array(2 * N)
-  const beaconServiceMs = new Float64Array(2 * N)
-  const beaconMeterCount = new Float64Array(2 * N)
-  const beaconMeterAt = new Float64Array(2 * N)
-  const beaconRate = new Float64Array(2 * N).fill(NaN)
+  const beacons = new Float64Array(BEACON_STRIDE * N)
+  for (let i = 0; i < N; i++) {
+    const b = BEACON_STRIDE * i
+    for (const r of [b + NEWEST, b + PREVIOUS]) {
+      beacons[r + B_SENT_AT] = NaN
+      beacons[r + B_RATE] = NaN
+    }
+    beacons[b + NOW_SERVICE] = agents[i].measuredServiceMs
+  }
   /** Each agent's id and advertised profile, in flat arrays: a decision reads them for ~8 agents at random, without touching their spec objects. */
   const agentIds = specs.map(s => s.id)
   const agentProfiles = specs.map(s => s.profile)
@@ -290,19 +307,20 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
 
   function deliveredBeacon (j: number, now: number): LoadBeacon | undefined {
     const gossip = params.network.gossipDelayMs
-    if (beaconSentAt[2 * j] + gossip <= now) return beaconRecord(j, 2 * j)
-    if (beaconSentAt[2 * j + 1] + gossip <= now) return beaconRecord(j, 2 * j + 1)
+    const b = BEACON_STRIDE * j
+    if (beacons[b + NEWEST + B_SENT_AT] + gossip <= now) return beaconRecord(j, b + NEWEST)
+    if (beacons[b + PREVIOUS + B_SENT_AT] + gossip <= now) return beaconRecord(j, b + PREVIOUS)
     return undefined
   }
 
   /** Beacon record `k` of agent `j`, with its arrival rate as the meter read when it was sent. */
   function beaconRecord (j: number, k: number): LoadBeacon {
-    if (Number.isNaN(beaconRate[k])) beaconRate[k] = rateFrom(beaconMeterCount[k], beaconMeterAt[k], beaconSentAt[k], params.rateMeterTauMs)
+    if (Number.isNaN(beacons[k + B_RATE])) beacons[k + B_RATE] = rateFrom(beacons[k + B_METER_COUNT], beacons[k + B_METER_AT], beacons[k + B_SENT_AT], params.rateMeterTauMs)
     heard.peerId = agentIds[j]
-    heard.backlog = beaconBacklog[k]
-    heard.serviceMs = beaconServiceMs[k]
-    heard.arrivalPerSec = beaconRate[k]
-    heard.sentAt = beaconSentAt[k]
+    heard.backlog = beacons[k + B_BACKLOG]
+    heard.serviceMs = beacons[k + B_SERVICE]
+    heard.arrivalPerSec = beacons[k + B_RATE]
+    heard.sentAt = beacons[k + B_SENT_AT]
     return heard
   }
 
@@ -329,15 +347,15 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       queue.push(now + job.serviceMs, { kind: 'serviceEnd', agent: i, serviceToken: dev.serviceToken })
     }
     // Every change of a device's queue ends here (enqueue, end of service, churn).
-    backlogNow[i] = dev.backlog
+    beacons[BEACON_STRIDE * i + NOW_BACKLOG] = dev.backlog
   }
 
   function enqueue (i: number, job: QueuedJob<QueryState>, now: number): void {
     const a = agents[i]
     a.device.enqueue(job)
     a.allMeter.add(now)
-    meterCountNow[i] = a.allMeter.decayedCountValue
-    meterAtNow[i] = a.allMeter.updatedAt
+    beacons[BEACON_STRIDE * i + NOW_METER_COUNT] = a.allMeter.decayedCountValue
+    beacons[BEACON_STRIDE * i + NOW_METER_AT] = a.allMeter.updatedAt
     if (!job.remote) a.ownerMeter.add(now)
     if (a.device.backlog > maxBacklog) maxBacklog = a.device.backlog
     startService(i, now)
@@ -516,7 +534,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     a.served++
     // What the node measures of itself and beacons: an average of its service times.
     a.measuredServiceMs += (spent - a.measuredServiceMs) * 0.05
-    serviceNow[i] = a.measuredServiceMs
+    beacons[BEACON_STRIDE * i + NOW_SERVICE] = a.measuredServiceMs
     const q = job.query
     if (!job.remote) {
       finish(q, LOCAL, now)
@@ -552,20 +570,17 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
   function onBeacon (i: number, now: number): void {
     if (onlineNow[i] === 1) {
       // The newest record becomes the previous one; the new beacon is the newest.
-      const k = 2 * i
-      beaconSentAt[k + 1] = beaconSentAt[k]
-      beaconBacklog[k + 1] = beaconBacklog[k]
-      beaconServiceMs[k + 1] = beaconServiceMs[k]
-      beaconMeterCount[k + 1] = beaconMeterCount[k]
-      beaconMeterAt[k + 1] = beaconMeterAt[k]
-      beaconRate[k + 1] = beaconRate[k]
-      beaconSentAt[k] = now
-      beaconBacklog[k] = backlogNow[i]
-      beaconServiceMs[k] = serviceNow[i]
+      const b = BEACON_STRIDE * i
+      const k = b + NEWEST
+      const prev = b + PREVIOUS
+      for (let f = 0; f < BEACON_FIELDS; f++) beacons[prev + f] = beacons[k + f]
+      beacons[k + B_SENT_AT] = now
+      beacons[k + B_BACKLOG] = beacons[b + NOW_BACKLOG]
+      beacons[k + B_SERVICE] = beacons[b + NOW_SERVICE]
       // The rate is read from the meter's state only if somebody hears the beacon.
-      beaconMeterCount[k] = meterCountNow[i]
-      beaconMeterAt[k] = meterAtNow[i]
-      beaconRate[k] = NaN
+      beacons[k + B_METER_COUNT] = beacons[b + NOW_METER_COUNT]
+      beacons[k + B_METER_AT] = beacons[b + NOW_METER_AT]
+      beacons[k + B_RATE] = NaN
     }
   }
 
@@ -575,8 +590,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     onlineNow[i] = a.online ? 1 : 0
     if (!a.online) {
       offlineSince[i] = now
-      beaconSentAt[2 * i] = NaN
-      beaconSentAt[2 * i + 1] = NaN
+      beacons[BEACON_STRIDE * i + NEWEST + B_SENT_AT] = NaN
+      beacons[BEACON_STRIDE * i + PREVIOUS + B_SENT_AT] = NaN
       // Remote requests it held fail; their senders learn it when the connection drops.
       const dropped = a.device.dropRemote()
       const cur = a.device.current
