@@ -16,9 +16,15 @@ export interface QueuedJob<Q> {
   serviceMs: number
 }
 
-/** A FIFO with O(1) push and shift (head index, compacted now and then). */
+/**
+ * A FIFO with O(1) push and shift (head index, compacted now and then). A
+ * slot is cleared when its item is taken and the array emptied when nothing
+ * waits: a device serves a few hundred jobs in a run, fewer than a
+ * compaction needs, and the served jobs (with their queries) stayed
+ * reachable to the end of the run (a third of the live heap at 10,000 agents).
+ */
 class Fifo<T> {
-  private items: T[] = []
+  private items: Array<T | undefined> = []
   private head = 0
 
   get length (): number {
@@ -31,8 +37,12 @@ class Fifo<T> {
 
   shift (): T | undefined {
     if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head++]
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
       this.head = 0
     }
@@ -41,7 +51,8 @@ class Fifo<T> {
 
   /** Removes and returns every item. */
   drain (): T[] {
-    const out = this.items.slice(this.head)
+    // Every slot from the head on holds a waiting item.
+    const out = this.items.slice(this.head) as T[]
     this.items = []
     this.head = 0
     return out
