@@ -68,17 +68,19 @@ export interface GameOptions {
   maxIterations?: number
   /** Stop when no action's choice probability moves by more than this. Default 1e-10. */
   tolerance?: number
+  /** How many types, from the first, the result reports strategies, utilities and latencies for (default all): a caller that reads only its own type's row allocates one. */
+  reportTypes?: number
 }
 
 /** The equilibrium, explained per type and action. */
 export interface Equilibrium {
   /** `'local'` first, then the candidate ids in input order. */
   actions: ActionId[]
-  /** Per type, the probability of each action. */
+  /** Per type (the first `reportTypes`), the probability of each action. */
   strategies: number[][]
-  /** Per type, the expected utility of each action at the equilibrium crowd. */
+  /** Per type (the first `reportTypes`), the expected utility of each action at the equilibrium crowd. */
   utilities: number[][]
-  /** Per type, the expected latency of each action at the equilibrium crowd, ms. */
+  /** Per type (the first `reportTypes`), the expected latency of each action at the equilibrium crowd, ms. */
   expectedLatencyMs: number[][]
   /** Per action, the expected number of rivals choosing it (0 for `'local'`). */
   crowd: number[]
@@ -130,7 +132,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   s.C = C
   s.temperature = temperature
   let totalWeight = 0
-  for (const t of types) totalWeight += t.weight
+  for (let t = 0; t < T; t++) totalWeight += types[t].weight
   // The types' numbers are copied once into flat arrays: the solve reads them many times, and reads nothing else of the input.
   const { weights, success, perMs, newtonCoef, localUtility, localLatencyMs } = s
   for (let t = 0; t < T; t++) {
@@ -216,7 +218,8 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
 
   // Strategies and utilities at the final crowd (the factored evaluation leaves utilities to this one fill).
   if (!evaluatedAtX) evaluate(s, x)
-  if (s.factored) for (let t = 0; t < T; t++) fillUtilities(s, t, perMs[t])
+  const reported = Math.min(T, Math.max(1, opts.reportTypes ?? T))
+  if (s.factored) for (let t = 0; t < reported; t++) fillUtilities(s, t, perMs[t])
   const residual = maxAbs(F, C)
   const actions: ActionId[] = [LOCAL]
   const crowd = [0]
@@ -226,7 +229,7 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   }
   // Every type faces the same crowd latencies; only the own agent's differs.
   const expectedLatencyMs: number[][] = []
-  for (let t = 0; t < T; t++) {
+  for (let t = 0; t < reported; t++) {
     const row = new Array<number>(A)
     row[0] = localLatencyMs[t]
     for (let j = 0; j < C; j++) row[j + 1] = s.crowdLatencyMs[j]
@@ -234,8 +237,8 @@ export function equilibriumStrategy (input: GameInput, opts: GameOptions = {}): 
   }
   return {
     actions,
-    strategies: rows(s.sigma, T, A),
-    utilities: rows(s.utility, T, A),
+    strategies: rows(s.sigma, reported, A),
+    utilities: rows(s.utility, reported, A),
     expectedLatencyMs,
     crowd,
     iterations,
@@ -539,7 +542,9 @@ function validate (input: GameInput, temperature: number): void {
   if (input.types.length === 0) throw new GameInputError('no-types', 'the prior needs at least one type')
   if (!Number.isFinite(input.rivals)) throw new GameInputError('not-finite', 'rivals must be finite')
   let total = 0
-  for (const t of input.types) {
+  const types = input.types
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i]
     if (!(t.weight >= 0) || !Number.isFinite(t.weight)) throw new GameInputError('bad-weight', `type weight must be finite and >= 0, got ${t.weight}`)
     total += t.weight
     if (t.success.length !== input.candidates.length) throw new GameInputError('success-length', `a type has ${t.success.length} success values for ${input.candidates.length} candidates`)
@@ -548,7 +553,9 @@ function validate (input: GameInput, temperature: number): void {
     if (!finite) throw new GameInputError('not-finite', 'type values must be finite')
   }
   if (!(total > 0)) throw new GameInputError('bad-weight', 'type weights sum to zero')
-  for (const c of input.candidates) {
+  const candidates = input.candidates
+  for (let j = 0; j < candidates.length; j++) {
+    const c = candidates[j]
     if (!(Number.isFinite(c.backlog) && Number.isFinite(c.serviceMs) && Number.isFinite(c.rttMs))) throw new GameInputError('not-finite', `candidate ${c.id} has a non-finite load value`)
   }
 }

@@ -233,7 +233,7 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
         candidates: ctx.candidates.map(c => ({ id: c.id, backlog: Math.max(0, c.backlog.mean), serviceMs: c.serviceMs, rttMs: c.rttMs })),
         types,
         rivals: ctx.expectedRivals
-      }, { temperature })
+      }, { temperature, reportTypes: 1 })
       return decisionFromEquilibrium(ctx, eq, types[0], exploration)
     }
   }

@@ -301,15 +301,22 @@ export interface CandidateScoringOptions extends ScoringOptions {
 export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions, predict: typeof predictSuccess = predictSuccess): SuccessEstimate {
   const prior = opts?.prior ?? DEFAULT_PRIOR
   const cap = opts?.advertisedCap ?? 10
-  let base: SuccessPrior = prior
+  let baseMean = prior.mean
+  let baseWeight = prior.weight
   let advertisedEvidence = 0
   if (advertised != null) {
     const adv = predict(advertised, embedding, opts)
-    base = { mean: adv.mean, weight: Math.min(cap, prior.weight + adv.evidence) }
-    advertisedEvidence = Math.max(0, base.weight - prior.weight)
+    baseMean = adv.mean
+    baseWeight = Math.min(cap, prior.weight + adv.evidence)
+    advertisedEvidence = Math.max(0, baseWeight - prior.weight)
   }
   const n = observed?.evidence ?? 0
   const m = observed?.mean ?? 0.5
-  const est = posterior(base, m * n, (1 - m) * n)
-  return { ...est, evidence: advertisedEvidence + n }
+  // posterior({ mean: baseMean, weight: baseWeight }, m·n, (1 − m)·n), with the evidence of both sources: one object per candidate.
+  const a = baseMean * baseWeight + m * n
+  const b = (1 - baseMean) * baseWeight + (1 - m) * n
+  const total = a + b
+  if (total <= 0) return { mean: baseMean, variance: 0.25, evidence: advertisedEvidence + n }
+  const mean = a / total
+  return { mean, variance: (a * b) / (total * total * (total + 1)), evidence: advertisedEvidence + n }
 }

@@ -123,6 +123,21 @@ describe('equilibriumStrategy', () => {
     expect(total / 200).toBeLessThanOrEqual(7)
   })
 
+  it('reports only the first types when asked, with the values of the full result', () => {
+    const candidates = [cand('a', { backlog: 2 }), cand('b'), cand('c', { serviceMs: 3000 })]
+    const types = [type([0.8, 0.7, 0.9]), type([0.6, 0.9, 0.5], { weight: 0.5 }), type([0.7, 0.7, 0.7], { weight: 0.5 })]
+    const full = equilibriumStrategy({ candidates, types, rivals: 12 })
+    const own = equilibriumStrategy({ candidates, types, rivals: 12 }, { reportTypes: 1 })
+    expect(full.strategies).toHaveLength(3)
+    expect(own.strategies).toHaveLength(1)
+    expect(own.utilities).toHaveLength(1)
+    expect(own.expectedLatencyMs).toHaveLength(1)
+    expect(own.strategies[0]).toEqual(full.strategies[0])
+    expect(own.utilities[0]).toEqual(full.utilities[0])
+    expect(own.expectedLatencyMs[0]).toEqual(full.expectedLatencyMs[0])
+    expect(own.crowd).toEqual(full.crowd)
+  })
+
   it('rejects a type whose success list does not match the candidates, with a countable reason', () => {
     try {
       equilibriumStrategy({ candidates: [cand('a')], types: [type([0.5, 0.5])], rivals: 1 })
