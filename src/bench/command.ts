@@ -5,9 +5,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { isMainThread, resourceLimits } from 'node:worker_threads'
 import { Command, Option } from 'commander'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { DataError, loadQuestionSet, type QuestionSet } from '../data/questions.js'
+import { runBenchThread } from './bench-thread.js'
 import { ProgressBar } from './progress.js'
 import { writeReport, type SweepPoint } from './report.js'
 import { runBench, type BenchRun } from './run.js'
@@ -44,13 +46,13 @@ export function questionSetFor (opts: BenchOptions): QuestionSet {
 }
 
 /** Runs the whole benchmark as the flags say; returns the main run. Output goes to the given streams. */
-export async function benchMain (raw: unknown, out: (line: string) => void = line => { process.stdout.write(line + '\n') }): Promise<BenchRun> {
+export async function benchMain (raw: unknown, out: (line: string) => void = line => { process.stdout.write(line + '\n') }, io: BenchIo = {}): Promise<BenchRun> {
   const started = performance.now()
   const opts = parseBenchOptions(raw)
   const set = questionSetFor(opts)
   const params = applyFlags(opts.scenario, opts)
   const policies: PolicyName[] = opts.policies ?? defaultPolicies(opts.scenario)
-  const bar = opts.progress === false ? undefined : new ProgressBar()
+  const bar = opts.progress === false ? undefined : new ProgressBar(process.stderr, 30, io.stderrIsTTY ?? process.stderr.isTTY === true)
   const buildStarted = performance.now()
   const built = await buildScenarioParallel(set, params)
   const buildMs = performance.now() - buildStarted
@@ -69,7 +71,8 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   out(`timing: scenario built (profiles, index) in ${(buildMs / 1000).toFixed(1)} s on ${built.threads} thread${built.threads > 1 ? 's' : ''}; ${[...main.runs.entries()].map(([p, r]) => `${p} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`)
   const cpu = process.cpuUsage()
   // CPU time as well as wall time: on a shared machine the wall clock also measures the neighbours.
-  out(`wall time ${(wallMs / 1000).toFixed(1)} s, CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (process), for ${policies.length} policies x ${params.sim.queries} queries over ${params.agents.agents} agents; peak RSS ${maxRssMB.toFixed(0)} MB`)
+  const young = isMainThread ? 'on the main thread (V8\'s default young generation)' : `in a worker thread with a ${resourceLimits.maxYoungGenerationSizeMb ?? '?'} MB young generation`
+  out(`wall time ${(wallMs / 1000).toFixed(1)} s, CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (process), for ${policies.length} policies x ${params.sim.queries} queries over ${params.agents.agents} agents, run ${young}; peak RSS ${maxRssMB.toFixed(0)} MB`)
   if (opts.json !== undefined) {
     mkdirSync(dirname(opts.json), { recursive: true })
     writeFileSync(opts.json, JSON.stringify(main.result, null, 2) + '\n')
@@ -117,15 +120,26 @@ export function registerBench (program: Command): void {
     .option('--kernel-near <cos>', 'experiment: the scoring kernel\'s half-weight cosine (default: the core\'s, as on the node)')
     .option('--kernel-temperature <t>', 'experiment: the scoring kernel\'s temperature (default: the core\'s)')
     .action(async (flags: Record<string, unknown>) => {
-      try {
-        await benchMain(flags)
-      } catch (err) {
-        if (err instanceof BenchOptionsError || err instanceof DataError) {
-          process.stderr.write(`ppai bench: ${err.message}\n`)
-          process.exitCode = 2
-          return
-        }
-        throw err
-      }
+      // In a worker thread with a larger young generation (bench-thread.ts), else here.
+      process.exitCode = await runBenchThread(flags) ?? await benchCommand(flags)
     })
+}
+
+/** What the command's output ends on, when it runs in a worker thread (whose stderr is a pipe). */
+export interface BenchIo {
+  stderrIsTTY?: boolean
+}
+
+/** The bench command: runs it and returns its exit code (2, with the reason on stderr, for bad options or data). */
+export async function benchCommand (flags: Record<string, unknown>, io: BenchIo = {}): Promise<number> {
+  try {
+    await benchMain(flags, undefined, io)
+    return 0
+  } catch (err) {
+    if (err instanceof BenchOptionsError || err instanceof DataError) {
+      process.stderr.write(`ppai bench: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
 }

@@ -6,8 +6,9 @@ export class ProgressBar {
   private lastDrawn = -1
   private readonly tty: boolean
 
-  constructor (private readonly stream: NodeJS.WriteStream = process.stderr, private readonly width = 30) {
-    this.tty = stream.isTTY === true
+  /** `tty`: whether the stream ends on a terminal (a worker thread's stderr is a pipe to the main thread's, which may be one). */
+  constructor (private readonly stream: NodeJS.WriteStream = process.stderr, private readonly width = 30, tty = stream.isTTY === true) {
+    this.tty = tty
   }
 
   /** Shows `done` of `total` for `label`. */
