@@ -3,7 +3,7 @@
  * the parameters and one table, writes the JSON and, with `--report`, a
  * Markdown report with SVG plots.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { isMainThread, resourceLimits } from 'node:worker_threads'
 import { Command, Option } from 'commander'
@@ -52,7 +52,9 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
   const set = questionSetFor(opts)
   const params = applyFlags(opts.scenario, opts)
   const policies: PolicyName[] = opts.policies ?? defaultPolicies(opts.scenario)
-  const bar = opts.progress === false ? undefined : new ProgressBar(process.stderr, 30, io.stderrIsTTY ?? process.stderr.isTTY === true)
+  // A worker thread's process.stderr is forwarded only when the thread yields, which a simulation does not: write to fd 2 at once.
+  const progressOut = isMainThread ? process.stderr : { write: (text: string) => writeSync(2, text) }
+  const bar = opts.progress === false ? undefined : new ProgressBar(progressOut, 30, io.stderrIsTTY ?? process.stderr.isTTY === true)
   const buildStarted = performance.now()
   const built = await buildScenarioParallel(set, params)
   const buildMs = performance.now() - buildStarted

@@ -6,8 +6,8 @@ export class ProgressBar {
   private lastDrawn = -1
   private readonly tty: boolean
 
-  /** `tty`: whether the stream ends on a terminal (a worker thread's stderr is a pipe to the main thread's, which may be one). */
-  constructor (private readonly stream: NodeJS.WriteStream = process.stderr, private readonly width = 30, tty = stream.isTTY === true) {
+  /** `tty`: whether the output ends on a terminal (a worker thread writes to the process's stderr, which may be one). */
+  constructor (private readonly stream: { write: (text: string) => unknown } = process.stderr, private readonly width = 30, tty = process.stderr.isTTY === true) {
     this.tty = tty
   }
 
