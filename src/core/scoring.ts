@@ -312,11 +312,8 @@ export function scoreCandidate (advertised: Profile | undefined, observed: Succe
   }
   const n = observed?.evidence ?? 0
   const m = observed?.mean ?? 0.5
-  // posterior({ mean: baseMean, weight: baseWeight }, m·n, (1 − m)·n), with the evidence of both sources: one object per candidate.
-  const a = baseMean * baseWeight + m * n
-  const b = (1 - baseMean) * baseWeight + (1 - m) * n
-  const total = a + b
-  if (total <= 0) return { mean: baseMean, variance: 0.25, evidence: advertisedEvidence + n }
-  const mean = a / total
-  return { mean, variance: (a * b) / (total * total * (total + 1)), evidence: advertisedEvidence + n }
+  // The posterior's own object carries the evidence of both sources.
+  const est = posterior({ mean: baseMean, weight: baseWeight }, m * n, (1 - m) * n)
+  est.evidence = advertisedEvidence + n
+  return est
 }

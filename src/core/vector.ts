@@ -62,63 +62,16 @@ export function dotRows (matrix: Float32Array, d: number, first: number, count: 
   let r = 0
   for (; r + 4 <= count; r += 4) {
     const b0 = (first + r) * d
-    const b1 = b0 + d
-    const b2 = b1 + d
-    const b3 = b2 + d
-    let s0 = 0
-    let s1 = 0
-    let s2 = 0
-    let s3 = 0
-    for (let i = 0; i < d; i++) {
-      const x = v[i]
-      s0 += matrix[b0 + i] * x
-      s1 += matrix[b1 + i] * x
-      s2 += matrix[b2 + i] * x
-      s3 += matrix[b3 + i] * x
-    }
-    out[r] = s0
-    out[r + 1] = s1
-    out[r + 2] = s2
-    out[r + 3] = s3
+    dot4(matrix, b0, matrix, b0 + d, matrix, b0 + 2 * d, matrix, b0 + 3 * d, d, v, out, r)
   }
-  for (; r < count; r++) {
-    const b = (first + r) * d
-    let s = 0
-    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
-    out[r] = s
-  }
+  for (; r < count; r++) out[r] = dotFrom(matrix, (first + r) * d, d, v)
 }
 
 /** `out[j] = dot(row rows[j] of a flat matrix, v)` for j < count: rows picked by index. */
 export function dotGather (matrix: Float32Array, d: number, rows: ArrayLike<number>, count: number, v: Float32Array, out: Float64Array): void {
   let j = 0
-  for (; j + 4 <= count; j += 4) {
-    const b0 = rows[j] * d
-    const b1 = rows[j + 1] * d
-    const b2 = rows[j + 2] * d
-    const b3 = rows[j + 3] * d
-    let s0 = 0
-    let s1 = 0
-    let s2 = 0
-    let s3 = 0
-    for (let i = 0; i < d; i++) {
-      const x = v[i]
-      s0 += matrix[b0 + i] * x
-      s1 += matrix[b1 + i] * x
-      s2 += matrix[b2 + i] * x
-      s3 += matrix[b3 + i] * x
-    }
-    out[j] = s0
-    out[j + 1] = s1
-    out[j + 2] = s2
-    out[j + 3] = s3
-  }
-  for (; j < count; j++) {
-    const b = rows[j] * d
-    let s = 0
-    for (let i = 0; i < d; i++) s += matrix[b + i] * v[i]
-    out[j] = s
-  }
+  for (; j + 4 <= count; j += 4) dot4(matrix, rows[j] * d, matrix, rows[j + 1] * d, matrix, rows[j + 2] * d, matrix, rows[j + 3] * d, d, v, out, j)
+  for (; j < count; j++) out[j] = dotFrom(matrix, rows[j] * d, d, v)
 }
 
 /** `out[j] = dot(vectors[j], v)` for j < count (each over the shorter of the two lengths, as {@link dot}). */
@@ -131,21 +84,33 @@ export function dotEach (vectors: ArrayLike<Float32Array>, count: number, v: Flo
     const a2 = vectors[j + 2]
     const a3 = vectors[j + 3]
     if (a0.length < d || a1.length < d || a2.length < d || a3.length < d) break
-    let s0 = 0
-    let s1 = 0
-    let s2 = 0
-    let s3 = 0
-    for (let i = 0; i < d; i++) {
-      const x = v[i]
-      s0 += a0[i] * x
-      s1 += a1[i] * x
-      s2 += a2[i] * x
-      s3 += a3[i] * x
-    }
-    out[j] = s0
-    out[j + 1] = s1
-    out[j + 2] = s2
-    out[j + 3] = s3
+    dot4(a0, 0, a1, 0, a2, 0, a3, 0, d, v, out, j)
   }
   for (; j < count; j++) out[j] = dot(vectors[j], v)
+}
+
+/** The four dot products of `d` terms from a0[b0], …, a3[b3] with v, into out[at … at + 3], each summed from its first term. */
+function dot4 (a0: Float32Array, b0: number, a1: Float32Array, b1: number, a2: Float32Array, b2: number, a3: Float32Array, b3: number, d: number, v: Float32Array, out: Float64Array, at: number): void {
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  for (let i = 0; i < d; i++) {
+    const x = v[i]
+    s0 += a0[b0 + i] * x
+    s1 += a1[b1 + i] * x
+    s2 += a2[b2 + i] * x
+    s3 += a3[b3 + i] * x
+  }
+  out[at] = s0
+  out[at + 1] = s1
+  out[at + 2] = s2
+  out[at + 3] = s3
+}
+
+/** The dot product of `d` terms from a[b] with v. */
+function dotFrom (a: Float32Array, b: number, d: number, v: Float32Array): number {
+  let s = 0
+  for (let i = 0; i < d; i++) s += a[b + i] * v[i]
+  return s
 }
