@@ -3,7 +3,7 @@
  * `../shared/data/mmlu-redux` when present, else a small built-in synthetic
  * set that says it is synthetic.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { seededRng, shuffled } from '../core/rng.js'
@@ -43,7 +43,7 @@ const LETTERS = ['A', 'B', 'C', 'D']
 /** The repository root (this file is at src/data or dist/data). */
 export const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)))
 
-/** The data folder: the flag, else `PPAI_DATA`, else `../shared/data/mmlu-redux` beside the repository when it exists. */
+/** The data folder (or its `questions.jsonl`): the flag, else `PPAI_DATA`, else `../shared/data/mmlu-redux` beside the repository when it exists. */
 export function resolveDataDir (flag?: string): string | undefined {
   if (flag != null && flag !== '') return resolve(flag)
   const env = process.env.PPAI_DATA
@@ -57,10 +57,23 @@ export function isCorrect (q: Question, model: string): boolean {
   return q.predictions[model] === LETTERS[q.answer]
 }
 
-/** Reads `questions.jsonl` from a folder; a clear error when it is missing or malformed. */
-export function loadQuestionsFile (dir: string): QuestionSet {
-  const file = join(dir, 'questions.jsonl')
-  if (!existsSync(file)) throw new DataError(`no questions.jsonl in ${dir} (set --data or PPAI_DATA to the mmlu-redux folder)`)
+/**
+ * The questions file that `path` names: `path` itself when it is a file, else
+ * `questions.jsonl` in it; a clear error when neither exists.
+ */
+export function questionsFilePath (path: string): string {
+  const hint = '(set --data or PPAI_DATA to the mmlu-redux folder or its questions.jsonl)'
+  const stat = statSync(path, { throwIfNoEntry: false })
+  if (stat == null) throw new DataError(`no such folder or file: ${path} ${hint}`)
+  if (stat.isFile()) return path
+  const file = join(path, 'questions.jsonl')
+  if (!existsSync(file)) throw new DataError(`no questions.jsonl in ${path} ${hint}`)
+  return file
+}
+
+/** Reads `questions.jsonl` from a folder, or the file itself when given its path; a clear error when it is missing or malformed. */
+export function loadQuestionsFile (path: string): QuestionSet {
+  const file = questionsFilePath(path)
   const questions: Question[] = []
   const lines = readFileSync(file, 'utf8').split('\n')
   lines.forEach((line, i) => {

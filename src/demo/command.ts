@@ -48,7 +48,7 @@ export function registerDemo (program: Command): void {
     .option('--churn', 'nodes leave (killed) and rejoin (restarted, same identity) during the run', false)
     .option('--policy <list>', `comma-separated policies, or all (${NODE_POLICIES.join(', ')})`, 'ppai,local-only,greedy')
     .option('--seed <n>', 'seed of owners, questions, arrivals and churn', '1')
-    .option('--data <dir>', 'MMLU-Redux folder (else PPAI_DATA, else ../shared/data/mmlu-redux, else the synthetic workload)')
+    .option('--data <path>', 'MMLU-Redux folder or its questions.jsonl (else PPAI_DATA, else ../shared/data/mmlu-redux, else the synthetic workload)')
     .option('--synthetic', 'use the built-in synthetic workload even when the data is present', false)
     .option('--json <file>', 'write the results as JSON (same shape as ppai bench, plus per-run notes)')
     .option('--time-scale <x>', 'multiplies the simulated agents\' service times (1 = a real small device)', '0.4')

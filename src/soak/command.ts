@@ -44,7 +44,7 @@ export function registerSoak (program: Command): void {
     .option('--max-in-flight <n>', 'queries in flight at once at most (beyond: skipped and counted)', String(DEFAULT_SOAK.maxInFlight))
     .option('--start-timeout-ms <ms>', 'longest wait for one node to start', String(DEFAULT_SOAK.startTimeoutMs))
     .option('--settle-ms <ms>', 'longest wait for the first peers before the queries start', String(DEFAULT_SOAK.settleMs))
-    .option('--data <dir>', 'MMLU-Redux folder (else PPAI_DATA, else ../shared/data/mmlu-redux, else the synthetic workload)')
+    .option('--data <path>', 'MMLU-Redux folder or its questions.jsonl (else PPAI_DATA, else ../shared/data/mmlu-redux, else the synthetic workload)')
     .option('--synthetic', 'use the built-in synthetic workload even when the data is present', false)
     .option('--json <file>', 'write the report as JSON')
     .option('--keep', 'keep the nodes\' folders and logs (printed path)', false)
