@@ -33,6 +33,10 @@ export interface ApiApp {
   app: Hono
   feeds: FeedRegistry
   rejections: RejectionCounter
+  /** Largest accepted request body, bytes. */
+  bodyLimitBytes: number
+  /** The refusal of a body over the limit, counted: for refusals made before hono sees the request (`Expect: 100-continue`). */
+  refuseBody: () => ApiError
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024
@@ -59,10 +63,16 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
   })
   app.notFound(c => reject(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)))
 
+  const tooLarge = (): ApiError => new ApiError('body_too_large', `the request body is larger than ${limit} bytes`)
+  const refuseBody = (): ApiError => {
+    const err = tooLarge()
+    rejections.count(err.reason)
+    return err
+  }
   app.use('*', limitBody(limit, c => {
     // The rest of the body is never read: close the connection so the client does not reuse a desynchronised socket.
     c.header('Connection', 'close')
-    return reject(c, new ApiError('body_too_large', `the request body is larger than ${limit} bytes`))
+    return reject(c, tooLarge())
   }))
 
   // Public: the dashboard shell holds no data, and the card is how others discover the node (it declares the auth scheme).
@@ -82,5 +92,5 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
   app.route('/v1', openAiRoutes(service, { requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS }))
   app.route('/api', nodeRoutes(service, { rejections, feeds }))
 
-  return { app, feeds, rejections }
+  return { app, feeds, rejections, bodyLimitBytes: limit, refuseBody }
 }

@@ -2,6 +2,7 @@
  * `startApi`: serves a node's HTTP API and dashboard. Loopback by default;
  * any other address is an explicit choice that requires a bearer token.
  */
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { createHashEmbedder } from '../core/embedder.js'
@@ -10,6 +11,7 @@ import { createLogger, type Logger } from '../log.js'
 import type { NodeService } from '../net/service.js'
 import { createApiApp } from './app.js'
 import { isLoopbackHost } from './auth.js'
+import { answerExpectContinue } from './body-limit.js'
 import { buildSkillReferences, type SkillReferences } from './skills.js'
 
 export interface ApiOptions {
@@ -68,11 +70,12 @@ export async function startApi (service: NodeService, opts: ApiOptions): Promise
     return references
   }
 
-  const { app, feeds } = createApiApp(service, { token: opts.token, bodyLimitBytes: opts.bodyLimitBytes, requestTimeoutMs: opts.requestTimeoutMs, skillReferences, log })
+  const { app, feeds, bodyLimitBytes, refuseBody } = createApiApp(service, { token: opts.token, bodyLimitBytes: opts.bodyLimitBytes, requestTimeoutMs: opts.requestTimeoutMs, skillReferences, log })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: opts.port }, () => resolve(s))
     s.once('error', reject)
   })
+  answerExpectContinue(server as Server, bodyLimitBytes, refuseBody)
   const { port } = server.address() as AddressInfo
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   log.info({ url }, 'api listening')

@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentBackend } from '../../src/agent/backend.js'
@@ -9,6 +10,29 @@ interface ErrorBody { error: { message: string, type: string, code: string } }
 async function post (url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number, body: ErrorBody }> {
   const res = await fetch(url, { method: 'POST', headers, body })
   return { status: res.status, body: await res.json() as ErrorBody }
+}
+
+/**
+ * A POST that asks `Expect: 100-continue` and sends its body only once told to
+ * continue, as curl does; what came back, and whether `100 Continue` did.
+ */
+function postExpectingContinue (url: string, body: string): Promise<{ status: number, continued: boolean, body: string }> {
+  return new Promise((resolve, reject) => {
+    let continued = false
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' } })
+    req.on('continue', () => {
+      continued = true
+      req.end(body)
+    })
+    req.on('response', res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, body: text }))
+    })
+    req.on('error', reject)
+    req.flushHeaders()
+  })
 }
 
 function expectOpenAiError (body: ErrorBody, code: string): void {
@@ -83,6 +107,19 @@ describe('bad input and failures', () => {
     const r = await post(chat, big)
     expect(r.status).toBe(413)
     expectOpenAiError(r.body, 'body_too_large')
+  })
+
+  it('answers an oversized body sent with Expect: 100-continue with 413 at once, without 100 Continue', async () => {
+    const big = JSON.stringify({ model: 'local', messages: [{ role: 'user', content: 'x'.repeat(300 * 1024) }] })
+    const refused = await postExpectingContinue(chat, big)
+    expect(refused.continued).toBe(false)
+    expect(refused.status).toBe(413)
+    expectOpenAiError(JSON.parse(refused.body) as ErrorBody, 'body_too_large')
+    // A body within the limit is told to continue and answered as usual.
+    const small = await postExpectingContinue(chat, JSON.stringify({ model: 'local', messages: [{ role: 'user', content: 'hello after continue' }] }))
+    expect(small.continued).toBe(true)
+    expect(small.status).toBe(200)
+    expect(small.body).toContain('hello after continue')
   })
 
   it('rejects a feedback body with a wrong rating and an unknown answer id', async () => {
