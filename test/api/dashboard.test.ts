@@ -2,14 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
-import { chromium, type BrowserContext } from 'playwright-core'
+import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { startApi } from '../../src/api/server.js'
+import { launchChromium } from './support/chromium.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 describe('dashboard in headless Chromium', () => {
   let net: ApiNetwork
@@ -22,7 +20,7 @@ describe('dashboard in headless Chromium', () => {
     net = await startApiNetwork({ nodes: 3, backends: [0, 1, 2].map(i => createInstantBackend({ label: `node-${i}`, delayMs: serviceDelayMs })) })
     profileDir = mkdtempSync(join(tmpdir(), 'ppai-chromium-'))
     // A fresh profile folder per run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } })
+    browser = await launchChromium(profileDir, { width: 1400, height: 900 })
   })
   afterAll(async () => {
     await browser?.close()
