@@ -65,6 +65,6 @@ export async function launchChromium (profileDir: string, viewport: { width: num
   try {
     return await chromium.launchPersistentContext(profileDir, { executablePath, headless: true, args: FLAGS, viewport })
   } catch (err) {
-    throw new Error(`headless Chromium ${executablePath} did not start (a shared library missing? try ldd on it; PPAI_CHROMIUM picks another Chromium): ${(err as Error).message}`)
+    throw new Error(`headless Chromium ${executablePath} did not start (a shared library missing? try ldd on it; PPAI_CHROMIUM picks another Chromium): ${(err as Error).message}`, { cause: err })
   }
 }
