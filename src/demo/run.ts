@@ -18,6 +18,7 @@ import { atExit, Cluster } from './cluster.js'
 import { formatDigest } from './decision-digest.js'
 import { drivePolicy, type RunNotes } from './driver.js'
 import { Progress } from './progress.js'
+import { formatSummary } from './summary.js'
 import { DEFAULT_WORKLOAD, nodeName, planWorkload, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
 
 export interface DemoOptions {
@@ -128,12 +129,13 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   out(formatTable(result) + '\n')
   out('\nparameters:\n' + formatParams(params) + '\n')
   out('\nper run:\n' + notes.map(formatNotes).join('\n') + '\n')
-  if (opts.json != null) {
-    const file = resolve(opts.json)
+  const file = opts.json != null ? resolve(opts.json) : undefined
+  if (file != null) {
     mkdirSync(dirname(file), { recursive: true })
     writeFileSync(file, JSON.stringify({ ...result, runs: notes }, null, 2) + '\n')
-    out(`\nJSON written to ${file}\n`)
   }
+  // The last three lines say what ran, how ppai did and where the JSON went.
+  out('\n' + formatSummary({ nodes: opts.nodes, queriesPerPolicy: workload.queries.length, churn: opts.churn, set, results, json: file }).join('\n') + '\n')
   return { result, notes }
 }
 

@@ -86,6 +86,12 @@ describe('ppai demo', () => {
     }
     // local-only never delegates; the table row says so too.
     expect(result.results[1].delegated).toBe(0)
+    // The last three lines: what ran, ppai against local-only, where the JSON went.
+    const last = stdout.trimEnd().split('\n').slice(-3)
+    expect(last[0]).toBe('ran: 4 ppai node processes on 127.0.0.1, 24 queries per policy (ppai, local-only), the built-in SYNTHETIC workload (no MMLU-Redux data found)')
+    const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
+    expect(last[1]).toMatch(new RegExp(`^accuracy, mean and p95 latency: ppai ${pct(result.results[0].accuracy)}, [\\d,]+ ms, [\\d,]+ ms; local-only ${pct(result.results[1].accuracy)}, [\\d,]+ ms, [\\d,]+ ms$`))
+    expect(last[2]).toBe(`JSON: ${json}`)
   }, 110_000)
 
   it('stops every node process when interrupted', async () => {
