@@ -11,7 +11,8 @@ import { registerSoak } from './soak/command.js'
 
 // libp2p 3 and its modules need Node 22: on an older one they fail later, far from the cause.
 if (Number(process.versions.node.split('.')[0]) < 22) {
-  process.stderr.write(`ppai needs Node.js 22 or newer; this is ${process.version}\n`)
+  // `npm install` puts Node 22 (a dev dependency) in node_modules/.bin, which npm scripts and npx put first on PATH.
+  process.stderr.write(`ppai needs Node.js 22 or newer; this is ${process.version}. In the checkout, after npm install: npm run demo, or npx ppai …\n`)
   process.exit(1)
 }
 
