@@ -18,6 +18,19 @@ export interface Embedder {
 }
 
 /**
+ * An embedder whose vectors come from elsewhere (a model server's
+ * `/v1/embeddings`): the same contract as {@link Embedder}, asynchronous.
+ * The core never calls one; the node awaits it before handing vectors in.
+ */
+export interface AsyncEmbedder {
+  /** Names the embedding space, e.g. `openai:nomic-embed-text:d768`. */
+  readonly id: string
+  readonly dim: number
+  /** A unit vector of `dim` numbers; rejects with a message naming the source when it cannot. */
+  embedAsync(text: string, signal?: AbortSignal): Promise<Float32Array>
+}
+
+/**
  * One prototype of an agent's expertise: a unit centroid in the shared space,
  * how many queries it summarises, and the Beta posterior of answering such
  * queries well.
