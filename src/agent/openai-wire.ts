@@ -33,3 +33,19 @@ export type ChatCompletionResponse = z.infer<typeof chatCompletionResponseSchema
 export const errorBodySchema = z.object({
   error: z.union([z.string(), z.object({ message: z.string() })])
 })
+
+/** The request body PPAI sends to `{base}/embeddings`: one text, plain floats (the OpenAI default is base64). */
+export const embeddingRequestSchema = z.object({
+  model: z.string().min(1),
+  input: z.string(),
+  encoding_format: z.literal('float')
+})
+export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>
+
+/** The part of an embeddings response that PPAI reads: the first vector, finite numbers. */
+export const embeddingResponseSchema = z.object({
+  data: z.array(z.object({
+    embedding: z.array(z.number().refine(Number.isFinite, 'a finite number')).min(1)
+  })).min(1)
+})
+export type EmbeddingResponse = z.infer<typeof embeddingResponseSchema>

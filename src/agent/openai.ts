@@ -47,16 +47,10 @@ const QUOTE_LIMIT = 200
 
 /** Creates a backend that answers by `POST {baseUrl}/chat/completions`. */
 export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
-  let base: URL
-  try {
-    base = new URL(init.baseUrl.endsWith('/') ? init.baseUrl : init.baseUrl + '/')
-  } catch (err) {
-    throw new OpenAiBackendError('unreachable', init.baseUrl, `not a URL: ${init.baseUrl}`, undefined, { cause: err })
-  }
+  const base = baseUrlOf(init.baseUrl)
   const url = new URL('chat/completions', base).toString()
   const timeoutMs = init.timeoutMs ?? 60_000
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
-  if (init.apiKey != null && init.apiKey !== '') headers.authorization = `Bearer ${init.apiKey}`
+  const headers = jsonHeaders(init.apiKey)
 
   return {
     description: `openai-compatible ${init.model} at ${base.toString().replace(/\/$/, '')}`,
@@ -68,31 +62,55 @@ export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
       if (init.maxTokens != null) body.max_tokens = init.maxTokens
       if (init.temperature != null) body.temperature = init.temperature
 
-      const timeout = AbortSignal.timeout(timeoutMs)
-      const signal = req.signal == null ? timeout : AbortSignal.any([timeout, req.signal])
-      let res: Response
-      let text: string
-      try {
-        res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal })
-        text = await res.text()
-      } catch (err) {
-        throw failure(err, url, timeout, timeoutMs, req.signal)
-      }
-      if (!res.ok) {
-        throw new OpenAiBackendError('http-status', url, `${url} answered HTTP ${res.status}${quoteError(text)}`, res.status)
-      }
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch (err) {
-        throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${res.status} with a body that is not JSON: ${quote(text)}`, res.status, { cause: err })
-      }
+      const { status, text, json } = await postJson(url, headers, body, timeoutMs, req.signal)
       const parsed = chatCompletionResponseSchema.safeParse(json)
       if (!parsed.success) {
-        throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${res.status} without choices[0].message.content: ${quote(text)}`, res.status, { cause: parsed.error })
+        throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${status} without choices[0].message.content: ${quote(text)}`, status, { cause: parsed.error })
       }
       return { text: parsed.data.choices[0].message.content }
     }
+  }
+}
+
+/**
+ * POSTs `body` as JSON to `url` and returns the parsed JSON answer; a fetch
+ * that throws, a non-2xx status or a body that is not JSON becomes an
+ * {@link OpenAiBackendError} (the caller's abort, an {@link AgentAbortedError}).
+ */
+export async function postJson (url: string, headers: Record<string, string>, body: unknown, timeoutMs: number, callerSignal?: AbortSignal): Promise<{ status: number, text: string, json: unknown }> {
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = callerSignal == null ? timeout : AbortSignal.any([timeout, callerSignal])
+  let res: Response
+  let text: string
+  try {
+    res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal })
+    text = await res.text()
+  } catch (err) {
+    throw failure(err, url, timeout, timeoutMs, callerSignal)
+  }
+  if (!res.ok) {
+    throw new OpenAiBackendError('http-status', url, `${url} answered HTTP ${res.status}${quoteError(text)}`, res.status)
+  }
+  try {
+    return { status: res.status, text, json: JSON.parse(text) }
+  } catch (err) {
+    throw new OpenAiBackendError('malformed-body', url, `${url} answered HTTP ${res.status} with a body that is not JSON: ${quote(text)}`, res.status, { cause: err })
+  }
+}
+
+/** The JSON headers of a call to the model server, with the bearer token when there is one. */
+export function jsonHeaders (apiKey?: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
+  if (apiKey != null && apiKey !== '') headers.authorization = `Bearer ${apiKey}`
+  return headers
+}
+
+/** `baseUrl` as a URL ending in `/`, so relative paths (`chat/completions`, `embeddings`) resolve below it. */
+export function baseUrlOf (baseUrl: string): URL {
+  try {
+    return new URL(baseUrl.endsWith('/') ? baseUrl : baseUrl + '/')
+  } catch (err) {
+    throw new OpenAiBackendError('unreachable', baseUrl, `not a URL: ${baseUrl}`, undefined, { cause: err })
   }
 }
 
@@ -105,7 +123,7 @@ function failure (err: unknown, url: string, timeout: AbortSignal, timeoutMs: nu
   return new OpenAiBackendError('unreachable', url, `${url} is unreachable (${detail})`, undefined, { cause: err })
 }
 
-function quote (text: string): string {
+export function quote (text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim()
   return oneLine.length > QUOTE_LIMIT ? JSON.stringify(oneLine.slice(0, QUOTE_LIMIT) + '…') : JSON.stringify(oneLine)
 }

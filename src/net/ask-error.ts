@@ -4,7 +4,7 @@
  */
 import type { Attempt } from './service.js'
 
-export type AskErrorCode = 'deadline' | 'peer-failed' | 'local-failed' | 'aborted' | 'stopped' | 'bad-request'
+export type AskErrorCode = 'deadline' | 'peer-failed' | 'local-failed' | 'aborted' | 'stopped' | 'bad-request' | 'embedder-failed'
 
 export class AskError extends Error {
   override name = 'AskError'

@@ -7,12 +7,14 @@ import { readFile, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import { addBackendOptions, createBackend, type BackendOptions } from '../agent/index.js'
+import { OpenAiBackendError } from '../agent/openai.js'
 import { startApi } from '../api/server.js'
 import { decodeProfile, encodeProfile } from '../core/profile-codec.js'
 import { POLICY_NAMES, type PolicyName, type Profile } from '../core/types.js'
 import { createLogger } from '../log.js'
 import { NodeConfigFileSchema, NetworkIdSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
 import { defaultDataDir } from './identity.js'
+import { EMBEDDER_SPECS, EmbedderSpecError, resolveEmbedder } from './embedder-spec.js'
 import { createPpaiNode, DEFAULT_NETWORK } from './node.js'
 import type { AskResult } from './service.js'
 
@@ -81,6 +83,10 @@ interface NodeFlags extends Record<string, unknown> {
   maxRemoteQueued?: string
   sessionsPerPeer?: string
   ownerWaitBoundMs?: string
+  embedder: string
+  embedderUrl?: string
+  embedderKey?: string
+  embedderTimeoutMs: string
 }
 
 function toNumber (value: string | number | undefined, flag: string): number | undefined {
@@ -112,6 +118,12 @@ export function registerNodeCommands (program: Command): void {
     .option('--sessions-per-peer <n>', 'query session streams kept open per peer for delegated queries (default 4; 0 = a new stream per query)')
     .option('--owner-wait-bound-ms <ms>', 'longest predicted wait the owner accepts before remote queries are refused (default 2 x service time)')
     .option('--latency-weight <λ>', 'utility lost per second of expected latency (default 0.05)')
+    .option('--embedder <spec>', `embedding space, the same on every node of a network: ${EMBEDDER_SPECS}. ` +
+      'hash: feature hashing, no model; lsa:<file>: a fitted LSA space read from <file>; ' +
+      'openai:<model>: <model> of an OpenAI-compatible /v1/embeddings (Ollama, llama.cpp, vLLM) at --embedder-url, checked with a probe text at start', 'hash')
+    .option('--embedder-url <url>', 'openai:<model> embedder: base URL up to /v1 (default: --backend-url)')
+    .option('--embedder-key <key>', 'openai:<model> embedder: API key (bearer token), if the server wants one (default: --backend-key)')
+    .option('--embedder-timeout-ms <ms>', 'openai:<model> embedder: timeout of one embedding, ms', '15000')
     .option('--seed-file <file>', 'JSON [{question, outcome?}] of the owner\'s tasks, to seed an empty profile')
     .option('--ready-file <file>', 'write the ready line (JSON) to this file too')
     .option('--log-level <level>', 'pino level: trace|debug|info|warn|error|silent (default info)')
@@ -126,6 +138,21 @@ export function registerNodeCommands (program: Command): void {
     const policy = (flags.policy ?? config.policy ?? 'ppai') as PolicyName
     if (!POLICY_NAMES.includes(policy)) throw new Error(`unknown policy ${policy}; one of ${POLICY_NAMES.join(', ')}`)
 
+    let embedder
+    try {
+      embedder = await resolveEmbedder(flags.embedder, {
+        url: flags.embedderUrl ?? (flags.backendUrl as string | undefined),
+        apiKey: flags.embedderKey ?? (flags.backendKey as string | undefined),
+        timeoutMs: toNumber(flags.embedderTimeoutMs, '--embedder-timeout-ms')
+      })
+    } catch (err) {
+      if (!(err instanceof EmbedderSpecError)) throw err
+      process.stderr.write(`ppai node: ${err.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    log.info({ embedder: embedder.id }, 'embedder ready')
+
     const backendOpts = { ...flags, name, backend: (flags.backend as string | undefined) ?? config.backend } as unknown as BackendOptions
     const { backend } = createBackend(backendOpts, log)
 
@@ -137,28 +164,42 @@ export function registerNodeCommands (program: Command): void {
       } catch (err) {
         log.warn({ err: (err as Error).message, profilePath }, 'saved profile unreadable; starting from the seed or empty')
       }
+      if (profile != null && profile.embedderId !== embedder.id) {
+        log.warn({ profilePath, saved: profile.embedderId, embedder: embedder.id }, 'saved profile is of another embedding space; starting from the seed or empty')
+        profile = undefined
+      }
     }
     const seed = flags.seedFile != null ? await readSeedFile(flags.seedFile) : undefined
 
-    const ppai = await createPpaiNode({
-      name,
-      network,
-      dataDir,
-      host: flags.host ?? config.host,
-      port: toNumber(flags.port, '--port') ?? config.port ?? 0,
-      bootstrap: [...(config.bootstrap ?? []), ...(flags.bootstrap ?? [])],
-      mdns: flags.mdns && config.mdns !== false,
-      backend,
-      policy,
-      profile,
-      seed,
-      concurrency: toNumber(flags.concurrency, '--concurrency'),
-      admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
-      beaconIntervalMs: toNumber(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
-      latencyWeight: toNumber(flags.latencyWeight, '--latency-weight'),
-      sessionsPerPeer: toNumber(flags.sessionsPerPeer, '--sessions-per-peer'),
-      log
-    })
+    let ppai: Awaited<ReturnType<typeof createPpaiNode>>
+    try {
+      ppai = await createPpaiNode({
+        name,
+        network,
+        dataDir,
+        host: flags.host ?? config.host,
+        port: toNumber(flags.port, '--port') ?? config.port ?? 0,
+        bootstrap: [...(config.bootstrap ?? []), ...(flags.bootstrap ?? [])],
+        mdns: flags.mdns && config.mdns !== false,
+        backend,
+        policy,
+        embedder,
+        profile,
+        seed,
+        concurrency: toNumber(flags.concurrency, '--concurrency'),
+        admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
+        beaconIntervalMs: toNumber(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
+        latencyWeight: toNumber(flags.latencyWeight, '--latency-weight'),
+        sessionsPerPeer: toNumber(flags.sessionsPerPeer, '--sessions-per-peer'),
+        log
+      })
+    } catch (err) {
+      // Only an openai: embedder fails here on its own (embedding the seed before the node goes on the network).
+      if (!(err instanceof OpenAiBackendError)) throw err
+      process.stderr.write(`ppai node: cannot embed the seed file: ${err.message}\n`)
+      process.exitCode = 2
+      return
+    }
     let api: { url: string, close(): Promise<void> }
     try {
       api = await startApi(ppai, {
@@ -172,7 +213,7 @@ export function registerNodeCommands (program: Command): void {
       await ppai.stop()
       throw err
     }
-    const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, dataDir }
+    const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, embedder: embedder.id, dataDir }
     log.info({ ...ready, name: undefined, nodeName: name }, 'ready')
     process.stdout.write(JSON.stringify(ready) + '\n')
     if (flags.readyFile != null) {

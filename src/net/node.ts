@@ -21,7 +21,7 @@ import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import { gaussian, seededRng, shuffled } from '../core/rng.js'
 import { buildDecisionContext, DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
-import type { Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+import type { AsyncEmbedder, Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { AskError } from './ask-error.js'
 import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
@@ -58,7 +58,8 @@ export interface PpaiNodeInit {
   backend: AgentBackend
   /** A policy value or name (default `ppai`): the demo runs every policy through this. */
   policy?: RoutingPolicy | PolicyName
-  embedder?: Embedder
+  /** The embedding space (default the hash embedder); an {@link AsyncEmbedder} (a model server) is awaited on each query. */
+  embedder?: Embedder | AsyncEmbedder
   /** The starting profile; else built from `seed`, else empty. */
   profile?: Profile
   /** Owner's sample tasks (and how well the agent does on them) to seed the profile when there is no history. */
@@ -176,7 +177,7 @@ class Node implements PpaiNode {
   policyName: PolicyName = 'ppai'
 
   private readonly log: Logger
-  private readonly embedder: Embedder
+  private readonly embedder: Embedder | AsyncEmbedder
   private readonly code: BucketCode
   private readonly index: CandidateIndex
   private readonly queue: ServingQueue
@@ -228,9 +229,11 @@ class Node implements PpaiNode {
     this.index = new CandidateIndex(this.code)
     this.queue = new ServingQueue({ concurrency: init.concurrency ?? 1, initialServiceMs: init.initialServiceMs })
     this.observations = new PeerObservations(this.embedder.id, this.embedder.dim)
-    this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0
-      ? buildProfile(this.embedder.id, this.embedder.dim, init.seed.map(s => ({ embedding: this.embedder.embed(s.question), outcome: s.outcome })))
-      : emptyProfile(this.embedder.id, this.embedder.dim))
+    const embedder = this.embedder
+    // A sync embedder seeds the profile here; an async one in start(), before the node goes on the network.
+    this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0 && 'embed' in embedder
+      ? buildProfile(embedder.id, embedder.dim, init.seed.map(s => ({ embedding: embedder.embed(s.question), outcome: s.outcome })))
+      : emptyProfile(embedder.id, embedder.dim))
     this.profileTopic = `/ppai/${this.network}/profiles/1`
     this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
     this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 2, this.code.tables))
@@ -248,6 +251,12 @@ class Node implements PpaiNode {
   }
 
   async start (): Promise<void> {
+    if (this.init.profile == null && this.init.seed != null && this.init.seed.length > 0 && !('embed' in this.embedder)) {
+      const seeded: Array<{ embedding: Float32Array, outcome?: number }> = []
+      // One at a time: a small model server serves one request at once anyway.
+      for (const s of this.init.seed) seeded.push({ embedding: await this.embedder.embedAsync(s.question), outcome: s.outcome })
+      this.ownProfile = buildProfile(this.embedder.id, this.embedder.dim, seeded)
+    }
     let privateKey = this.init.privateKey
     if (privateKey == null && this.init.dataDir != null) privateKey = (await loadOrCreateIdentity(this.init.dataDir)).privateKey
     if (privateKey == null) {
@@ -479,9 +488,9 @@ class Node implements PpaiNode {
     const id = randomUUID()
     // Only routing needs the embedding now; a forced query (local, peer:) is embedded if and when it is rated.
     const model = opts.model ?? 'ppai'
-    const embedding = model === 'local' || model.startsWith('peer:') ? undefined : this.embedder.embed(question)
     const signal = opts.signal == null ? this.stopController.signal : AbortSignal.any([opts.signal, this.stopController.signal])
     this.asked.total++
+    const embedding = model === 'local' || model.startsWith('peer:') ? undefined : await this.embedQuery(question, signal)
     const attempts: Attempt[] = []
 
     let decision: Decision | undefined
@@ -731,6 +740,18 @@ class Node implements PpaiNode {
     this.events.dispatchEvent(new CustomEvent('decision', { detail: record }))
   }
 
+  /** The query's vector; an async embedder's failure fails the query with its message (the node stays up). */
+  private async embedQuery (question: string, signal: AbortSignal): Promise<Float32Array> {
+    if ('embed' in this.embedder) return this.embedder.embed(question)
+    try {
+      return await this.embedder.embedAsync(question, signal)
+    } catch (err) {
+      this.asked.failed++
+      if (signal.aborted) throw new AskError(this.stopped ? 'stopped' : 'aborted', 'query aborted while embedding it')
+      throw new AskError('embedder-failed', `cannot embed the query: ${(err as Error).message}`)
+    }
+  }
+
   private remember (id: string, question: string, embedding: Float32Array | undefined, servedBy: string): void {
     this.answers.set(id, { embedding, question, servedBy, rated: false })
     if (this.answers.size > MAX_ANSWER_MEMOS) {
@@ -743,19 +764,36 @@ class Node implements PpaiNode {
     const memo = this.answers.get(answerId)
     if (memo == null || !Number.isFinite(rating)) return false
     const outcome = Math.min(1, Math.max(0, rating))
-    memo.embedding ??= this.embedder.embed(memo.question)
-    if (memo.servedBy === 'local') {
-      observe(this.ownProfile, memo.embedding, outcome)
+    memo.rated = true
+    const embedder = this.embedder
+    if ('embed' in embedder) memo.embedding ??= embedder.embed(memo.question)
+    if (memo.embedding != null) {
+      this.learn(memo.servedBy, memo.embedding, outcome)
+      return true
+    }
+    // A forced query is embedded only now; by a model server, so the rating counts once its vector arrives.
+    void (embedder as AsyncEmbedder).embedAsync(memo.question, this.stopController.signal).then(
+      embedding => {
+        memo.embedding = embedding
+        if (!this.stopped) this.learn(memo.servedBy, embedding, outcome)
+      },
+      err => this.log.warn({ answerId, err: (err as Error).message }, 'feedback not learnt: cannot embed the question')
+    )
+    return true
+  }
+
+  /** A rated answer of `servedBy` near `embedding`: the own profile learns, or this node's observations of the peer. */
+  private learn (servedBy: string, embedding: Float32Array, outcome: number): void {
+    if (servedBy === 'local') {
+      observe(this.ownProfile, embedding, outcome)
       this.profileChanged()
     } else {
-      this.observations.record(memo.servedBy, memo.embedding, outcome)
-      const r = this.ratings.get(memo.servedBy) ?? { sum: 0, count: 0 }
+      this.observations.record(servedBy, embedding, outcome)
+      const r = this.ratings.get(servedBy) ?? { sum: 0, count: 0 }
       r.sum += outcome
       r.count++
-      this.ratings.set(memo.servedBy, r)
+      this.ratings.set(servedBy, r)
     }
-    memo.rated = true
-    return true
   }
 
   // ---- views ----------------------------------------------------------------
