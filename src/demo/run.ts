@@ -64,7 +64,8 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   if (!existsSync(cliPath)) throw new DemoError(`${cliPath} is missing: build first (npm run build), or run \`npm run demo\`, which builds`)
   const progress = new Progress(process.stderr, opts.quiet === true)
   const set: QuestionSet = loadQuestionSet({ dataDir: opts.data, synthetic: opts.synthetic })
-  const dataDir = set.synthetic ? undefined : dirname(set.source)
+  // The file itself, which the nodes read as their --data too (any name, not only questions.jsonl).
+  const dataDir = set.synthetic ? undefined : set.source
   const workloadParams: DemoWorkloadParams = {
     ...DEFAULT_WORKLOAD,
     nodes: opts.nodes,

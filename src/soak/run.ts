@@ -107,7 +107,8 @@ export async function runSoak (opts: SoakOptions, out: (s: string) => void = s =
   const cliPath = opts.cliPath ?? join(repoRoot, 'dist', 'cli.js')
   const progress = new Progress(process.stderr, opts.quiet === true)
   const set: QuestionSet = loadQuestionSet({ dataDir: opts.data, synthetic: opts.synthetic })
-  const dataDir = set.synthetic ? undefined : dirname(set.source)
+  // The file itself, which the nodes read as their --data too (any name, not only questions.jsonl).
+  const dataDir = set.synthetic ? undefined : set.source
   const durationMs = Math.round(opts.minutes * 60_000)
   const workload = planWorkload(set, {
     ...DEFAULT_WORKLOAD,
