@@ -37,6 +37,7 @@ export function applyFlags (scenario: ScenarioName, opts: BenchOptions): Scenari
   if (opts.latencyWeight !== undefined) p.sim.latencyWeight = opts.latencyWeight
   if (opts.kernelNear !== undefined) p.sim.kernel.nearSimilarity = opts.kernelNear
   if (opts.kernelTemperature !== undefined) p.sim.kernel.temperature = opts.kernelTemperature
+  if (opts.embedder !== undefined) p.agents.embedder = opts.embedder
   return p
 }
 
@@ -103,7 +104,8 @@ export async function benchMain (raw: unknown, out: (line: string) => void = lin
 export function registerBench (program: Command): void {
   program.command('bench')
     .description('simulate every routing policy on the same workload and print one table (paper | trace | scale)')
-    .addOption(new Option('--scenario <name>', 'paper | trace | scale').default('paper'))
+    .addOption(new Option('--scenario <name>', 'paper (one domain per owner) | subjects (three random subjects per owner) | trace | scale').default('paper'))
+    .addOption(new Option('--embedder <space>', 'lsa (fitted on the run\'s training split) | hash (model-free hashed n-grams); default lsa').choices(['lsa', 'hash']))
     .option('--json <file>', 'write the results as JSON')
     .option('--seed <n>', 'random seed (same seed, same JSON)')
     .option('--agents <n>', 'number of agents')

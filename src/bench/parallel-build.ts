@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { buildProfile } from '../core/prototypes.js'
+import { buildProfile, type BuildOptions } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import type { ScoringOptions } from '../core/scoring.js'
 import type { Profile } from '../core/types.js'
@@ -25,6 +25,8 @@ export interface BuildTask {
   /** Fixes the index's bucket code and training sample. */
   networkId: string
   kernel: ScoringOptions
+  /** How the personas' profiles are built; empty = the core's defaults (as on the node). */
+  profile: BuildOptions
   /** Index ids of the personas, in insertion order. */
   personaIds: string[]
   /** Embeddings of the training questions, flat (`dim` each). */
@@ -57,7 +59,7 @@ export function buildPersonaProfile (task: BuildTask, k: number): Profile {
     const row = task.exampleRows[n]
     examples.push({ embedding: task.trainEmbeddings.subarray(row * dim, row * dim + dim), outcome: task.exampleOutcomes[n] })
   }
-  return buildProfile(task.embedderId, dim, examples)
+  return buildProfile(task.embedderId, dim, examples, task.profile)
 }
 
 /** The candidate index over the personas' profiles, answering with persona numbers. */

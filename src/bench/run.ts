@@ -34,6 +34,8 @@ export function describeParams (scenario: ScenarioName, p: ScenarioParams, built
     ...prefixed('agent', p.agents),
     models: built.models.length,
     embedder: built.embedderId,
+    embedderSource: built.embedderSource,
+    interestsSource: built.interestsSource,
     trainQuestions: built.trainQuestions,
     testQuestions: built.testQuestions,
     offeredLoadMeaning: 'each owner\'s demand as a fraction of its own device\'s capacity',

@@ -1,21 +1,26 @@
 /**
- * The benchmark scenarios: `paper` (personalised edge agents), `trace` (every
- * agent one of the 14 real models) and `scale` (10,000 personalised agents,
- * a million queries, churn). Each builds a simulated world from the question
+ * The benchmark scenarios: `paper` (personal agents, each strong on its
+ * owner's domain), `subjects` (each strong on three random subjects), `trace`
+ * (every agent one of the 14 real models) and `scale` (10,000 agents of the
+ * `paper` world, a million queries, churn). Each builds a simulated world from the question
  * set and names every parameter it uses, so that the output can print them.
  */
 import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
+import type { BuildOptions } from '../core/prototypes.js'
 import { recordedTrace, type CorrectnessModel } from '../agent/recorded-trace.js'
+import { formatQuestion } from '../agent/question-prompt.js'
 import { createHashEmbedder } from '../core/embedder.js'
+import { createLsaEmbedder, fitLsaSpace } from '../core/lsa.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { fnv1a32, seededRng, shuffled } from '../core/rng.js'
 import type { Embedder } from '../core/types.js'
+import { DOMAIN_SOURCE, domainsOf } from '../data/domains.js'
 import { soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
 import type { SimAgentSpec, SimParams, SimWorld } from '../sim/simulator.js'
 import { QuestionPool } from '../sim/workload.js'
 import { buildInThread, buildWithWorker, startBuildWorker, type BuildOutput, type BuildTask, type WorkerOptions } from './parallel-build.js'
 
-export const SCENARIO_NAMES = ['paper', 'trace', 'scale'] as const
+export const SCENARIO_NAMES = ['paper', 'subjects', 'trace', 'scale'] as const
 export type ScenarioName = (typeof SCENARIO_NAMES)[number]
 
 /** How the agents of a scenario are made. */
@@ -23,8 +28,20 @@ export interface AgentParams {
   agents: number
   /** `personalised`: strong on the owner's subjects (a real model's answers), small model elsewhere; `trace`: one real model each. */
   kind: 'personalised' | 'trace'
-  /** Subjects each owner cares about (personalised agents' strong subjects, and every owner's interests). */
+  /**
+   * What an owner cares about, and so where a personalised agent is strong:
+   * `domains`, every subject of one MMLU domain (see src/data/domains.ts);
+   * `subjects`, `subjectsPerOwner` random subjects.
+   */
+  interests: 'domains' | 'subjects'
+  /** Subjects each owner cares about in the `subjects` world (personalised agents' strong subjects, and every owner's interests). */
   subjectsPerOwner: number
+  /** The embedding space: `lsa`, fitted on the run's training split (question and options); `hash`, the model-free hashed n-grams. */
+  embedder: 'lsa' | 'hash'
+  /** Dimensions of the `lsa` space. */
+  embedderDim: number
+  /** How profiles are built and learn; empty = the core's defaults (as on the node). For experiments only. */
+  profile: BuildOptions
   smallModelAccuracy: number
   smallModelSubjectSpread: number
   /** Fraction of each subject's questions used for training the profiles; the rest is asked. */
@@ -77,7 +94,11 @@ const BASE_SIM: SimParams = {
 const BASE_AGENTS: AgentParams = {
   agents: 50,
   kind: 'personalised',
+  interests: 'domains',
   subjectsPerOwner: 3,
+  embedder: 'lsa',
+  embedderDim: 128,
+  profile: {},
   ...SMALL_MODEL_DEFAULTS,
   trainFraction: 0.3,
   profileExamples: 150,
@@ -90,8 +111,10 @@ export function scenarioDefaults (name: ScenarioName): ScenarioParams {
   switch (name) {
     case 'paper':
       return { sim: structuredClone(BASE_SIM), agents: { ...BASE_AGENTS } }
+    case 'subjects':
+      return { sim: structuredClone(BASE_SIM), agents: { ...BASE_AGENTS, interests: 'subjects' } }
     case 'trace':
-      return { sim: { ...structuredClone(BASE_SIM), ownInterestShare: 0 }, agents: { ...BASE_AGENTS, kind: 'trace', agents: 28, subjectsPerOwner: 0 } }
+      return { sim: { ...structuredClone(BASE_SIM), ownInterestShare: 0 }, agents: { ...BASE_AGENTS, kind: 'trace', agents: 28, interests: 'subjects', subjectsPerOwner: 0 } }
     case 'scale':
       return {
         sim: { ...structuredClone(BASE_SIM), queries: 1_000_000, beaconScope: 'candidates', candidatesPerQuery: 8 },
@@ -110,6 +133,10 @@ export interface BuiltScenario {
   trainQuestions: number
   models: string[]
   embedderId: string
+  /** How the embedding space was made. */
+  embedderSource: string
+  /** Where the owners' interests come from. */
+  interestsSource: string
   /** Threads that built the profiles and rankings (1, or 2 with a worker), and what the worker built. */
   threads: number
   byWorker: { profiles: number, rankings: number }
@@ -175,6 +202,8 @@ interface DrawnScenario {
   personas: Persona[]
   speedDraws: number[]
   task: BuildTask
+  embedderSource: string
+  interestsSource: string
 }
 
 function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
@@ -183,12 +212,19 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   const sound = soundQuestions(set)
   const { train, test } = splitBySubject(sound, p.agents.trainFraction, rng)
   if (test.length === 0 || train.length === 0) throw new RangeError('the split left no training or no test questions')
-  const embedder = createHashEmbedder()
+  // The space is fitted on the training split only: never on a question the run asks.
+  const embedderSource = p.agents.embedder === 'lsa'
+    ? `LSA fitted on the run's training split (${train.length} questions with their options; seed ${seed})`
+    : 'model-free hashed n-grams (nothing fitted)'
+  const embedder = p.agents.embedder === 'lsa'
+    ? createLsaEmbedder(fitLsaSpace(train.map(formatQuestion), { dim: p.agents.embedderDim, seed, source: embedderSource }))
+    : createHashEmbedder()
   const cache = new Map<string, Float32Array>()
   const embed = (q: Question): Float32Array => {
     let e = cache.get(q.id)
     if (e === undefined) {
-      e = embedder.embed(q.question)
+      // As a node receives it: the question with its lettered options.
+      e = embedder.embed(formatQuestion(q))
       cache.set(q.id, e)
     }
     return e
@@ -196,6 +232,8 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   const pool = new QuestionPool(test)
   const trainPool = new QuestionPool(train)
   const subjects = pool.subjects()
+  const domains = [...domainsOf(subjects).values()]
+  const domainOrder = shuffled(domains, rng)
   const models = set.models
   const dim = embedder.dim
   // A persona is one (owner interests, answering model, profile); without personas every agent is its own.
@@ -215,7 +253,8 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
       model = recordedTrace(models[k % models.length])
       interests = p.agents.subjectsPerOwner > 0 ? shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner) : []
     } else {
-      interests = shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner)
+      // Domains are dealt in a shuffled order, so that every domain has its experts before any has two.
+      interests = p.agents.interests === 'domains' ? domainOrder[k % domainOrder.length] : shuffled(subjects, rng).slice(0, p.agents.subjectsPerOwner)
       model = skillProfile({
         agentId: id,
         ownerSubjects: interests,
@@ -245,6 +284,7 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
     dim,
     networkId: p.agents.networkId,
     kernel: p.sim.kernel,
+    profile: p.agents.profile,
     personaIds: personas.map(x => x.id),
     trainEmbeddings: flatten(trainVectors, dim),
     examplesPerPersona: m,
@@ -253,7 +293,10 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
     // Records of agents that left stay listed for a while: retrieve more than needed, the simulator filters.
     limit: Math.min(personaCount, 2 * p.sim.candidatesPerQuery + 1)
   }
-  return { embedder, embed, pool, train, test, models, personas, speedDraws, task }
+  const interestsSource = p.agents.kind === 'trace'
+    ? (p.agents.subjectsPerOwner > 0 ? `${p.agents.subjectsPerOwner} random subjects per owner` : 'none: every owner asks from all subjects')
+    : p.agents.interests === 'domains' ? `one domain per owner, ${domains.length} domains: ${DOMAIN_SOURCE}` : `${p.agents.subjectsPerOwner} random subjects per owner`
+  return { embedder, embed, pool, train, test, models, personas, speedDraws, task, embedderSource, interestsSource }
 }
 
 /** The asked questions' embeddings, flat, in the pool's order. */
@@ -311,6 +354,8 @@ function assemble (set: QuestionSet, p: ScenarioParams, drawn: DrawnScenario, ou
     trainQuestions: drawn.train.length,
     models: drawn.models,
     embedderId: embedder.id,
+    embedderSource: drawn.embedderSource,
+    interestsSource: drawn.interestsSource,
     threads: output.threads,
     byWorker: output.byWorker
   }

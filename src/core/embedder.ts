@@ -47,7 +47,7 @@ export const STOP_WORDS: ReadonlySet<string> = new Set((
 ).split(' '))
 
 /** FNV-1a over a slice of `text`, optionally between virtual `^`/`$` word boundary marks. */
-function hashSlice (text: string, start: number, end: number, seed: number, openMark: boolean, closeMark: boolean): number {
+export function hashSlice (text: string, start: number, end: number, seed: number, openMark: boolean, closeMark: boolean): number {
   let h = seed >>> 0
   if (openMark) { h ^= 0x5e; h = Math.imul(h, 0x01000193) }
   for (let i = start; i < end; i++) {
@@ -59,7 +59,7 @@ function hashSlice (text: string, start: number, end: number, seed: number, open
 }
 
 /** murmur3's 32-bit finaliser: spreads FNV's weak low bits over the index and the sign. */
-function fmix32 (x: number): number {
+export function fmix32 (x: number): number {
   let h = x >>> 0
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
@@ -79,7 +79,7 @@ function count (map: Map<number, number>, key: number): void {
 }
 
 /** Tokens of lowercased text as [start, end) pairs, stop words dropped. */
-function tokenize (lower: string): number[] {
+export function tokenize (lower: string): number[] {
   const spans: number[] = []
   let i = 0
   const n = lower.length

@@ -42,6 +42,19 @@ export interface Prototype {
   beta: number
 }
 
+/**
+ * How an agent's success follows the density of its past queries near a
+ * query (src/core/expertise.ts): success = σ(a + b·x), and the information
+ * matrix [[haa, hab], [hab, hbb]] of (a, b) learnt so far.
+ */
+export interface Calibration {
+  a: number
+  b: number
+  haa: number
+  hab: number
+  hbb: number
+}
+
 /** An agent's expertise: a few prototypes in one embedding space. */
 export interface Profile {
   embedderId: string
@@ -49,6 +62,8 @@ export interface Profile {
   /** Increases on every change that is published. */
   version: number
   prototypes: Prototype[]
+  /** Density → success, once outcomes are known; absent, the prototypes' Beta mixture alone predicts. */
+  calibration?: Calibration
 }
 
 /** Predicted probability that an agent answers a query well, with its uncertainty. */

@@ -1,0 +1,293 @@
+/**
+ * A fitted embedding space that needs no model: latent semantic analysis.
+ * Words (stop words dropped, a light plural stem) are weighed by how much they
+ * say (IDF over a corpus, sublinear term frequency), and the centred TF-IDF
+ * document vectors of that corpus are reduced to their top `dim` principal
+ * directions (a randomised SVD). A query is embedded by folding its TF-IDF
+ * vector into those directions. Words that co-occur end up near each other,
+ * so two questions of one topic are near even when they share few words.
+ *
+ * The space is data: fitted once on a corpus (a benchmark fits it on its
+ * training split only), written with {@link encodeLsaSpace}, and named by a
+ * hash of its contents, so that a network binds one space and never mixes two.
+ */
+import { fmix32, hashSlice, tokenize } from './embedder.js'
+import { orthonormalizeColumns, symmetricEigen } from './linalg.js'
+import { gaussian, seededRng } from './rng.js'
+import type { Embedder } from './types.js'
+
+/** A fitted space: per known word its IDF and its row of the basis. */
+export interface LsaSpace {
+  dim: number
+  /** Word hashes (see {@link wordCounts}), one per row, ascending. */
+  words: Uint32Array
+  idf: Float32Array
+  /** rows × dim, row-major: a word's direction in the space. */
+  basis: Float32Array
+  /** The corpus mean's coordinates, subtracted from every folded query (dim). */
+  offset: Float32Array
+  /** How the space was made (corpus, split, seed), carried in the file. */
+  source: string
+}
+
+/** How {@link fitLsaSpace} fits. */
+export interface LsaFitOptions {
+  /** Dimensions kept (default 128). */
+  dim?: number
+  /** Words in fewer documents than this are dropped (default 2). */
+  minDf?: number
+  /** Seed of the randomised SVD's test matrix (default 1). */
+  seed?: number
+  /** Power iterations of the randomised SVD (default 3). */
+  powerIterations?: number
+  /** Describes the corpus, stored with the space. */
+  source?: string
+}
+
+const SEED_WORD = 0x3c6ef372
+
+/** English plural and third-person `s`, dropped from longer words (`electrons` → `electron`, not `class`, `virus`, `analysis`). */
+function stemEnd (lower: string, s: number, e: number): number {
+  if (e - s > 4 && lower.charCodeAt(e - 1) === 115) {
+    const prev = lower.charCodeAt(e - 2)
+    if (prev !== 115 && prev !== 117 && prev !== 105) return e - 1
+  }
+  return e
+}
+
+/** The words of `text` as hashes with their counts (the space's features). */
+export function wordCounts (text: string): Map<number, number> {
+  const lower = text.toLowerCase()
+  const spans = tokenize(lower)
+  const out = new Map<number, number>()
+  for (let t = 0; t < spans.length; t += 2) {
+    const s = spans[t]
+    const e = stemEnd(lower, s, spans[t + 1])
+    if (e - s < 2) continue
+    const h = fmix32(hashSlice(lower, s, e, SEED_WORD, false, false))
+    out.set(h, (out.get(h) ?? 0) + 1)
+  }
+  return out
+}
+
+/** A document's L2-normalised TF-IDF over the known words: rows and weights. */
+function tfidf (counts: Map<number, number>, rowOf: (word: number) => number, idf: ArrayLike<number>): { rows: number[], weights: number[] } {
+  const rows: number[] = []
+  const weights: number[] = []
+  let sq = 0
+  for (const [word, tf] of counts) {
+    const r = rowOf(word)
+    if (r < 0) continue
+    const w = (1 + Math.log(tf)) * idf[r]
+    rows.push(r)
+    weights.push(w)
+    sq += w * w
+  }
+  if (sq > 0) {
+    const inv = 1 / Math.sqrt(sq)
+    for (let i = 0; i < weights.length; i++) weights[i] *= inv
+  }
+  return { rows, weights }
+}
+
+/**
+ * Fits a space on `texts` (the corpus: e.g. a benchmark's training questions
+ * with their options). Deterministic: the same texts and options give the
+ * same space, bit for bit.
+ */
+export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {}): LsaSpace {
+  const minDf = opts.minDf ?? 2
+  const docsCounts = texts.map(wordCounts)
+  const df = new Map<number, number>()
+  for (const c of docsCounts) for (const w of c.keys()) df.set(w, (df.get(w) ?? 0) + 1)
+  const words = Uint32Array.from([...df].filter(([, n]) => n >= minDf).map(([w]) => w)).sort()
+  const m = words.length
+  const n = texts.length
+  const dim = Math.min(opts.dim ?? 128, Math.max(1, Math.min(m, n) - 1))
+  if (m < 2 || n < 2) throw new RangeError(`an LSA space needs at least 2 documents and 2 words in 2 documents; got ${n} documents, ${m} words`)
+  const rowIndex = new Map<number, number>()
+  words.forEach((w, i) => rowIndex.set(w, i))
+  const idf = new Float32Array(m)
+  for (let i = 0; i < m; i++) idf[i] = Math.log((1 + n) / (1 + (df.get(words[i]) ?? 0))) + 1
+  const docs = docsCounts.map(c => tfidf(c, w => rowIndex.get(w) ?? -1, idf))
+  const mean = new Float64Array(m)
+  for (const d of docs) for (let i = 0; i < d.rows.length; i++) mean[d.rows[i]] += d.weights[i] / n
+
+  const l = Math.min(dim + 10, Math.min(m, n))
+  const rng = seededRng(`lsa|${opts.seed ?? 1}`)
+  // Z (m × l): the test matrix, then Xcᵀ Q after each power iteration.
+  let z: Float64Array = new Float64Array(m * l)
+  for (let i = 0; i < z.length; i++) z[i] = gaussian(rng)
+  let q: Float64Array
+  const iterations = opts.powerIterations ?? 3
+  for (let it = 0; ; it++) {
+    q = timesCentred(docs, mean, z, n, l)
+    orthonormalizeColumns(q, n, l)
+    z = transposeTimesCentred(docs, mean, q, m, l)
+    if (it >= iterations) break
+  }
+  // z = Bᵀ with B = Qᵀ Xc; B Bᵀ = zᵀ z (l × l).
+  const gram = new Float64Array(l * l)
+  for (let r = 0; r < m; r++) {
+    const o = r * l
+    for (let i = 0; i < l; i++) {
+      const zi = z[o + i]
+      if (zi === 0) continue
+      for (let j = i; j < l; j++) gram[i * l + j] += zi * z[o + j]
+    }
+  }
+  for (let i = 0; i < l; i++) for (let j = 0; j < i; j++) gram[i * l + j] = gram[j * l + i]
+  const { values, vectors } = symmetricEigen(gram, l)
+  // V = Bᵀ W Σ⁻¹: the right singular vectors, the top `dim` of them.
+  const basis = new Float32Array(m * dim)
+  const scale = new Float64Array(dim)
+  for (let k = 0; k < dim; k++) scale[k] = values[k] > 1e-18 ? 1 / Math.sqrt(values[k]) : 0
+  for (let r = 0; r < m; r++) {
+    for (let k = 0; k < dim; k++) {
+      let s = 0
+      for (let j = 0; j < l; j++) s += z[r * l + j] * vectors[j * l + k]
+      basis[r * dim + k] = s * scale[k]
+    }
+  }
+  const offset = new Float32Array(dim)
+  for (let k = 0; k < dim; k++) {
+    let s = 0
+    for (let r = 0; r < m; r++) s += mean[r] * basis[r * dim + k]
+    offset[k] = s
+  }
+  return { dim, words, idf, basis, offset, source: opts.source ?? `${n} documents` }
+}
+
+type SparseDoc = { rows: number[], weights: number[] }
+
+/** (X − 1 μᵀ) Z for sparse rows X (n × m), Z (m × l): n × l. */
+function timesCentred (docs: readonly SparseDoc[], mean: Float64Array, z: Float64Array, n: number, l: number): Float64Array {
+  const out = new Float64Array(n * l)
+  const muZ = new Float64Array(l)
+  for (let r = 0; r < mean.length; r++) {
+    const mr = mean[r]
+    if (mr === 0) continue
+    for (let j = 0; j < l; j++) muZ[j] += mr * z[r * l + j]
+  }
+  for (let d = 0; d < n; d++) {
+    const { rows, weights } = docs[d]
+    const o = d * l
+    for (let i = 0; i < rows.length; i++) {
+      const w = weights[i]
+      const zr = rows[i] * l
+      for (let j = 0; j < l; j++) out[o + j] += w * z[zr + j]
+    }
+    for (let j = 0; j < l; j++) out[o + j] -= muZ[j]
+  }
+  return out
+}
+
+/** (X − 1 μᵀ)ᵀ Q for sparse rows X (n × m), Q (n × l): m × l. */
+function transposeTimesCentred (docs: readonly SparseDoc[], mean: Float64Array, q: Float64Array, m: number, l: number): Float64Array {
+  const out = new Float64Array(m * l)
+  const colSum = new Float64Array(l)
+  for (let d = 0; d < docs.length; d++) {
+    const { rows, weights } = docs[d]
+    const o = d * l
+    for (let j = 0; j < l; j++) colSum[j] += q[o + j]
+    for (let i = 0; i < rows.length; i++) {
+      const w = weights[i]
+      const r = rows[i] * l
+      for (let j = 0; j < l; j++) out[r + j] += w * q[o + j]
+    }
+  }
+  for (let r = 0; r < m; r++) {
+    const mr = mean[r]
+    if (mr === 0) continue
+    for (let j = 0; j < l; j++) out[r * l + j] -= mr * colSum[j]
+  }
+  return out
+}
+
+/** The id of a space: its dimension and a hash of everything that defines it. */
+export function lsaSpaceId (space: LsaSpace): string {
+  let h = 0x811c9dc5
+  const mix = (bytes: Uint8Array): void => {
+    for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) }
+  }
+  for (const a of [space.words, space.idf, space.offset, space.basis]) mix(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+  return `lsa-v2-d${space.dim}-${(h >>> 0).toString(16).padStart(8, '0')}`
+}
+
+/** The embedder of a fitted space: `lsa-v2-d<dim>-<hash>`. */
+export function createLsaEmbedder (space: LsaSpace): Embedder {
+  const { dim, words, idf, basis, offset } = space
+  const rowIndex = new Map<number, number>()
+  words.forEach((w, i) => rowIndex.set(w, i))
+  const rowOf = (w: number): number => rowIndex.get(w) ?? -1
+  const id = lsaSpaceId(space)
+  function embed (text: string): Float32Array {
+    const { rows, weights } = tfidf(wordCounts(text), rowOf, idf)
+    const out = new Float32Array(dim)
+    if (rows.length === 0) return out
+    const acc = new Float64Array(dim)
+    for (let i = 0; i < rows.length; i++) {
+      const w = weights[i]
+      const o = rows[i] * dim
+      for (let k = 0; k < dim; k++) acc[k] += w * basis[o + k]
+    }
+    let sq = 0
+    for (let k = 0; k < dim; k++) {
+      acc[k] -= offset[k]
+      sq += acc[k] * acc[k]
+    }
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0
+    for (let k = 0; k < dim; k++) out[k] = acc[k] * inv
+    return out
+  }
+  return { id, dim, embed }
+}
+
+const MAGIC = 'PPAILSA2'
+
+/** The space as bytes: a header (magic, dim, rows, source) and its arrays, little-endian. */
+export function encodeLsaSpace (space: LsaSpace): Uint8Array {
+  const source = new TextEncoder().encode(space.source)
+  const m = space.words.length
+  const head = 8 + 12 + Math.ceil(source.length / 4) * 4
+  const bytes = new Uint8Array(head + 4 * (m + m + space.dim + m * space.dim))
+  const view = new DataView(bytes.buffer)
+  bytes.set(new TextEncoder().encode(MAGIC), 0)
+  view.setUint32(8, space.dim, true)
+  view.setUint32(12, m, true)
+  view.setUint32(16, source.length, true)
+  bytes.set(source, 20)
+  let o = head
+  for (const a of [space.words, space.idf, space.offset, space.basis]) {
+    for (let i = 0; i < a.length; i++, o += 4) {
+      if (a instanceof Uint32Array) view.setUint32(o, a[i], true)
+      else view.setFloat32(o, a[i], true)
+    }
+  }
+  return bytes
+}
+
+/** Reads {@link encodeLsaSpace}'s bytes; throws RangeError saying what is wrong. */
+export function decodeLsaSpace (bytes: Uint8Array): LsaSpace {
+  if (bytes.length < 20 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new RangeError(`not an LSA space (no ${MAGIC} header)`)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const dim = view.getUint32(8, true)
+  const m = view.getUint32(12, true)
+  const sourceLength = view.getUint32(16, true)
+  const head = 8 + 12 + Math.ceil(sourceLength / 4) * 4
+  if (dim < 1 || dim > 4096 || m < 2 || bytes.length !== head + 4 * (m + m + dim + m * dim)) throw new RangeError(`a corrupt LSA space: ${bytes.length} bytes for ${m} words in ${dim} dimensions`)
+  const source = new TextDecoder().decode(bytes.subarray(20, 20 + sourceLength))
+  let o = head
+  const words = new Uint32Array(m)
+  for (let i = 0; i < m; i++, o += 4) words[i] = view.getUint32(o, true)
+  const floats = (count: number): Float32Array => {
+    const a = new Float32Array(count)
+    for (let i = 0; i < count; i++, o += 4) a[i] = view.getFloat32(o, true)
+    return a
+  }
+  const idf = floats(m)
+  const offset = floats(dim)
+  const basis = floats(m * dim)
+  for (const a of [idf, offset, basis]) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new RangeError('a corrupt LSA space: a value is not finite')
+  return { dim, words, idf, basis, offset, source }
+}
