@@ -4,6 +4,7 @@
 import type { Command } from 'commander'
 import { z } from 'zod'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
+import { DataError } from '../data/questions.js'
 import { NodeStartError } from './node-process.js'
 import { DemoError, NODE_POLICIES, runDemo } from './run.js'
 
@@ -87,8 +88,8 @@ export function registerDemo (program: Command): void {
           quiet: f.quiet
         })
       } catch (err) {
-        // A node that would not start, a missing build: one clear line (and the node's log lines), not a stack.
-        if (err instanceof DemoError || err instanceof NodeStartError) {
+        // A node that would not start, a missing build, no data where --data points: one clear line (and the node's log lines), not a stack.
+        if (err instanceof DemoError || err instanceof NodeStartError || err instanceof DataError) {
           process.stderr.write(`ppai demo: ${err.message}\n`)
           process.exitCode = 1
           return

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { z } from 'zod'
-import { repoRoot } from '../data/questions.js'
+import { DataError, repoRoot } from '../data/questions.js'
 import { DEFAULT_SOAK, runSoak } from './run.js'
 
 const int = (min: number, max: number): z.ZodType<number, string> => z.coerce.number().int().min(min).max(max) as unknown as z.ZodType<number, string>
@@ -63,7 +63,16 @@ export function registerSoak (program: Command): void {
         return
       }
       const f = parsed.data
-      const report = await runSoak({ ...DEFAULT_SOAK, ...f, keepDir: f.keep, cliPath })
+      let report
+      try {
+        report = await runSoak({ ...DEFAULT_SOAK, ...f, keepDir: f.keep, cliPath })
+      } catch (err) {
+        // No data where --data points: one clear line, not a stack.
+        if (!(err instanceof DataError)) throw err
+        process.stderr.write(`ppai soak: ${err.message}\n`)
+        process.exitCode = 1
+        return
+      }
       // A lost query fails the soak: that is what it is there to catch.
       if (report.lost > 0 || report.errorsAfterDeadline > 0) process.exitCode = 1
     })
