@@ -94,6 +94,13 @@ describe('ppai demo', () => {
     expect(last[2]).toBe(`JSON: ${json}`)
   }, 110_000)
 
+  it('says in one line, without a stack, that --data names nothing', async () => {
+    const nowhere = join(work, 'nowhere', 'questions.jsonl')
+    const { code, stderr } = await runCli(['--data', nowhere, '--quiet'], { timeoutMs: 30_000 })
+    expect(code).toBe(1)
+    expect(stderr.trim()).toBe(`ppai demo: no such folder or file: ${nowhere} (set --data or PPAI_DATA to the mmlu-redux folder or its questions.jsonl)`)
+  }, 40_000)
+
   it('stops every node process when interrupted', async () => {
     let rootDir: string | undefined
     let interrupted = false
