@@ -12,10 +12,11 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { referenceOf, registerReference } from '../core/expertise.js'
 import { buildProfile, type BuildOptions } from '../core/prototypes.js'
 import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import type { ScoringOptions } from '../core/scoring.js'
-import type { Profile } from '../core/types.js'
+import type { Profile, Prototype } from '../core/types.js'
 import { createLogger } from '../log.js'
 
 /** What building profiles and rankings needs: plain data, cloned once to the worker. */
@@ -25,6 +26,8 @@ export interface BuildTask {
   /** Fixes the index's bucket code and training sample. */
   networkId: string
   kernel: ScoringOptions
+  /** The embedding space's corpus density (empty for a space without one), registered on whichever thread builds. */
+  reference: Prototype[]
   /** How the personas' profiles are built; empty = the core's defaults (as on the node). */
   profile: BuildOptions
   /** Index ids of the personas, in insertion order. */
@@ -54,6 +57,7 @@ export interface BuildOutput {
 /** Persona `k`'s profile: the examples drawn for it, in order (deterministic). */
 export function buildPersonaProfile (task: BuildTask, k: number): Profile {
   const { dim, examplesPerPersona: m } = task
+  if (task.reference.length > 0 && referenceOf(task.embedderId) === undefined) registerReference(task.embedderId, task.reference)
   const examples: Array<{ embedding: Float32Array, outcome: number }> = []
   for (let n = k * m; n < (k + 1) * m; n++) {
     const row = task.exampleRows[n]

@@ -88,6 +88,7 @@ const BASE_SIM: SimParams = {
   ownerWaitBoundMs: null,
   maxRemoteQueued: 4,
   drainLimitMs: 3_600_000,
+  learnDuringRun: true,
   kernel: {}
 }
 
@@ -216,9 +217,8 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   const embedderSource = p.agents.embedder === 'lsa'
     ? `LSA fitted on the run's training split (${train.length} questions with their options; seed ${seed})`
     : 'model-free hashed n-grams (nothing fitted)'
-  const embedder = p.agents.embedder === 'lsa'
-    ? createLsaEmbedder(fitLsaSpace(train.map(formatQuestion), { dim: p.agents.embedderDim, seed, source: embedderSource }))
-    : createHashEmbedder()
+  const space = p.agents.embedder === 'lsa' ? fitLsaSpace(train.map(formatQuestion), { dim: p.agents.embedderDim, seed, source: embedderSource }) : undefined
+  const embedder = space !== undefined ? createLsaEmbedder(space) : createHashEmbedder()
   const cache = new Map<string, Float32Array>()
   const embed = (q: Question): Float32Array => {
     let e = cache.get(q.id)
@@ -285,6 +285,7 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
     networkId: p.agents.networkId,
     kernel: p.sim.kernel,
     profile: p.agents.profile,
+    reference: space?.reference ?? [],
     personaIds: personas.map(x => x.id),
     trainEmbeddings: flatten(trainVectors, dim),
     examplesPerPersona: m,

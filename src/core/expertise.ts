@@ -12,7 +12,7 @@
  * Newton step with the running information matrix), so a profile keeps
  * learning from feedback, on a node as in the simulator.
  */
-import type { Calibration, Profile } from './types.js'
+import type { Calibration, Profile, Prototype } from './types.js'
 import { dotEach } from './vector.js'
 
 /**
@@ -23,37 +23,86 @@ import { dotEach } from './vector.js'
 export const DENSITY_CONCENTRATION = 5
 /** The smallest density share the feature tells apart: a query far from every prototype reads as this. */
 export const DENSITY_FLOOR = 0.003
-/** The feature is centred here, so that the intercept and slope are nearly independent. */
+/** Without a reference density the feature is centred here, so that the intercept and slope are nearly independent. */
 const FEATURE_CENTRE = -3
-/** Ridge prior of a calibration: intercept at the logit of this rate, slope 0, with this precision on each. */
-export const CALIBRATION_PRIOR = { mean: 0.6, precision: 1 } as const
 
-/** The density feature from the cosines of a query with the profile's prototypes and their counts. */
-export function densityFeatureOf (sims: ArrayLike<number>, counts: ArrayLike<number>, k: number): number {
-  let mass = 0
-  let total = 0
-  for (let j = 0; j < k; j++) {
-    mass += counts[j] * Math.exp(DENSITY_CONCENTRATION * (sims[j] - 1))
-    total += counts[j]
-  }
-  const share = total > 0 ? mass / total : 0
-  return Math.log(share > DENSITY_FLOOR ? share : DENSITY_FLOOR) - FEATURE_CENTRE
+/**
+ * The density of the whole corpus in an embedding space (prototypes of every
+ * kind of query), by space id: a space that has one ({@link registerReference})
+ * reads a query's density under a profile relative to it, so that a topic
+ * many people ask about does not look like everybody's expertise.
+ */
+const references = new Map<string, { centroids: Float32Array[], counts: Prototype[] }>()
+
+/** Registers the corpus density of the space `embedderId` (idempotent for the same space). */
+export function registerReference (embedderId: string, prototypes: readonly Prototype[]): void {
+  references.set(embedderId, { centroids: prototypes.map(p => p.centroid), counts: prototypes.slice() })
 }
 
-let scratch = { sims: new Float64Array(16), counts: new Float64Array(16), centroids: new Array<Float32Array>(16) }
+/** The reference of a space, if registered. */
+export function referenceOf (embedderId: string): readonly Prototype[] | undefined {
+  return references.get(embedderId)?.counts
+}
 
-/** The density feature of `embedding` under `profile` (log share of its past queries near it, centred). */
-export function densityFeature (profile: Profile, embedding: Float32Array): number {
+let lastReference: { space: string, embedding: Float32Array, logShare: number } | undefined
+let referenceSims = new Float64Array(64)
+
+/** log of the corpus's density share near `embedding` in `space` (FEATURE_CENTRE when the space has no reference); the last query's is remembered. */
+function referenceLogShare (space: string, embedding: Float32Array): number {
+  if (lastReference !== undefined && lastReference.embedding === embedding && lastReference.space === space) return lastReference.logShare
+  const ref = references.get(space)
+  let logShare = FEATURE_CENTRE
+  if (ref !== undefined) {
+    const k = ref.centroids.length
+    if (referenceSims.length < k) referenceSims = new Float64Array(k)
+    dotEach(ref.centroids, k, embedding, referenceSims)
+    logShare = logDensityShare(referenceSims, ref.counts, -1)
+  }
+  lastReference = { space, embedding, logShare }
+  return logShare
+}
+/** Ridge prior of a calibration: intercept at the logit of `mean`, slope `slope`, with `precision` on each. */
+export const CALIBRATION_PRIOR = { mean: 0.6, slope: 0, precision: 1 }
+
+/**
+ * The density feature from the cosines `sims` of a query with the prototypes
+ * `ps` (their counts weigh them). `own`: the index of a prototype that holds
+ * the query itself, whose one count is left out (a profile's own examples
+ * read as a new query would: leave-one-out), or -1.
+ */
+export function densityFeatureOf (space: string, embedding: Float32Array, sims: ArrayLike<number>, ps: readonly Prototype[], own = -1): number {
+  return logDensityShare(sims, ps, own) - referenceLogShare(space, embedding)
+}
+
+function logDensityShare (sims: ArrayLike<number>, ps: readonly Prototype[], own: number): number {
+  let mass = 0
+  let total = 0
+  for (let j = 0; j < ps.length; j++) {
+    const n = ps[j].count
+    mass += n * Math.exp(DENSITY_CONCENTRATION * (sims[j] - 1))
+    total += n
+  }
+  if (own >= 0 && total > 1) {
+    mass = Math.max(0, mass - Math.exp(DENSITY_CONCENTRATION * (sims[own] - 1)))
+    total -= 1
+  }
+  const share = total > 0 ? mass / total : 0
+  return Math.log(share > DENSITY_FLOOR ? share : DENSITY_FLOOR)
+}
+
+let scratch = { sims: new Float64Array(16), centroids: new Array<Float32Array>(16) }
+
+/** The density feature of `embedding` under `profile` (log share of its past queries near it, centred); `leaveOut`: the query is one of the profile's own, in its nearest prototype. */
+export function densityFeature (profile: Profile, embedding: Float32Array, leaveOut = false): number {
   const ps = profile.prototypes
   const k = ps.length
-  if (scratch.sims.length < k) scratch = { sims: new Float64Array(2 * k), counts: new Float64Array(2 * k), centroids: new Array<Float32Array>(2 * k) }
-  const { sims, counts, centroids } = scratch
-  for (let j = 0; j < k; j++) {
-    centroids[j] = ps[j].centroid
-    counts[j] = ps[j].count
-  }
+  if (scratch.sims.length < k) scratch = { sims: new Float64Array(2 * k), centroids: new Array<Float32Array>(2 * k) }
+  const { sims, centroids } = scratch
+  for (let j = 0; j < k; j++) centroids[j] = ps[j].centroid
   dotEach(centroids, k, embedding, sims)
-  return densityFeatureOf(sims, counts, k)
+  let own = -1
+  if (leaveOut) for (let j = 0; j < k; j++) if (own < 0 || sims[j] > sims[own]) own = j
+  return densityFeatureOf(profile.embedderId, embedding, sims, ps, own)
 }
 
 function logit (p: number): number {
@@ -67,7 +116,7 @@ function sigmoid (z: number): number {
 /** A calibration that knows nothing yet: the prior. */
 export function priorCalibration (): Calibration {
   const lam = CALIBRATION_PRIOR.precision
-  return { a: logit(CALIBRATION_PRIOR.mean), b: 0, haa: lam, hab: 0, hbb: lam }
+  return { a: logit(CALIBRATION_PRIOR.mean), b: CALIBRATION_PRIOR.slope, haa: lam, hab: 0, hbb: lam }
 }
 
 /** Learns from one outcome `y` in [0, 1] at feature `x`: one Newton step with the accumulated information. Mutates `c`. */
@@ -89,13 +138,13 @@ export function fitCalibration (xs: ArrayLike<number>, ys: ArrayLike<number>, n 
   const prior = priorCalibration()
   const lam = CALIBRATION_PRIOR.precision
   let a = prior.a
-  let b = 0
+  let b = prior.b
   let haa = lam
   let hab = 0
   let hbb = lam
   for (let it = 0; it < 30; it++) {
     let ga = -lam * (a - prior.a)
-    let gb = -lam * b
+    let gb = -lam * (b - prior.b)
     haa = lam
     hab = 0
     hbb = lam

@@ -12,9 +12,11 @@
  * hash of its contents, so that a network binds one space and never mixes two.
  */
 import { fmix32, hashSlice, tokenize } from './embedder.js'
+import { registerReference } from './expertise.js'
+import { buildProfile } from './prototypes.js'
 import { orthonormalizeColumns, symmetricEigen } from './linalg.js'
 import { gaussian, seededRng } from './rng.js'
-import type { Embedder } from './types.js'
+import type { Embedder, Prototype } from './types.js'
 
 /** A fitted space: per known word its IDF and its row of the basis. */
 export interface LsaSpace {
@@ -28,6 +30,8 @@ export interface LsaSpace {
   offset: Float32Array
   /** How the space was made (corpus, split, seed), carried in the file. */
   source: string
+  /** The corpus's density: prototypes (centroid, count) of the fitting documents (see expertise.ts). */
+  reference: Prototype[]
 }
 
 /** How {@link fitLsaSpace} fits. */
@@ -42,6 +46,8 @@ export interface LsaFitOptions {
   powerIterations?: number
   /** Describes the corpus, stored with the space. */
   source?: string
+  /** Prototypes of the corpus's density (default 64). */
+  referencePrototypes?: number
 }
 
 const SEED_WORD = 0x3c6ef372
@@ -155,7 +161,12 @@ export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {})
     for (let r = 0; r < m; r++) s += mean[r] * basis[r * dim + k]
     offset[k] = s
   }
-  return { dim, words, idf, basis, offset, source: opts.source ?? `${n} documents` }
+  const space: LsaSpace = { dim, words, idf, basis, offset, source: opts.source ?? `${n} documents`, reference: [] }
+  // The corpus's density, from the documents folded in as queries are.
+  const fold = foldWith(space)
+  const reference = buildProfile('reference', dim, texts.map(t => ({ embedding: fold(t) })), { maxPrototypes: opts.referencePrototypes ?? 64 })
+  space.reference = reference.prototypes.map(p => ({ centroid: p.centroid, count: p.count, alpha: 1, beta: 1 }))
+  return space
 }
 
 type SparseDoc = { rows: number[], weights: number[] }
@@ -210,18 +221,27 @@ export function lsaSpaceId (space: LsaSpace): string {
   const mix = (bytes: Uint8Array): void => {
     for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) }
   }
-  for (const a of [space.words, space.idf, space.offset, space.basis]) mix(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+  for (const a of [space.words, space.idf, space.offset, space.basis, ...space.reference.map(p => p.centroid), Float32Array.from(space.reference.map(p => p.count))]) mix(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
   return `lsa-v2-d${space.dim}-${(h >>> 0).toString(16).padStart(8, '0')}`
 }
 
-/** The embedder of a fitted space: `lsa-v2-d<dim>-<hash>`. */
+/**
+ * The embedder of a fitted space: `lsa-v2-d<dim>-<hash>`. Registers the
+ * space's corpus density, by which profiles in it read density (expertise.ts).
+ */
 export function createLsaEmbedder (space: LsaSpace): Embedder {
+  const id = lsaSpaceId(space)
+  registerReference(id, space.reference)
+  return { id, dim: space.dim, embed: foldWith(space) }
+}
+
+/** Folds a text into the space: its TF-IDF over the known words, projected, centred, unit length. */
+function foldWith (space: LsaSpace): (text: string) => Float32Array {
   const { dim, words, idf, basis, offset } = space
   const rowIndex = new Map<number, number>()
   words.forEach((w, i) => rowIndex.set(w, i))
   const rowOf = (w: number): number => rowIndex.get(w) ?? -1
-  const id = lsaSpaceId(space)
-  function embed (text: string): Float32Array {
+  return function embed (text: string): Float32Array {
     const { rows, weights } = tfidf(wordCounts(text), rowOf, idf)
     const out = new Float32Array(dim)
     if (rows.length === 0) return out
@@ -240,17 +260,17 @@ export function createLsaEmbedder (space: LsaSpace): Embedder {
     for (let k = 0; k < dim; k++) out[k] = acc[k] * inv
     return out
   }
-  return { id, dim, embed }
 }
 
-const MAGIC = 'PPAILSA2'
+const MAGIC = 'PPAILSA3'
 
 /** The space as bytes: a header (magic, dim, rows, source) and its arrays, little-endian. */
 export function encodeLsaSpace (space: LsaSpace): Uint8Array {
   const source = new TextEncoder().encode(space.source)
   const m = space.words.length
   const head = 8 + 12 + Math.ceil(source.length / 4) * 4
-  const bytes = new Uint8Array(head + 4 * (m + m + space.dim + m * space.dim))
+  const r = space.reference.length
+  const bytes = new Uint8Array(head + 4 * (m + m + space.dim + m * space.dim) + 4 + 4 * r * (1 + space.dim))
   const view = new DataView(bytes.buffer)
   bytes.set(new TextEncoder().encode(MAGIC), 0)
   view.setUint32(8, space.dim, true)
@@ -264,6 +284,13 @@ export function encodeLsaSpace (space: LsaSpace): Uint8Array {
       else view.setFloat32(o, a[i], true)
     }
   }
+  view.setUint32(o, r, true)
+  o += 4
+  for (const p of space.reference) {
+    view.setFloat32(o, p.count, true)
+    o += 4
+    for (let k = 0; k < space.dim; k++, o += 4) view.setFloat32(o, p.centroid[k], true)
+  }
   return bytes
 }
 
@@ -275,7 +302,9 @@ export function decodeLsaSpace (bytes: Uint8Array): LsaSpace {
   const m = view.getUint32(12, true)
   const sourceLength = view.getUint32(16, true)
   const head = 8 + 12 + Math.ceil(sourceLength / 4) * 4
-  if (dim < 1 || dim > 4096 || m < 2 || bytes.length !== head + 4 * (m + m + dim + m * dim)) throw new RangeError(`a corrupt LSA space: ${bytes.length} bytes for ${m} words in ${dim} dimensions`)
+  const arrays = head + 4 * (m + m + dim + m * dim)
+  const r = bytes.length >= arrays + 4 ? view.getUint32(arrays, true) : -1
+  if (dim < 1 || dim > 4096 || m < 2 || r < 0 || r > 4096 || bytes.length !== arrays + 4 + 4 * r * (1 + dim)) throw new RangeError(`a corrupt LSA space: ${bytes.length} bytes for ${m} words in ${dim} dimensions`)
   const source = new TextDecoder().decode(bytes.subarray(20, 20 + sourceLength))
   let o = head
   const words = new Uint32Array(m)
@@ -288,6 +317,13 @@ export function decodeLsaSpace (bytes: Uint8Array): LsaSpace {
   const idf = floats(m)
   const offset = floats(dim)
   const basis = floats(m * dim)
-  for (const a of [idf, offset, basis]) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new RangeError('a corrupt LSA space: a value is not finite')
-  return { dim, words, idf, basis, offset, source }
+  o += 4
+  const reference: Prototype[] = []
+  for (let i = 0; i < r; i++) {
+    const count = floats(1)[0]
+    reference.push({ centroid: floats(dim), count, alpha: 1, beta: 1 })
+  }
+  for (const a of [idf, offset, basis, ...reference.map(p => p.centroid)]) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new RangeError('a corrupt LSA space: a value is not finite')
+  if (reference.some(p => !(p.count >= 0))) throw new RangeError('a corrupt LSA space: a negative reference count')
+  return { dim, words, idf, basis, offset, source, reference }
 }

@@ -27,6 +27,15 @@ export interface PolicyOptions {
   ownTypeWeight?: number
   /** ppai: how much a rival's query may favour one candidate over the caller's scores (see {@link typePrior}). Default 0.1. */
   querySpread?: number
+  /**
+   * ppai: how far apart the predicted successes of agents equally good on a
+   * query lie (sd, success units). The best of C such scores beats the own
+   * agent's by about `selectionNoise·√(2 ln(1 + C))` by chance alone (the
+   * winner's curse), so every candidate's score is lowered by that before the
+   * game: a peer is chosen for its expertise only when it is better with
+   * confidence. Default 0.05 (the spread between same-domain agents' scores in the paper world, seed 1).
+   */
+  selectionNoise?: number
   /** power-of-two: the two are drawn from the top K candidates by score. Default 4. */
   topK?: number
 }
@@ -225,16 +234,17 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
   const ownTypeWeight = opts.ownTypeWeight ?? 0.5
   const querySpread = opts.querySpread ?? 0.1
   const temperature = opts.temperature ?? 0.02
+  const selectionNoise = opts.selectionNoise ?? 0.05
   return {
     name: 'ppai',
     decide (ctx: DecisionContext): Decision {
-      const types = typePrior(ctx, { exploration, ownTypeWeight, querySpread, newcomerEvidence })
+      const types = typePrior(ctx, { exploration, ownTypeWeight, querySpread, newcomerEvidence, selectionNoise })
       const eq = equilibriumStrategy({
         candidates: ctx.candidates.map(c => ({ id: c.id, backlog: Math.max(0, c.backlog.mean), serviceMs: c.serviceMs, rttMs: c.rttMs })),
         types,
         rivals: ctx.expectedRivals
       }, { temperature, reportTypes: 1 })
-      return decisionFromEquilibrium(ctx, eq, types[0], exploration)
+      return decisionFromEquilibrium(ctx, eq, types[0], exploration, selectionNoise)
     }
   }
 }
@@ -248,13 +258,14 @@ function ppaiPolicy (opts: PolicyOptions): RoutingPolicy {
  * one context always gives one prior and a decider spends its randomness on
  * its action only.
  */
-export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number, newcomerEvidence?: number }): GameType[] {
+export function typePrior (ctx: DecisionContext, opts: { exploration: number, ownTypeWeight: number, querySpread: number, newcomerEvidence?: number, selectionNoise?: number }): GameType[] {
   const C = ctx.candidates.length
   const e0 = opts.newcomerEvidence ?? 1
+  const curse = selectionMargin(C, opts.selectionNoise ?? 0)
   const success = new Array<number>(C)
   for (let j = 0; j < C; j++) {
     const c = ctx.candidates[j]
-    success[j] = clamp01(c.success.mean + explorationBonus(c, opts.exploration, e0))
+    success[j] = clamp01(c.success.mean + explorationBonus(c, opts.exploration, e0) - curse)
   }
   const localSuccess = ctx.local.success.mean
   const localBacklog = Math.max(0, ctx.local.backlog)
@@ -268,6 +279,11 @@ export function typePrior (ctx: DecisionContext, opts: { exploration: number, ow
     types.push({ weight, success: shifted, localSuccess, localBacklog, localServiceMs, latencyWeight })
   }
   return types
+}
+
+/** What the best of `candidates` equally good scores with sd `noise` exceeds the own agent's by, by chance: noise·√(2 ln(1 + C)). */
+export function selectionMargin (candidates: number, noise: number): number {
+  return candidates > 0 && noise > 0 ? noise * Math.sqrt(2 * Math.log(1 + candidates)) : 0
 }
 
 /**
@@ -284,7 +300,7 @@ export function explorationBonus (c: Candidate, exploration: number, newcomerEvi
 }
 
 /** The decision from the own type's (index 0) strategy; `success` in the explanation is the optimistic score the game used, so that utility = success − λ·latency holds. */
-function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: GameType, exploration: number): Decision {
+function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: GameType, exploration: number, selectionNoise: number): Decision {
   const strategy = eq.strategies[0]
   const utility = eq.utilities[0]
   const latency = eq.expectedLatencyMs[0]
@@ -316,7 +332,7 @@ function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: Ga
     action,
     fallbacks,
     explanation,
-    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${A} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
+    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${A} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration − ${selectionMargin(ctx.candidates.length, selectionNoise).toFixed(3)} for the best of ${ctx.candidates.length} noisy scores); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
   }
 }
 

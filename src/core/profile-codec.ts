@@ -3,17 +3,19 @@
  * quantised to int8 with one float scale each (K = 8, d = 256: about 2.2 KB).
  *
  * ```
- * magic "PPAP" | format u8 | reserved u8 | dim u16 | prototypes u16 | version u32 | idLength u8 | embedderId utf8
+ * magic "PPAP" | format u8 | flags u8 | dim u16 | prototypes u16 | version u32 | idLength u8 | embedderId utf8
+ * [flags & 1: calibration a f32 | b f32 | haa f32 | hab f32 | hbb f32]
  * per prototype: count u32 | alpha f32 | beta f32 | scale f32 | int8[dim]
  * ```
+ * Format 2 added the flags and the calibration (expertise.ts); format 1 (flags 0) is still read.
  * Decoding checks everything and rejects with a {@link ProfileCodecError}
  * whose `code` names the reason, so rejected records can be counted.
  */
-import type { Profile, Prototype } from './types.js'
+import type { Calibration, Profile, Prototype } from './types.js'
 import { normalize } from './vector.js'
 
 /** Current format number. */
-export const PROFILE_FORMAT = 1
+export const PROFILE_FORMAT = 2
 /** Largest dimension and prototype count accepted: a bound on what a peer can make us allocate. */
 export const MAX_CODEC_DIM = 4096
 export const MAX_CODEC_PROTOTYPES = 64
@@ -21,6 +23,7 @@ export const MAX_CODEC_PROTOTYPES = 64
 const MAGIC = [0x50, 0x50, 0x41, 0x50] // "PPAP"
 const HEADER = 4 + 1 + 1 + 2 + 2 + 4 + 1
 const PROTO_HEADER = 4 + 4 + 4 + 4
+const CALIBRATION_BYTES = 5 * 4
 
 /** Why a profile could not be encoded or decoded. */
 export type ProfileCodecErrorCode =
@@ -58,18 +61,25 @@ export function encodeProfile (p: Profile): Uint8Array {
   if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > MAX_CODEC_DIM) fail('BAD_DIMS', `dim ${p.dim} outside 1..${MAX_CODEC_DIM}`)
   if (p.prototypes.length > MAX_CODEC_PROTOTYPES) fail('BAD_DIMS', `${p.prototypes.length} prototypes, at most ${MAX_CODEC_PROTOTYPES}`)
   if (!Number.isInteger(p.version) || p.version < 0 || p.version > 0xffffffff) fail('BAD_DIMS', `version ${p.version} is not a u32`)
-  const size = HEADER + id.length + p.prototypes.length * (PROTO_HEADER + p.dim)
+  const cal = p.calibration
+  if (cal !== undefined && ![cal.a, cal.b, cal.haa, cal.hab, cal.hbb].every(Number.isFinite)) fail('NON_FINITE', 'the calibration has a non-finite number')
+  const calBytes = cal !== undefined ? CALIBRATION_BYTES : 0
+  const size = HEADER + id.length + calBytes + p.prototypes.length * (PROTO_HEADER + p.dim)
   const out = new Uint8Array(size)
   const view = new DataView(out.buffer)
   out.set(MAGIC, 0)
   view.setUint8(4, PROFILE_FORMAT)
-  view.setUint8(5, 0)
+  view.setUint8(5, cal !== undefined ? 1 : 0)
   view.setUint16(6, p.dim, true)
   view.setUint16(8, p.prototypes.length, true)
   view.setUint32(10, p.version, true)
   view.setUint8(14, id.length)
   out.set(id, HEADER)
   let at = HEADER + id.length
+  if (cal !== undefined) {
+    [cal.a, cal.b, cal.haa, cal.hab, cal.hbb].forEach((v, i) => view.setFloat32(at + 4 * i, v, true))
+    at += CALIBRATION_BYTES
+  }
   p.prototypes.forEach((proto, i) => {
     checkPrototypeNumbers(proto, i)
     if (proto.centroid.length !== p.dim) fail('BAD_DIMS', `prototype ${i} has ${proto.centroid.length} dims, profile ${p.dim}`)
@@ -98,7 +108,10 @@ export function decodeProfile (bytes: Uint8Array): Profile {
   if (bytes.length < HEADER) fail('TRUNCATED', `${bytes.length} bytes, header needs ${HEADER}`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const format = view.getUint8(4)
-  if (format !== PROFILE_FORMAT) fail('BAD_VERSION', `format ${format}, this build reads ${PROFILE_FORMAT}`)
+  if (format !== PROFILE_FORMAT && format !== 1) fail('BAD_VERSION', `format ${format}, this build reads 1 and ${PROFILE_FORMAT}`)
+  const flags = view.getUint8(5)
+  if (flags > 1 || (format === 1 && flags !== 0)) fail('BAD_VERSION', `unknown flags ${flags}`)
+  const calBytes = flags === 1 ? CALIBRATION_BYTES : 0
   const dim = view.getUint16(6, true)
   const k = view.getUint16(8, true)
   const version = view.getUint32(10, true)
@@ -106,7 +119,7 @@ export function decodeProfile (bytes: Uint8Array): Profile {
   if (dim < 1 || dim > MAX_CODEC_DIM) fail('BAD_DIMS', `dim ${dim} outside 1..${MAX_CODEC_DIM}`)
   if (k > MAX_CODEC_PROTOTYPES) fail('BAD_DIMS', `${k} prototypes, at most ${MAX_CODEC_PROTOTYPES}`)
   if (idLength === 0) fail('BAD_EMBEDDER_ID', 'empty embedder id')
-  const size = HEADER + idLength + k * (PROTO_HEADER + dim)
+  const size = HEADER + idLength + calBytes + k * (PROTO_HEADER + dim)
   if (bytes.length < size) fail('TRUNCATED', `${bytes.length} bytes, ${size} announced`)
   if (bytes.length > size) fail('TRAILING_BYTES', `${bytes.length - size} bytes after the last prototype`)
   let embedderId: string
@@ -117,6 +130,14 @@ export function decodeProfile (bytes: Uint8Array): Profile {
   }
   const prototypes: Prototype[] = []
   let at = HEADER + idLength
+  let calibration: Calibration | undefined
+  if (calBytes > 0) {
+    const [a, b, haa, hab, hbb] = [0, 1, 2, 3, 4].map(i => view.getFloat32(at + 4 * i, true))
+    if (![a, b, haa, hab, hbb].every(Number.isFinite)) fail('NON_FINITE', 'the calibration has a non-finite number')
+    if (!(haa > 0 && hbb > 0 && haa * hbb - hab * hab > 0)) fail('NEGATIVE_EVIDENCE', 'the calibration\'s information matrix is not positive definite')
+    calibration = { a, b, haa, hab, hbb }
+    at += calBytes
+  }
   for (let i = 0; i < k; i++) {
     const count = view.getUint32(at, true)
     const alpha = view.getFloat32(at + 4, true)
@@ -131,5 +152,5 @@ export function decodeProfile (bytes: Uint8Array): Profile {
     at += dim
     prototypes.push({ centroid: normalize(centroid), count, alpha, beta })
   }
-  return { embedderId, dim, version, prototypes }
+  return calibration !== undefined ? { embedderId, dim, version, prototypes, calibration } : { embedderId, dim, version, prototypes }
 }

@@ -5,6 +5,7 @@
  * from all of them spawns a new one; over the cap the two closest merge.
  * Deterministic: no randomness is needed.
  */
+import { densityFeature, densityFeatureOf, fitCalibration, priorCalibration, referenceOf, updateCalibration } from './expertise.js'
 import type { Profile, Prototype } from './types.js'
 import { dotEach, normalize } from './vector.js'
 
@@ -108,6 +109,11 @@ function learn (profile: Profile, embedding: Float32Array, outcome: number | und
   // The cosines nearestOf left in the scratch.
   const sims = scratch(ps.length)
   const similarity = index < 0 ? -Infinity : sims[index]
+  if (outcome !== undefined && referenceOf(profile.embedderId) !== undefined) {
+    // The calibration learns where the query fell before the profile moves toward it (in a space with a corpus density).
+    profile.calibration ??= priorCalibration()
+    updateCalibration(profile.calibration, densityFeatureOf(profile.embedderId, embedding, sims, ps), outcome)
+  }
   if (index < 0 || similarity < o.spawnSimilarity) {
     ps.push({
       centroid: Float32Array.from(embedding),
@@ -288,6 +294,16 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
     }
     profile.prototypes = next
   }
+  // The calibration of the final prototypes, fitted on every example with an outcome at once.
+  const xs: number[] = []
+  const ys: number[] = []
+  for (const ex of examples) {
+    if (ex.outcome === undefined || referenceOf(embedderId) === undefined) continue
+    // Each example as a new query would see it: without its own count.
+    xs.push(densityFeature(profile, ex.embedding, true))
+    ys.push(ex.outcome)
+  }
+  if (xs.length > 0 && referenceOf(embedderId) !== undefined) profile.calibration = fitCalibration(xs, ys)
   profile.version = Math.max(1, profile.version)
   return profile
 }

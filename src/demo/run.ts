@@ -19,7 +19,7 @@ import { formatDigest } from './decision-digest.js'
 import { drivePolicy, type RunNotes } from './driver.js'
 import { Progress } from './progress.js'
 import { formatSummary } from './summary.js'
-import { DEFAULT_WORKLOAD, nodeName, planWorkload, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
+import { DEFAULT_WORKLOAD, nodeName, planWorkload, writeSpaceFile, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
 
 export interface DemoOptions {
   nodes: number
@@ -81,6 +81,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   const cancelRemoval = opts.keepDir === true ? () => undefined : atExit(() => rmSync(rootDir, { recursive: true, force: true }))
   progress.phase(`demo: ${opts.nodes} nodes on 127.0.0.1, ${workload.queries.length} queries per policy, policies ${opts.policies.join(', ')}; ${set.synthetic ? 'SYNTHETIC workload (no MMLU-Redux data found)' : `questions from ${set.source}`}; nodes' folders in ${rootDir}`)
   const seedFiles = writeSeedFiles(rootDir, set, workload)
+  const spaceFile = writeSpaceFile(rootDir, workload)
 
   const results: PolicyResult[] = []
   const notes: RunNotes[] = []
@@ -92,7 +93,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
         rootDir: join(rootDir, policy),
         startTimeoutMs: opts.startTimeoutMs,
         env: { ...process.env, PPAI_LOG: process.env.PPAI_DEMO_NODE_LOG ?? 'warn' },
-        argsFor: (i, name, dir) => nodeArgs(i, name, dir, policy, workload, seedFiles[i], dataDir, opts)
+        argsFor: (i, name, dir) => nodeArgs(i, name, dir, policy, workload, seedFiles[i], spaceFile, dataDir, opts)
       })
       try {
         progress.phase(`${policy}: starting ${opts.nodes} nodes`)
@@ -151,7 +152,7 @@ function writeSeedFiles (rootDir: string, set: QuestionSet, workload: DemoWorklo
   })
 }
 
-function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, workload: DemoWorkload, seedFile: string, dataDir: string | undefined, opts: DemoOptions): string[] {
+function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: DemoOptions): string[] {
   const owner = workload.owners[i]
   const args = [
     '--name', name,
@@ -168,6 +169,7 @@ function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, wor
     '--sim-seed', String(opts.seed),
     '--time-scale', String(opts.timeScale),
     '--seed-file', seedFile,
+    '--embedder', `lsa:${spaceFile}`,
     // λ is per second of a real device; the demo's seconds are timeScale of those, so a demo second weighs 1/timeScale as much.
     '--latency-weight', String(demoLatencyWeight(opts.timeScale)),
     '--log-level', process.env.PPAI_DEMO_NODE_LOG ?? 'warn'
@@ -197,6 +199,8 @@ function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Reco
     synthetic: set.synthetic,
     ...(set.synthetic ? { syntheticParams: set.syntheticParams } : {}),
     agent: 'simulated personal agent: expert model\'s recorded answers on owner subjects, small model elsewhere',
+    ownerInterests: w.interestsSource,
+    embedder: 'LSA fitted on the training split (question and options), handed to every node as --embedder lsa:<file>',
     ownerSubjectCount: p.ownerSubjectCount,
     smallModelAccuracy: SMALL_MODEL_DEFAULTS.smallModelAccuracy,
     smallModelSubjectSpread: SMALL_MODEL_DEFAULTS.smallModelSubjectSpread,

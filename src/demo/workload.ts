@@ -5,10 +5,14 @@
  * split, test questions arriving per owner (bursty Poisson, skewed toward the
  * owner's interests), and when which node drops out.
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { personalAgentChoice } from '../agent/index.js'
 import { formatQuestion } from '../agent/question-prompt.js'
 import { EDGE_DEVICE, serviceTimeMs, type ServiceTimeParams } from '../agent/service-time.js'
-import { seededRng } from '../core/rng.js'
+import { encodeLsaSpace, fitLsaSpace } from '../core/lsa.js'
+import { seededRng, shuffled } from '../core/rng.js'
+import { DOMAIN_SOURCE, domainsOf } from '../data/domains.js'
 import { soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
 import { BurstyArrivals, QuestionPool } from '../sim/workload.js'
 
@@ -17,7 +21,12 @@ export interface DemoWorkloadParams {
   nodes: number
   queries: number
   seed: number
-  /** Subjects each owner cares about; its agent is a real model's recorded answers there. */
+  /**
+   * What each owner cares about, and so where its agent is strong (a real model's recorded answers there):
+   * `domains`, every subject of one MMLU domain (as `ppai bench --scenario paper`); `subjects`, `ownerSubjectCount` random subjects.
+   */
+  interests: 'domains' | 'subjects'
+  /** Subjects each owner cares about in the `subjects` world. */
   ownerSubjectCount: number
   /** Share of an owner's questions drawn from its own subjects; the rest from all test questions. */
   ownInterestShare: number
@@ -39,6 +48,7 @@ export interface DemoWorkloadParams {
 }
 
 export const DEFAULT_WORKLOAD: Omit<DemoWorkloadParams, 'nodes' | 'queries' | 'seed' | 'churnEveryMs'> = {
+  interests: 'domains',
   ownerSubjectCount: 3,
   ownInterestShare: 0.5,
   trainFraction: 0.3,
@@ -75,6 +85,10 @@ export interface ChurnEvent {
 export interface DemoWorkload {
   params: DemoWorkloadParams
   owners: Owner[]
+  /** Where the owners' interests come from. */
+  interestsSource: string
+  /** The training split (warm-up questions are drawn from it; the embedding space is fitted on it). */
+  train: Question[]
   /** Per node, the training questions it answers itself before the run. */
   warmup: Question[][]
   queries: PlannedQuery[]
@@ -95,10 +109,14 @@ export function planWorkload (set: QuestionSet, params: DemoWorkloadParams): Dem
   const rng = seededRng(`${params.seed}|demo-workload`)
   const { train, test } = splitBySubject(soundQuestions(set), params.trainFraction, rng)
   const owners: Owner[] = []
+  // Domains dealt in a shuffled order, so that every domain has an expert before any has two.
+  const domains = shuffled([...domainsOf(set.subjects).values()], rng)
   for (let i = 0; i < params.nodes; i++) {
-    const choice = personalAgentChoice(set, { name: nodeName(i), simSeed: params.seed, ownerSubjectCount: params.ownerSubjectCount })
+    const ownerSubjects = params.interests === 'domains' ? domains[i % domains.length].join(',') : undefined
+    const choice = personalAgentChoice(set, { name: nodeName(i), simSeed: params.seed, ownerSubjectCount: params.ownerSubjectCount, ownerSubjects })
     owners.push({ name: nodeName(i), subjects: choice.ownerSubjects, expertModel: choice.expertModel })
   }
+  const interestsSource = params.interests === 'domains' ? `one domain per owner: ${DOMAIN_SOURCE}` : `${params.ownerSubjectCount} random subjects per owner`
   const trainPool = new QuestionPool(train)
   const testPool = new QuestionPool(test)
   const warmup = owners.map(o => Array.from({ length: params.warmupPerNode }, () => trainPool.draw(o.subjects, params.ownInterestShare, rng)))
@@ -135,5 +153,18 @@ export function planWorkload (set: QuestionSet, params: DemoWorkloadParams): Dem
       churn.push({ node: present[Math.floor(churnRng() * present.length)], at: t, downMs: params.churnDownMs })
     }
   }
-  return { params, owners, warmup, queries, churn, meanServiceMs, ratePerNode }
+  return { params, owners, interestsSource, train, warmup, queries, churn, meanServiceMs, ratePerNode }
+}
+
+/**
+ * Fits the nodes' embedding space on the workload's training split (question
+ * and options, as a node receives them; never a question the run asks) and
+ * writes it to `rootDir/space.lsa`, for `ppai node --embedder lsa:<file>`.
+ */
+export function writeSpaceFile (rootDir: string, workload: DemoWorkload): string {
+  const source = `LSA fitted on the demo's training split (${workload.train.length} questions with their options; seed ${workload.params.seed})`
+  const space = fitLsaSpace(workload.train.map(formatQuestion), { seed: workload.params.seed, source })
+  const file = join(rootDir, 'space.lsa')
+  writeFileSync(file, encodeLsaSpace(space))
+  return file
 }

@@ -28,6 +28,7 @@ import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
 import { roundTripMs, type NetworkParams } from './network.js'
 import { ScoreMemo } from './score-memo.js'
+import { observe } from '../core/prototypes.js'
 import { rateFrom, RateMeter } from './rate-meter.js'
 import { BurstyArrivals, QuestionPool } from './workload.js'
 
@@ -94,6 +95,11 @@ export interface SimParams {
   maxRemoteQueued: number
   /** After the last arrival, queries still unanswered this much later count as lost, ms. */
   drainLimitMs: number
+  /**
+   * The own agent's profile learns from its owner's feedback on each answer it gives during the run (as a node's does);
+   * what it advertises stays the profile it started with (a node republishes now and then; here peers see the start).
+   */
+  learnDuringRun: boolean
   /** Options of the core's scoring kernel; empty = the core's defaults (as on the node). For experiments only. */
   kernel: { nearSimilarity?: number, temperature?: number }
 }
@@ -115,6 +121,10 @@ export interface SimRun {
 }
 
 const LOCAL = -1
+
+function cloneProfile (p: Profile): Profile {
+  return { ...p, prototypes: p.prototypes.map(x => ({ ...x, centroid: Float32Array.from(x.centroid) })), calibration: p.calibration !== undefined ? { ...p.calibration } : undefined }
+}
 
 /** A beacon record's fields (see `beacons` in {@link simulate}). */
 const B_SENT_AT = 0
@@ -176,6 +186,8 @@ interface AgentState {
   arrivalRng: Rng
   churnRng: Rng
   decider: UserDecider
+  /** The own agent's profile as its node holds it: the advertised one at the start, then learning from its owner's feedback on every answer it gives (the core's `observe`, as on a node). */
+  ownProfile: Profile
   allMeter: RateMeter
   ownerMeter: RateMeter
   online: boolean
@@ -249,6 +261,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       arrivalRng,
       churnRng,
       decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores, peerIndexOf),
+      ownProfile: params.learnDuringRun ? cloneProfile(spec.profile) : spec.profile,
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
       online: startsOnline(params.churn, churnRng),
@@ -376,6 +389,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       servedBy: servedBy === LOCAL ? 'local' : agentIds[servedBy]
     })
     if (servedBy !== LOCAL) agents[q.user].decider.recordAnswer(agentIds[servedBy], q.embedding, correct ? 1 : 0)
+    else if (params.learnDuringRun) observe(agents[q.user].ownProfile, q.embedding, correct ? 1 : 0)
     if (onProgress !== undefined && answered % progressEvery === 0) onProgress(answered, params.queries)
   }
 
@@ -467,8 +481,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       c.rttMs = rtt(q.user, j)
       candidates[n] = c
     }
-    localInput ??= { profile: user.spec.profile, backlog: 0, serviceMs: 0 }
-    localInput.profile = user.spec.profile
+    localInput ??= { profile: user.ownProfile, backlog: 0, serviceMs: 0 }
+    localInput.profile = user.ownProfile
     localInput.backlog = user.device.backlog
     localInput.serviceMs = user.measuredServiceMs
     // The truth is wrapped only for those who may see it: the oracle and the hooks.

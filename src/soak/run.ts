@@ -20,7 +20,7 @@ import { apiErrorSchema, chatCompletionSchema } from '../demo/api-wire.js'
 import { atExit, Cluster, sleep } from '../demo/cluster.js'
 import { NodeClient } from '../demo/node-client.js'
 import { Progress } from '../demo/progress.js'
-import { DEFAULT_WORKLOAD, planWorkload, type DemoWorkload, type PlannedQuery } from '../demo/workload.js'
+import { DEFAULT_WORKLOAD, planWorkload, writeSpaceFile, type DemoWorkload, type PlannedQuery } from '../demo/workload.js'
 
 /** Every knob of a soak, printed with its figures. */
 export interface SoakOptions {
@@ -127,13 +127,14 @@ export async function runSoak (opts: SoakOptions, out: (s: string) => void = s =
   const params = soakParams(opts, set, workload, queries.length)
   progress.phase(`soak: ${opts.nodes} nodes on 127.0.0.1, ${opts.minutes} min, a kill and a start every ${opts.churnEveryMs} ms, ${queries.length} queries planned (${(queries.length / (durationMs / 1000)).toFixed(2)}/s); ${set.synthetic ? 'SYNTHETIC workload (no MMLU-Redux data found)' : `questions from ${set.source}`}`)
   const seedFiles = writeSeedFiles(rootDir, workload)
+  const spaceFile = writeSpaceFile(rootDir, workload)
   const cluster = new Cluster({
     count: opts.nodes,
     cliPath,
     rootDir,
     startTimeoutMs: opts.startTimeoutMs,
     env: { ...process.env, PPAI_LOG: process.env.PPAI_SOAK_NODE_LOG ?? 'warn' },
-    argsFor: (i, name, dir) => nodeArgs(i, name, dir, workload, seedFiles[i], dataDir, opts)
+    argsFor: (i, name, dir) => nodeArgs(i, name, dir, workload, seedFiles[i], spaceFile, dataDir, opts)
   })
   let report: SoakReport
   try {
@@ -420,7 +421,7 @@ function writeSeedFiles (rootDir: string, workload: DemoWorkload): string[] {
   })
 }
 
-function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload, seedFile: string, dataDir: string | undefined, opts: SoakOptions): string[] {
+function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: SoakOptions): string[] {
   const owner = workload.owners[i]
   return [
     '--name', name,
@@ -436,6 +437,7 @@ function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload,
     '--sim-seed', String(opts.seed),
     '--time-scale', String(opts.timeScale),
     '--seed-file', seedFile,
+    '--embedder', `lsa:${spaceFile}`,
     '--log-level', process.env.PPAI_SOAK_NODE_LOG ?? 'warn',
     '--data', dataDir ?? 'synthetic'
   ]

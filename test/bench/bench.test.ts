@@ -11,9 +11,9 @@ import { DataError } from '../../src/data/questions.js'
 const quiet = { progress: false }
 
 describe('ppai bench', () => {
-  it('on a small paper run, ppai is more accurate than local-only', async () => {
+  it('on a small run of the three-subjects world, ppai is more accurate than local-only', async () => {
     const lines: string[] = []
-    const run = await benchMain({ scenario: 'paper', synthetic: true, agents: '16', queries: '2000', policies: 'ppai,local-only', ...quiet }, l => lines.push(l))
+    const run = await benchMain({ scenario: 'subjects', synthetic: true, agents: '16', queries: '2000', policies: 'ppai,local-only', ...quiet }, l => lines.push(l))
     const ppai = run.result.results.find(r => r.policy === 'ppai')
     const local = run.result.results.find(r => r.policy === 'local-only')
     expect(ppai?.accuracy).toBeGreaterThan(local?.accuracy ?? 1)
@@ -59,7 +59,7 @@ describe('ppai bench', () => {
   })
 
   it('rejects bad flags, naming each', () => {
-    expect(() => parseBenchOptions({ scenario: 'nope' })).toThrow(/--scenario must be one of paper, trace, scale/)
+    expect(() => parseBenchOptions({ scenario: 'nope' })).toThrow(/--scenario must be one of paper, subjects, trace, scale/)
     expect(() => parseBenchOptions({ scenario: 'paper', load: 'abc' })).toThrow(/--load must be a number/)
     expect(() => parseBenchOptions({ scenario: 'paper', load: '-1' })).toThrow(/--load must be > 0/)
     expect(() => parseBenchOptions({ scenario: 'paper', agents: '2.5' })).toThrow(/--agents must be a whole number/)

@@ -28,7 +28,8 @@ function snapshot (rng: DecisionContext['rng']): DecisionContext {
 }
 
 function tally (policyName: 'greedy' | 'least-loaded' | 'ppai'): Map<string, number> {
-  const policy = createPolicy(policyName)
+  // Herding is about stale snapshots, not the winner's curse: no selection margin, so that near-equal agents are chosen at all.
+  const policy = createPolicy(policyName, { selectionNoise: 0 })
   const counts = new Map<string, number>()
   for (let i = 0; i < DECIDERS; i++) {
     const decision = policy.decide(snapshot(seededRng(`decider-${i}`)))
@@ -65,7 +66,7 @@ describe('herding on one stale snapshot', () => {
   })
 
   it('ppai samples each action as often as its equilibrium probability says', () => {
-    const policy = createPolicy('ppai')
+    const policy = createPolicy('ppai', { selectionNoise: 0 })
     const probabilities = new Map(policy.decide(snapshot(seededRng('probe'))).explanation.map(e => [e.action, e.probability]))
     const counts = tally('ppai')
     for (const [action, p] of probabilities) {

@@ -68,7 +68,7 @@ describe('profile codec', () => {
 
   it('rejects an unknown format version', () => {
     const b = bytes.slice()
-    b[4] = 2
+    b[4] = 3
     expect(codeOf(() => decodeProfile(b))).toBe('BAD_VERSION')
   })
 
@@ -124,5 +124,16 @@ describe('profile codec', () => {
     const negScale = bytes.slice()
     new DataView(negScale.buffer).setFloat32(firstProto + 12, -0.01, true)
     expect(codeOf(() => decodeProfile(negScale))).toBe('BAD_SCALE')
+  })
+})
+
+describe('profile codec: the density calibration (format 2)', () => {
+  it('carries a calibration through the wire and rejects one that is not positive definite', () => {
+    const p = { embedderId: 'lsa-test', dim: 4, version: 3, prototypes: [{ centroid: new Float32Array([1, 0, 0, 0]), count: 5, alpha: 4, beta: 2 }], calibration: { a: 0.5, b: 1.25, haa: 30, hab: -4, hbb: 12 } }
+    const back = decodeProfile(encodeProfile(p))
+    expect(back.calibration).toEqual(p.calibration)
+    expect(back.prototypes[0].count).toBe(5)
+    const bad = encodeProfile({ ...p, calibration: { ...p.calibration, haa: -1 } })
+    expect(codeOf(() => decodeProfile(bad))).toBe('NEGATIVE_EVIDENCE')
   })
 })
