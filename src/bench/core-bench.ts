@@ -17,7 +17,11 @@ import { BucketCode, CandidateIndex } from '../core/retrieval.js'
 import { seededRng, shuffled } from '../core/rng.js'
 import { predictSuccess } from '../core/scoring.js'
 import type { Embedder, Profile, Rng } from '../core/types.js'
+import { SUBJECT_DOMAINS } from '../data/domains.js'
 import { loadQuestionSet, soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
+import { dot } from '../core/vector.js'
+import { routingQuality } from './routing-quality.js'
+import { buildScenario, scenarioDefaults } from './scenarios.js'
 
 /** The parameters of a benchmark population of agents; every one is printed. */
 export interface PopulationParams {
@@ -275,7 +279,46 @@ async function main (args: string[]): Promise<void> {
   let converged = 0
   const gameLat = timeEach(games, g => { const eq = equilibriumStrategy(g); iterations += eq.iterations; if (eq.converged) converged++ })
   console.log(`equilibrium (synthetic game: 20 candidates, 16 types, 8 rivals, latency weight 0.05/s): median ${fmt(quantile(gameLat, 0.5))} ms, p99 ${fmt(quantile(gameLat, 0.99))} ms, mean ${fmt(iterations / games.length, 1)} iterations, ${converged}/${games.length} converged`)
+  expertiseFigures(set, seed)
   console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s; load average at the end ${loadavg().map(x => fmt(x, 1)).join(' ')} on ${cpus().length} cores (figures are wall and CPU time on a shared machine)`)
+}
+
+/**
+ * The paper world's embedding space and profiles (ppai bench --scenario paper, this seed): subject and domain top-1
+ * of nearest-centroid classification of the asked questions (centroids of the training split), and how well each own
+ * agent's predicted success tells its owner's-domain questions from the others (AUC), with no load.
+ */
+function expertiseFigures (set: QuestionSet, seed: number): void {
+  const p = scenarioDefaults('paper')
+  p.sim.seed = seed
+  const t0 = performance.now()
+  const built = buildScenario(set, p)
+  const world = built.world
+  const testQs = world.pool.all
+  // The scenario's own training split: every sound question the run does not ask.
+  const asked = new Set(testQs.map(x => x.id))
+  const trainSplit = soundQuestions(set).filter(x => !asked.has(x.id))
+  const topOne = (key: (q: Question) => string): number => {
+    const centroids = new Map<string, Float32Array>()
+    for (const q of trainSplit) {
+      const c = centroids.get(key(q)) ?? new Float32Array(world.dim)
+      const e = world.embed(q)
+      for (let i = 0; i < c.length; i++) c[i] += e[i]
+      centroids.set(key(q), c)
+    }
+    let right = 0
+    for (const q of testQs) {
+      const e = world.embed(q)
+      let best = ''
+      let bestSim = -Infinity
+      for (const [k, c] of centroids) { const s = dot(c, e) / Math.max(1e-12, Math.sqrt(dot(c, c))); if (s > bestSim) { bestSim = s; best = k } }
+      if (best === key(q)) right++
+    }
+    return right / testQs.length
+  }
+  const q = routingQuality(world, { ownInterestShare: p.sim.ownInterestShare, candidates: p.sim.candidatesPerQuery, seed })
+  console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] paper world (seed ${seed}), space ${built.embedderId} (${built.embedderSource}): nearest-centroid top-1 of the ${testQs.length} asked questions: subject ${fmt(topOne(x => x.subject))}, domain ${fmt(topOne(x => SUBJECT_DOMAINS[x.subject] ?? x.subject))} (centroids from training questions)`)
+  console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] own-agent AUC (owner's-domain vs other questions, ${q.pairs} asks of ${Math.min(50, world.agents.length)} agents, no load): ${fmt(q.ownAuc, 3)}; predicted ${fmt(q.ownPredictedIn)} / ${fmt(q.ownPredictedOut)} against right ${fmt(q.ownTrueIn)} / ${fmt(q.ownTrueOut)}; no-load accuracy local ${fmt(q.local)}, best-scored of own + ${p.sim.candidatesPerQuery} candidates ${fmt(q.bestScored)}, truly best of them ${fmt(q.bestTrue)} (${fmt((performance.now() - t0) / 1000, 1)} s)`)
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
