@@ -294,16 +294,17 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
     }
     profile.prototypes = next
   }
-  // The calibration of the final prototypes, fitted on every example with an outcome at once.
+  // The calibration of the final prototypes, fitted on every example with an outcome at once (in a space with a corpus density).
+  const calibrated = referenceOf(embedderId) !== undefined
   const xs: number[] = []
   const ys: number[] = []
   for (const ex of examples) {
-    if (ex.outcome === undefined || referenceOf(embedderId) === undefined) continue
+    if (ex.outcome === undefined || !calibrated) continue
     // Each example as a new query would see it: without its own count.
     xs.push(densityFeature(profile, ex.embedding, true))
     ys.push(ex.outcome)
   }
-  if (xs.length > 0 && referenceOf(embedderId) !== undefined) profile.calibration = fitCalibration(xs, ys)
+  if (xs.length > 0) profile.calibration = fitCalibration(xs, ys)
   profile.version = Math.max(1, profile.version)
   return profile
 }
