@@ -186,3 +186,15 @@ export function calibratedEstimate (c: Calibration, x: number): { mean: number, 
   const evidence = Math.max(0, 1 / (w * v) - 1 / (w * v0))
   return { mean, variance, evidence }
 }
+
+/**
+ * The calibrated success of `profile` on a query, given the query's cosines
+ * `sims` with its prototypes; undefined when the profile has no calibration or
+ * its space no corpus density (the caller's Beta mixture predicts then). The
+ * one test of when density predicts, for scoring and retrieval alike.
+ */
+export function calibratedSuccess (profile: Profile, embedding: Float32Array, sims: ArrayLike<number>): { mean: number, variance: number, evidence: number } | undefined {
+  const c = profile.calibration
+  if (c === undefined || profile.prototypes.length === 0 || !references.has(profile.embedderId)) return undefined
+  return calibratedEstimate(c, densityFeatureOf(profile.embedderId, embedding, sims, profile.prototypes))
+}

@@ -9,7 +9,7 @@
  * hyperplanes (multi-probe LSH), then scores only the agents found there.
  */
 import { seededRng, shuffled } from './rng.js'
-import { calibratedEstimate, densityFeatureOf, referenceOf } from './expertise.js'
+import { calibratedSuccess } from './expertise.js'
 import { DEFAULT_PRIOR, kernelWeight, mixtureEstimate, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
 import { dotGather, dotRows } from './vector.js'
@@ -367,12 +367,12 @@ export class CandidateIndex {
       this.scoreScratch[k] = s
     }
     dotGather(this.centroids, this.code.dim, ids, k, embedding, s.sims)
+    const calibrated = calibratedSuccess(entry.profile, embedding, s.sims)
+    if (calibrated !== undefined) return calibrated.mean
     for (let j = 0; j < k; j++) {
       s.wins[j] = this.protoWins[ids[j]]
       s.losses[j] = this.protoLosses[ids[j]]
     }
-    const calibration = entry.profile.calibration
-    if (calibration !== undefined && k > 0 && referenceOf(entry.profile.embedderId) !== undefined) return calibratedEstimate(calibration, densityFeatureOf(entry.profile.embedderId, embedding, s.sims, entry.profile.prototypes)).mean
     return mixtureEstimate(s.sims, s.wins, s.losses, this.opts).mean
   }
 

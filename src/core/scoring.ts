@@ -3,7 +3,7 @@
  * a query from its prototypes, what this node itself observed of a peer, and
  * the two combined so that observations outweigh advertised claims.
  */
-import { calibratedEstimate, densityFeatureOf, referenceOf } from './expertise.js'
+import { calibratedSuccess } from './expertise.js'
 import { observe, emptyProfile, type ProfileOptions } from './prototypes.js'
 import type { Profile, SuccessEstimate } from './types.js'
 import { dot, dotEach } from './vector.js'
@@ -180,8 +180,7 @@ export function predictSuccess (profile: Profile, embedding: Float32Array, opts?
   }
   dotEach(centroids, k, embedding, sims)
   // In a space with a corpus density, once outcomes are known, the density of the agent's past queries near this one predicts (src/core/expertise.ts).
-  if (profile.calibration !== undefined && k > 0 && referenceOf(profile.embedderId) !== undefined) return calibratedEstimate(profile.calibration, densityFeatureOf(profile.embedderId, embedding, sims, ps))
-  return mixtureEstimate(sims, wins, losses, opts, k)
+  return calibratedSuccess(profile, embedding, sims) ?? mixtureEstimate(sims, wins, losses, opts, k)
 }
 
 /** Working rows of {@link predictSuccess}, reused across calls (a call never re-enters itself): a score allocates only its result. */
