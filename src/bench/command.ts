@@ -8,6 +8,7 @@ import { dirname } from 'node:path'
 import { isMainThread, resourceLimits } from 'node:worker_threads'
 import { Command, Option } from 'commander'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
+import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { DataError, loadQuestionSet, type QuestionSet } from '../data/questions.js'
 import { runBenchThread } from './bench-thread.js'
 import { ProgressBar } from './progress.js'
@@ -120,7 +121,7 @@ export function registerBench (program: Command): void {
     .option('--sweep <loads>', `loads of the report's sweep (default ${DEFAULT_SWEEP.join(',')})`)
     .option('--sweep-queries <n>', 'queries per sweep point (default min(queries, 10000))')
     .option('--no-progress', 'no progress bar on stderr')
-    .option('--latency-weight <λ>', 'utility lost per second of expected latency, for ppai\'s game (default 0.05, as on the node)')
+    .option('--latency-weight <λ>', `utility lost per second of expected latency, for ppai's game (default ${DEFAULT_LATENCY_WEIGHT}, as on the node)`)
     .option('--kernel-near <cos>', 'experiment: the scoring kernel\'s half-weight cosine (default: the core\'s, as on the node)')
     .option('--kernel-temperature <t>', 'experiment: the scoring kernel\'s temperature (default: the core\'s)')
     .action(async (flags: Record<string, unknown>) => {

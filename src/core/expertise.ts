@@ -1,12 +1,13 @@
 /**
  * Where an agent is good, from how its owner uses it. A personal agent is
  * tuned to its owner, and its owner asks most about what the agent was tuned
- * for: the density of the agent's own past queries near a new query says more
- * about its expertise there than the few right/wrong outcomes near it.
+ * for: where the agent's own past queries lie, against everybody's, says more
+ * about its expertise than the few right/wrong outcomes near a new query.
  *
- * The density feature of a query is the (log) share of the agent's past
- * queries that a broad kernel puts near it, read from the profile's
- * prototypes (count-weighted); a per-agent logistic calibration maps it to a
+ * The expertise feature of a query is how much more likely it is under the
+ * agent's past queries than under the corpus of the space (a linear
+ * discriminant read from the profile's count-weighted prototypes); a
+ * per-agent logistic calibration, centred on the population's, maps it to a
  * success probability. The calibration is fitted on the agent's own examples
  * when its profile is built and updated by every outcome after that (one
  * Newton step with the running information matrix), so a profile keeps
@@ -16,27 +17,26 @@ import type { Calibration, Profile, Prototype } from './types.js'
 import { dotEach } from './vector.js'
 
 /**
- * Concentration of the density kernel, exp(κ·(cos − 1)): broad, so that a
- * topic's prototypes all lend a query their mass (chosen on training-split
- * questions: see test/core/calibration.test.ts).
+ * The corpus of an embedding space, by space id: the prototypes (centroid,
+ * count) of every kind of query, and their count-weighted mean. A space that
+ * has one ({@link registerReference}) reads a query's fit to a profile
+ * against it, so that a topic many people ask about does not look like
+ * everybody's expertise.
  */
-export const DENSITY_CONCENTRATION = 5
-/** The smallest density share the feature tells apart: a query far from every prototype reads as this. */
-export const DENSITY_FLOOR = 0.003
-/** Without a reference density the feature is centred here, so that the intercept and slope are nearly independent. */
-const FEATURE_CENTRE = -3
+const references = new Map<string, { counts: Prototype[], mean: Float64Array, meanSq: number }>()
 
-/**
- * The density of the whole corpus in an embedding space (prototypes of every
- * kind of query), by space id: a space that has one ({@link registerReference})
- * reads a query's density under a profile relative to it, so that a topic
- * many people ask about does not look like everybody's expertise.
- */
-const references = new Map<string, { centroids: Float32Array[], counts: Prototype[] }>()
-
-/** Registers the corpus density of the space `embedderId` (idempotent for the same space). */
+/** Registers the corpus of the space `embedderId` (idempotent for the same space). */
 export function registerReference (embedderId: string, prototypes: readonly Prototype[]): void {
-  references.set(embedderId, { centroids: prototypes.map(p => p.centroid), counts: prototypes.slice() })
+  const dim = prototypes[0]?.centroid.length ?? 0
+  const mean = new Float64Array(dim)
+  let total = 0
+  for (const p of prototypes) {
+    total += p.count
+    for (let i = 0; i < dim; i++) mean[i] += p.count * p.centroid[i]
+  }
+  let meanSq = 0
+  for (let i = 0; i < dim; i++) { mean[i] /= Math.max(1e-12, total); meanSq += mean[i] * mean[i] }
+  references.set(embedderId, { counts: prototypes.slice(), mean, meanSq })
 }
 
 /** The reference of a space, if registered. */
@@ -44,65 +44,88 @@ export function referenceOf (embedderId: string): readonly Prototype[] | undefin
   return references.get(embedderId)?.counts
 }
 
-let lastReference: { space: string, embedding: Float32Array, logShare: number } | undefined
-let referenceSims = new Float64Array(64)
+let lastReference: { space: string, embedding: Float32Array, dot: number } | undefined
 
-/** log of the corpus's density share near `embedding` in `space` (FEATURE_CENTRE when the space has no reference); the last query's is remembered. */
-function referenceLogShare (space: string, embedding: Float32Array): number {
-  if (lastReference !== undefined && lastReference.embedding === embedding && lastReference.space === space) return lastReference.logShare
-  const ref = references.get(space)
-  let logShare = FEATURE_CENTRE
-  if (ref !== undefined) {
-    const k = ref.centroids.length
-    if (referenceSims.length < k) referenceSims = new Float64Array(k)
-    dotEach(ref.centroids, k, embedding, referenceSims)
-    logShare = logDensityShare(referenceSims, ref.counts, -1)
-  }
-  lastReference = { space, embedding, logShare }
-  return logShare
+/** The corpus mean's dot product with `embedding` in `space` (0 when the space has none); the last query's is remembered. */
+function referenceDot (space: string, embedding: Float32Array): number {
+  if (lastReference !== undefined && lastReference.embedding === embedding && lastReference.space === space) return lastReference.dot
+  const mean = references.get(space)?.mean
+  let dot = 0
+  if (mean !== undefined && mean.length === embedding.length) for (let i = 0; i < mean.length; i++) dot += mean[i] * embedding[i]
+  lastReference = { space, embedding, dot }
+  return dot
 }
-/** Ridge prior of a calibration: intercept at the logit of `mean`, slope `slope`, with `precision` on each. */
-export const CALIBRATION_PRIOR = { mean: 0.6, slope: 0, precision: 1 }
+
+/** Per profile: the squared norm of its count-weighted mean, for the prototypes and total count it was computed at. */
+const meanNorms = new WeakMap<readonly Prototype[], { total: number, length: number, sq: number }>()
+
+function meanStats (ps: readonly Prototype[]): { total: number, sq: number } {
+  let total = 0
+  for (let j = 0; j < ps.length; j++) total += ps[j].count
+  const cached = meanNorms.get(ps)
+  if (cached !== undefined && cached.total === total && cached.length === ps.length) return cached
+  const dim = ps[0]?.centroid.length ?? 0
+  const m = new Float64Array(dim)
+  for (const p of ps) for (let i = 0; i < dim; i++) m[i] += p.count * p.centroid[i]
+  let sq = 0
+  for (let i = 0; i < dim; i++) {
+    m[i] /= Math.max(1e-12, total)
+    sq += m[i] * m[i]
+  }
+  const out = { total, length: ps.length, sq }
+  meanNorms.set(ps, out)
+  return out
+}
 
 /**
- * The density feature from the cosines `sims` of a query with the prototypes
- * `ps` (their counts weigh them). `own`: the index of a prototype that holds
- * the query itself, whose one count is left out (a profile's own examples
- * read as a new query would: leave-one-out), or -1.
+ * Ridge prior of a calibration σ(a + b·x): intercept at the logit of `mean`
+ * with `precision`, slope `slope` with `slopePrecision`. The centre is the
+ * pooled fit of every agent's seed outcomes on the feature in the `paper`
+ * world's training split (seed 1; test/core/calibration.test.ts re-fits it):
+ * a node starts from the population's mapping and moves with its own evidence.
  */
-export function densityFeatureOf (space: string, embedding: Float32Array, sims: ArrayLike<number>, ps: readonly Prototype[], own = -1): number {
-  return logDensityShare(sims, ps, own) - referenceLogShare(space, embedding)
-}
+export const CALIBRATION_PRIOR = { mean: 0.795, slope: 0.078, precision: 20, slopePrecision: 1000 }
 
-function logDensityShare (sims: ArrayLike<number>, ps: readonly Prototype[], own: number): number {
-  let mass = 0
-  let total = 0
-  for (let j = 0; j < ps.length; j++) {
-    const n = ps[j].count
-    mass += n * Math.exp(DENSITY_CONCENTRATION * (sims[j] - 1))
-    total += n
+/**
+ * The expertise feature of a query from its cosines `sims` with the
+ * prototypes `ps` (their counts weigh them): the log-likelihood ratio, under
+ * isotropic Gaussians of per-dimension variance 1/dim (unit vectors), of the
+ * profile's past queries against the corpus of the space,
+ * dim·((m − μ)·q − (|m|² − |μ|²)/2), with m the count-weighted mean of the
+ * profile's prototypes and μ the corpus's. Linear discriminant analysis of
+ * "my queries" against "everybody's": a topic direction, which in a
+ * high-dimensional space says far more than the density of a few prototypes.
+ * `leaveOut`: the query is one of the profile's own examples, whose one count
+ * is taken out of m (it reads as a new query would).
+ */
+export function expertiseFeatureOf (space: string, embedding: Float32Array, sims: ArrayLike<number>, ps: readonly Prototype[], leaveOut = false): number {
+  const stats = meanStats(ps)
+  if (stats.total <= 0) return 0
+  let mq = 0
+  for (let j = 0; j < ps.length; j++) mq += ps[j].count * sims[j]
+  mq /= stats.total
+  let sq = stats.sq
+  if (leaveOut && stats.total > 1) {
+    const n = stats.total
+    sq = (n * n * sq - 2 * n * mq + 1) / ((n - 1) * (n - 1))
+    mq = (n * mq - 1) / (n - 1)
   }
-  if (own >= 0 && total > 1) {
-    mass = Math.max(0, mass - Math.exp(DENSITY_CONCENTRATION * (sims[own] - 1)))
-    total -= 1
-  }
-  const share = total > 0 ? mass / total : 0
-  return Math.log(share > DENSITY_FLOOR ? share : DENSITY_FLOOR)
+  const ref = references.get(space)
+  const muQ = referenceDot(space, embedding)
+  return embedding.length * (mq - muQ - (sq - (ref?.meanSq ?? 0)) / 2)
 }
 
 let scratch = { sims: new Float64Array(16), centroids: new Array<Float32Array>(16) }
 
-/** The density feature of `embedding` under `profile` (log share of its past queries near it, centred); `leaveOut`: the query is one of the profile's own, in its nearest prototype. */
-export function densityFeature (profile: Profile, embedding: Float32Array, leaveOut = false): number {
+/** The expertise feature of `embedding` under `profile`; `leaveOut`: the query is one of the profile's own examples. */
+export function expertiseFeature (profile: Profile, embedding: Float32Array, leaveOut = false): number {
   const ps = profile.prototypes
   const k = ps.length
   if (scratch.sims.length < k) scratch = { sims: new Float64Array(2 * k), centroids: new Array<Float32Array>(2 * k) }
   const { sims, centroids } = scratch
   for (let j = 0; j < k; j++) centroids[j] = ps[j].centroid
   dotEach(centroids, k, embedding, sims)
-  let own = -1
-  if (leaveOut) for (let j = 0; j < k; j++) if (own < 0 || sims[j] > sims[own]) own = j
-  return densityFeatureOf(profile.embedderId, embedding, sims, ps, own)
+  return expertiseFeatureOf(profile.embedderId, embedding, sims, ps, leaveOut)
 }
 
 function logit (p: number): number {
@@ -115,8 +138,7 @@ function sigmoid (z: number): number {
 
 /** A calibration that knows nothing yet: the prior. */
 export function priorCalibration (): Calibration {
-  const lam = CALIBRATION_PRIOR.precision
-  return { a: logit(CALIBRATION_PRIOR.mean), b: CALIBRATION_PRIOR.slope, haa: lam, hab: 0, hbb: lam }
+  return { a: logit(CALIBRATION_PRIOR.mean), b: CALIBRATION_PRIOR.slope, haa: CALIBRATION_PRIOR.precision, hab: 0, hbb: CALIBRATION_PRIOR.slopePrecision }
 }
 
 /** Learns from one outcome `y` in [0, 1] at feature `x`: one Newton step with the accumulated information. Mutates `c`. */
@@ -136,18 +158,19 @@ export function updateCalibration (c: Calibration, x: number, y: number): void {
 /** The maximum a posteriori calibration of outcomes `ys` at features `xs` under the ridge prior (Newton's method). */
 export function fitCalibration (xs: ArrayLike<number>, ys: ArrayLike<number>, n = xs.length): Calibration {
   const prior = priorCalibration()
-  const lam = CALIBRATION_PRIOR.precision
+  const la = CALIBRATION_PRIOR.precision
+  const lb = CALIBRATION_PRIOR.slopePrecision
   let a = prior.a
   let b = prior.b
-  let haa = lam
+  let haa = la
   let hab = 0
-  let hbb = lam
+  let hbb = lb
   for (let it = 0; it < 30; it++) {
-    let ga = -lam * (a - prior.a)
-    let gb = -lam * (b - prior.b)
-    haa = lam
+    let ga = -la * (a - prior.a)
+    let gb = -lb * (b - prior.b)
+    haa = la
     hab = 0
-    hbb = lam
+    hbb = lb
     for (let i = 0; i < n; i++) {
       const x = xs[i]
       const p = sigmoid(a + b * x)
@@ -177,10 +200,10 @@ export function fitCalibration (xs: ArrayLike<number>, ys: ArrayLike<number>, n 
 export function calibratedEstimate (c: Calibration, x: number): { mean: number, variance: number, evidence: number } {
   const mean = sigmoid(c.a + c.b * x)
   const det = c.haa * c.hbb - c.hab * c.hab
-  const lam = CALIBRATION_PRIOR.precision
+  const { precision: la, slopePrecision: lb } = CALIBRATION_PRIOR
   // Variance of the linear predictor: [1 x] H⁻¹ [1 x]ᵀ, and the prior's alone.
-  const v = det > 0 ? (c.hbb - 2 * c.hab * x + c.haa * x * x) / det : 1 / lam + x * x / lam
-  const v0 = (1 + x * x) / lam
+  const v0 = 1 / la + x * x / lb
+  const v = det > 0 ? (c.hbb - 2 * c.hab * x + c.haa * x * x) / det : v0
   const w = Math.max(1e-9, mean * (1 - mean))
   const variance = w * w * v
   const evidence = Math.max(0, 1 / (w * v) - 1 / (w * v0))
@@ -196,5 +219,5 @@ export function calibratedEstimate (c: Calibration, x: number): { mean: number, 
 export function calibratedSuccess (profile: Profile, embedding: Float32Array, sims: ArrayLike<number>): { mean: number, variance: number, evidence: number } | undefined {
   const c = profile.calibration
   if (c === undefined || profile.prototypes.length === 0 || !references.has(profile.embedderId)) return undefined
-  return calibratedEstimate(c, densityFeatureOf(profile.embedderId, embedding, sims, profile.prototypes))
+  return calibratedEstimate(c, expertiseFeatureOf(profile.embedderId, embedding, sims, profile.prototypes))
 }

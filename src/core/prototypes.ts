@@ -5,7 +5,7 @@
  * from all of them spawns a new one; over the cap the two closest merge.
  * Deterministic: no randomness is needed.
  */
-import { densityFeature, densityFeatureOf, fitCalibration, priorCalibration, referenceOf, updateCalibration } from './expertise.js'
+import { expertiseFeature, expertiseFeatureOf, fitCalibration, priorCalibration, referenceOf, updateCalibration } from './expertise.js'
 import type { Profile, Prototype } from './types.js'
 import { dotEach, normalize } from './vector.js'
 
@@ -112,7 +112,7 @@ function learn (profile: Profile, embedding: Float32Array, outcome: number | und
   if (outcome !== undefined && referenceOf(profile.embedderId) !== undefined) {
     // The calibration learns where the query fell before the profile moves toward it (in a space with a corpus density).
     profile.calibration ??= priorCalibration()
-    updateCalibration(profile.calibration, densityFeatureOf(profile.embedderId, embedding, sims, ps), outcome)
+    updateCalibration(profile.calibration, expertiseFeatureOf(profile.embedderId, embedding, sims, ps), outcome)
   }
   if (index < 0 || similarity < o.spawnSimilarity) {
     ps.push({
@@ -301,7 +301,7 @@ export function buildProfile (embedderId: string, dim: number, examples: Array<{
   for (const ex of examples) {
     if (ex.outcome === undefined || !calibrated) continue
     // Each example as a new query would see it: without its own count.
-    xs.push(densityFeature(profile, ex.embedding, true))
+    xs.push(expertiseFeature(profile, ex.embedding, true))
     ys.push(ex.outcome)
   }
   if (xs.length > 0) profile.calibration = fitCalibration(xs, ys)

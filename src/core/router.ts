@@ -11,8 +11,15 @@ import type { LoadBeliefs } from './beliefs.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
 
-/** λ, utility lost per second of expected latency, of a node and of the simulator unless configured: a 20 s wait costs as much as a certainly wrong answer. */
-export const DEFAULT_LATENCY_WEIGHT = 0.05
+/**
+ * λ, utility lost per second of expected latency, of a node and of the
+ * simulator unless configured: 10 s of waiting cost as much as 0.1 of
+ * success probability, about what an expert adds over a small model on its
+ * topic, so a busy expert is still worth a queue of seconds but not of
+ * minutes. (0.05 before profiles could tell experts apart: then every
+ * delegation was a gamble and waiting for one cost more.)
+ */
+export const DEFAULT_LATENCY_WEIGHT = 0.01
 
 /** Why a router input was rejected: countable. */
 export type RouterInputReason = 'embedding-space'

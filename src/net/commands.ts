@@ -10,6 +10,7 @@ import { addBackendOptions, createBackend, type BackendOptions } from '../agent/
 import { OpenAiBackendError } from '../agent/openai.js'
 import { startApi } from '../api/server.js'
 import { decodeProfile, encodeProfile } from '../core/profile-codec.js'
+import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { POLICY_NAMES, type PolicyName, type Profile } from '../core/types.js'
 import { createLogger } from '../log.js'
 import { NodeConfigFileSchema, NetworkIdSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
@@ -117,7 +118,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--max-remote-queued <n>', 'remote queries queued at once before refusing (default 4)')
     .option('--sessions-per-peer <n>', 'query session streams kept open per peer for delegated queries (default 4; 0 = a new stream per query)')
     .option('--owner-wait-bound-ms <ms>', 'longest predicted wait the owner accepts before remote queries are refused (default 2 x service time)')
-    .option('--latency-weight <λ>', 'utility lost per second of expected latency (default 0.05)')
+    .option('--latency-weight <λ>', `utility lost per second of expected latency (default ${DEFAULT_LATENCY_WEIGHT})`)
     .option('--embedder <spec>', `embedding space, the same on every node of a network: ${EMBEDDER_SPECS}. ` +
       'hash: feature hashing, no model; lsa:<file>: a fitted LSA space read from <file>; ' +
       'openai:<model>: <model> of an OpenAI-compatible /v1/embeddings (Ollama, llama.cpp, vLLM) at --embedder-url, checked with a probe text at start', 'hash')
