@@ -337,7 +337,7 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
     try {
       bytes = await readFrame(stream)
     } catch (err) {
-      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${opts.timeoutMs} ms`)
+      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${Math.round(opts.timeoutMs)} ms`)
       if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while waiting')
       throw new QueryAttemptError('stream', (err as Error).message)
     }

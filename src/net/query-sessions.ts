@@ -79,7 +79,7 @@ export class QuerySessions {
         return result.response
       }
       this.drop(pool, session)
-      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${opts.timeoutMs} ms`)
+      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${Math.round(opts.timeoutMs)} ms`)
       if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while waiting')
       // Ended before answering a reused session: the server had closed it; the request was never served.
       if (result.ended && reused != null && attempt < 2) continue
