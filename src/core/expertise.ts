@@ -56,22 +56,28 @@ function referenceDot (space: string, embedding: Float32Array): number {
   return dot
 }
 
-/** Per profile: the squared norm of its count-weighted mean, for the prototypes and total count it was computed at. */
+/** Per prototype list: the squared norm of its count-weighted mean, and the prototype count and total count it was computed at. */
 const meanNorms = new WeakMap<readonly Prototype[], { total: number, length: number, sq: number }>()
+let meanScratch = new Float64Array(128)
 
+/**
+ * The total count of `ps` and the squared norm of their count-weighted mean,
+ * recomputed when a prototype came or went or the total count moved (every
+ * query a learning profile observes moves it).
+ */
 function meanStats (ps: readonly Prototype[]): { total: number, sq: number } {
   let total = 0
   for (let j = 0; j < ps.length; j++) total += ps[j].count
   const cached = meanNorms.get(ps)
-  if (cached !== undefined && cached.total === total && cached.length === ps.length) return cached
+  if (cached !== undefined && cached.length === ps.length && cached.total === total) return cached
   const dim = ps[0]?.centroid.length ?? 0
-  const m = new Float64Array(dim)
+  if (meanScratch.length < dim) meanScratch = new Float64Array(dim)
+  const m = meanScratch
+  m.fill(0, 0, dim)
   for (const p of ps) for (let i = 0; i < dim; i++) m[i] += p.count * p.centroid[i]
   let sq = 0
-  for (let i = 0; i < dim; i++) {
-    m[i] /= Math.max(1e-12, total)
-    sq += m[i] * m[i]
-  }
+  const inv = 1 / Math.max(1e-12, total)
+  for (let i = 0; i < dim; i++) sq += (m[i] * inv) * (m[i] * inv)
   const out = { total, length: ps.length, sq }
   meanNorms.set(ps, out)
   return out
