@@ -1,5 +1,5 @@
 /**
- * Owner-first admission (DESIGN §5): the serving side lends its agent to the
+ * Owner-first admission (ARCHITECTURE.md §5): the serving side lends its agent to the
  * network only while its owner does not pay for it.
  *
  * Queue discipline, the same in the node and the simulator:

@@ -1,5 +1,5 @@
 /**
- * Beliefs about the backlog of remote peers (DESIGN §5).
+ * Beliefs about the backlog of remote peers (ARCHITECTURE.md §5).
  *
  * Load is never observed in time: a beacon says what the backlog was when it
  * was sent. A belief carries that value forward as a queue would evolve — the

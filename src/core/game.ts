@@ -1,5 +1,5 @@
 /**
- * The load-balancing game (DESIGN §5): a symmetric Bayesian game among the
+ * The load-balancing game (ARCHITECTURE.md §5): a symmetric Bayesian game among the
  * nodes that place a query at the same instant, solved for its logit (smoothed)
  * equilibrium in mixed strategies.
  *

@@ -1,5 +1,5 @@
 /**
- * Online prototypes (DESIGN §3): an agent's expertise as at most K
+ * Online prototypes (ARCHITECTURE.md §3): an agent's expertise as at most K
  * `(centroid, count, Beta(α, β))` triples. Each observed query moves its
  * nearest prototype toward it and updates that prototype's Beta; a query far
  * from all of them spawns a new one; over the cap the two closest merge.

@@ -1,5 +1,5 @@
 /**
- * Finding candidate agents without scoring every agent (DESIGN §4).
+ * Finding candidate agents without scoring every agent (ARCHITECTURE.md §4).
  *
  * A network-wide locality-sensitive code: `tables` sets of `bits` random
  * hyperplanes, drawn from `seededRng(networkId)`, so every node of a network

@@ -1,5 +1,5 @@
 /**
- * Scoring a query–agent pair (DESIGN §4): the predicted success of an agent on
+ * Scoring a query–agent pair (ARCHITECTURE.md §4): the predicted success of an agent on
  * a query from its prototypes, what this node itself observed of a peer, and
  * the two combined so that observations outweigh advertised claims.
  */

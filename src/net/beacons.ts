@@ -1,5 +1,5 @@
 /**
- * Load beacons (DESIGN §5): every few seconds a node gossips its backlog,
+ * Load beacons (ARCHITECTURE.md §5): every few seconds a node gossips its backlog,
  * mean service time and arrival rate on `/ppai/<network>/beacons/1`. Received
  * beacons are validated (schema, signer = the peer they speak for) and handed
  * on to the node, which feeds them into its LoadBeliefs.

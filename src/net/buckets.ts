@@ -1,5 +1,5 @@
 /**
- * Bucket provider records (DESIGN §4): an agent announces itself in the DHT
+ * Bucket provider records (ARCHITECTURE.md §4): an agent announces itself in the DHT
  * as a provider of the locality-sensitive bucket keys of its prototypes, so a
  * query finds tens of candidates by probing a few buckets instead of asking
  * every agent.

@@ -1,5 +1,5 @@
 /**
- * Assembles the libp2p node of PPAI (DESIGN §6): TCP, Noise, Yamux, identify,
+ * Assembles the libp2p node of PPAI (ARCHITECTURE.md §6): TCP, Noise, Yamux, identify,
  * ping, a Kademlia DHT under PPAI's own protocol that keeps private and
  * loopback addresses, gossipsub, mDNS and bootstrap discovery.
  */

@@ -12,7 +12,7 @@ import { ownerFirstInsertIndex } from '../core/admission.js'
 
 export type Origin = 'owner' | 'remote'
 
-/** A remote task in service was stopped so that an owner query could run (owner first, DESIGN §5). */
+/** A remote task in service was stopped so that an owner query could run (owner first, ARCHITECTURE.md §5). */
 export class QueuePreemptedError extends Error {
   override name = 'QueuePreemptedError'
   readonly code = 'ERR_QUEUE_PREEMPTED'

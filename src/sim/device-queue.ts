@@ -1,6 +1,6 @@
 /**
  * The serving side of one simulated device: one request in service at a time
- * and owner-first order (DESIGN §5) — the owner's queries wait only behind
+ * and owner-first order (ARCHITECTURE.md §5) — the owner's queries wait only behind
  * other owner queries and the request in service; remote queries are served
  * first-come first-served after them.
  */

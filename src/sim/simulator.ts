@@ -1,5 +1,5 @@
 /**
- * The discrete-event simulator (DESIGN §7): virtual time, seeded, one policy
+ * The discrete-event simulator (ARCHITECTURE.md §7): virtual time, seeded, one policy
  * per run over arrivals, questions, service times and churn that do not
  * depend on the policy, so every policy meets the same workload.
  *
