@@ -1,12 +1,13 @@
 /**
  * `ppai demo`: flags, validated with zod, then {@link runDemo}.
  */
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { z } from 'zod'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { DataError } from '../data/questions.js'
 import { NodeStartError } from './node-process.js'
 import { DemoError, NODE_POLICIES, runDemo } from './run.js'
+import { OWNER_WORLDS, OWNER_WORLDS_HELP } from './workload.js'
 
 const intFlag = (min: number, max: number): z.ZodType<number, string> => z.coerce.number().int().min(min).max(max) as unknown as z.ZodType<number, string>
 
@@ -34,6 +35,7 @@ export const demoFlagsSchema = z.object({
   load: z.coerce.number().positive().max(5),
   churnEveryMs: intFlag(100, 600_000),
   seedTasks: intFlag(0, 1_000),
+  interests: z.enum(OWNER_WORLDS).default('domains'),
   startTimeoutMs: intFlag(1_000, 300_000),
   settleMs: intFlag(0, 300_000),
   keep: z.boolean().default(false),
@@ -56,6 +58,7 @@ export function registerDemo (program: Command): void {
     .option('--load <rho>', 'offered load per node (arrival rate x mean service time)', '0.7')
     .option('--churn-every-ms <ms>', 'mean time between departures with --churn', '3000')
     .option('--seed-tasks <n>', 'owner training tasks per node that seed its profile', '150')
+    .addOption(new Option('--interests <world>', OWNER_WORLDS_HELP).choices(OWNER_WORLDS).default('domains'))
     .option('--start-timeout-ms <ms>', 'longest wait for one node to start', '60000')
     .option('--settle-ms <ms>', 'longest wait for peers and profiles to spread before a run', '20000')
     .option('--keep', 'keep the nodes\' folders and logs (printed path)', false)
@@ -82,6 +85,7 @@ export function registerDemo (program: Command): void {
           load: f.load,
           churnEveryMs: f.churnEveryMs,
           seedTasks: f.seedTasks,
+          interests: f.interests,
           keepDir: f.keep,
           startTimeoutMs: f.startTimeoutMs,
           settleMs: f.settleMs,

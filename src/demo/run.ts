@@ -41,6 +41,8 @@ export interface DemoOptions {
   churnEveryMs: number
   /** Owner tasks per node that seed its profile (training split). */
   seedTasks: number
+  /** What owners care about: one MMLU domain each (default), or random subjects (the harder world). */
+  interests?: DemoWorkloadParams['interests']
   /** Keep the nodes' folders and logs after the run. */
   keepDir?: boolean
   startTimeoutMs: number
@@ -73,6 +75,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
     seed: opts.seed,
     offeredLoad: opts.load,
     warmupPerNode: opts.seedTasks,
+    interests: opts.interests ?? DEFAULT_WORKLOAD.interests,
     churnEveryMs: opts.churn ? opts.churnEveryMs : 0,
     service: { ...DEFAULT_WORKLOAD.service, timeScale: opts.timeScale }
   }

@@ -47,6 +47,10 @@ export interface DemoWorkloadParams {
   service: ServiceTimeParams
 }
 
+/** The owners' worlds of the demo and the soak, and what `--interests` says of them. */
+export const OWNER_WORLDS = ['domains', 'subjects'] as const
+export const OWNER_WORLDS_HELP = 'what owners care about: domains (one MMLU domain each, as bench --scenario paper) or subjects (random subjects each, as --scenario subjects)'
+
 export const DEFAULT_WORKLOAD: Omit<DemoWorkloadParams, 'nodes' | 'queries' | 'seed' | 'churnEveryMs'> = {
   interests: 'domains',
   ownerSubjectCount: 3,

@@ -3,9 +3,10 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { z } from 'zod'
 import { DataError, repoRoot } from '../data/questions.js'
+import { OWNER_WORLDS, OWNER_WORLDS_HELP } from '../demo/workload.js'
 import { DEFAULT_SOAK, runSoak } from './run.js'
 
 const int = (min: number, max: number): z.ZodType<number, string> => z.coerce.number().int().min(min).max(max) as unknown as z.ZodType<number, string>
@@ -20,6 +21,7 @@ export const soakFlagsSchema = z.object({
   timeScale: num(0.001, 10),
   seed: int(0, 2 ** 31),
   seedTasks: int(0, 1_000),
+  interests: z.enum(OWNER_WORLDS).default('domains'),
   maxInFlight: int(1, 1_000),
   startTimeoutMs: int(1_000, 300_000),
   settleMs: int(0, 300_000),
@@ -41,6 +43,7 @@ export function registerSoak (program: Command): void {
     .option('--time-scale <x>', 'multiplies the simulated agents\' service times (1 = a real small device)', String(DEFAULT_SOAK.timeScale))
     .option('--seed <n>', 'seed of owners, questions, arrivals and churn', String(DEFAULT_SOAK.seed))
     .option('--seed-tasks <n>', 'owner training tasks per node that seed its profile', String(DEFAULT_SOAK.seedTasks))
+    .addOption(new Option('--interests <world>', OWNER_WORLDS_HELP).choices(OWNER_WORLDS).default('domains'))
     .option('--max-in-flight <n>', 'queries in flight at once at most (beyond: skipped and counted)', String(DEFAULT_SOAK.maxInFlight))
     .option('--start-timeout-ms <ms>', 'longest wait for one node to start', String(DEFAULT_SOAK.startTimeoutMs))
     .option('--settle-ms <ms>', 'longest wait for the first peers before the queries start', String(DEFAULT_SOAK.settleMs))

@@ -36,6 +36,8 @@ export interface SoakOptions {
   seed: number
   /** Owner training tasks per node that seed its profile. */
   seedTasks: number
+  /** What owners care about: one MMLU domain each (default), or random subjects. */
+  interests?: 'domains' | 'subjects'
   /** Queries in flight at once, at most; beyond it a planned query is skipped and counted. */
   maxInFlight: number
   /** The nodes' own whole-query deadline (their HTTP API's), ms: a clear error must come before it. */
@@ -118,6 +120,7 @@ export async function runSoak (opts: SoakOptions, out: (s: string) => void = s =
     seed: opts.seed,
     offeredLoad: opts.load,
     warmupPerNode: opts.seedTasks,
+    interests: opts.interests ?? DEFAULT_WORKLOAD.interests,
     churnEveryMs: 0,
     service: { ...DEFAULT_WORKLOAD.service, timeScale: opts.timeScale }
   })
