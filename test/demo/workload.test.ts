@@ -9,8 +9,8 @@ const set = loadQuestionSet()
 
 describe('the owners\' world of the demo and the soak', () => {
   it('is one domain per owner by default and random subjects with --interests subjects', () => {
-    const domains = planWorkload(set, { ...DEFAULT_WORKLOAD, nodes: 6, queries: 20 })
-    const subjects = planWorkload(set, { ...DEFAULT_WORKLOAD, nodes: 6, queries: 20, interests: 'subjects' })
+    const domains = planWorkload(set, { ...DEFAULT_WORKLOAD, nodes: 6, queries: 20, seed: 1, churnEveryMs: 0 })
+    const subjects = planWorkload(set, { ...DEFAULT_WORKLOAD, nodes: 6, queries: 20, seed: 1, churnEveryMs: 0, interests: 'subjects' })
     expect(domains.interestsSource).toMatch(/one domain per owner/)
     expect(subjects.interestsSource).toMatch(/random subjects per owner/)
     if (!set.synthetic) {
