@@ -16,7 +16,7 @@ import { writeReport, type SweepPoint } from './report.js'
 import { runBench, type BenchRun } from './run.js'
 import { buildScenarioParallel, scenarioDefaults, type ScenarioName, type ScenarioParams } from './scenarios.js'
 import { BenchOptionsError, parseBenchOptions, type BenchOptions } from './options.js'
-import { formatParams, formatTable } from './table.js'
+import { formatParams, formatTable } from '../results/table.js'
 import { checkTargets, formatTargets } from './targets.js'
 
 /** The loads of the report's sweep, unless `--sweep` says otherwise. */

@@ -5,10 +5,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { BenchResult } from './metrics.js'
+import type { BenchResult } from '../results/metrics.js'
 import type { BenchRun } from './run.js'
 import { lineChart, type Series } from './svg.js'
-import { formatParams, formatTable } from './table.js'
+import { formatParams, formatTable } from '../results/table.js'
 import { checkTargets, formatTargets } from './targets.js'
 
 /** One point of the load sweep: the results of every policy at one offered load. */

@@ -5,7 +5,7 @@
 import type { PolicyName } from '../core/types.js'
 import type { QuestionSet } from '../data/questions.js'
 import { simulate, type ProgressCallback, type SimRun } from '../sim/simulator.js'
-import { headline, type BenchResult } from './metrics.js'
+import { headline, type BenchResult } from '../results/metrics.js'
 import { buildScenario, type BuiltScenario, type ScenarioName, type ScenarioParams } from './scenarios.js'
 
 /** A finished benchmark: the JSON, the raw runs for the report, and the world. */

@@ -2,7 +2,7 @@
  * The project's targets for the `paper` scenario, checked against a result
  * (measured and reported, never tuned toward).
  */
-import type { BenchResult, PolicyResult } from './metrics.js'
+import type { BenchResult, PolicyResult } from '../results/metrics.js'
 
 export interface TargetCheck {
   target: string

@@ -18,6 +18,7 @@
  * itself. Pure and deterministic; no randomness is used.
  */
 import type { ActionId } from './types.js'
+import { choleskySolveInPlace, maxAbs, norm2, solveInPlace } from './linalg.js'
 
 /** The action of keeping the query on the own agent. */
 export const LOCAL: ActionId = 'local'
@@ -475,39 +476,6 @@ function newtonStep (s: Scratch, Fv: Float64Array, out: Float64Array): boolean {
   return solveInPlace(J, out, C)
 }
 
-/**
- * Solves A y = b for a symmetric positive definite A given by its upper
- * triangle (row-major, n×n): A = RᵀR with R upper triangular, written over
- * A's upper triangle; the solution replaces b. False when A is not positive definite.
- */
-function choleskySolveInPlace (A: Float64Array, b: Float64Array, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    const ir = i * n
-    let d = A[ir + i]
-    for (let k = 0; k < i; k++) d -= A[k * n + i] * A[k * n + i]
-    if (!(d > 0)) return false
-    const rii = Math.sqrt(d)
-    A[ir + i] = rii
-    for (let j = i + 1; j < n; j++) {
-      let v = A[ir + j]
-      for (let k = 0; k < i; k++) v -= A[k * n + i] * A[k * n + j]
-      A[ir + j] = v / rii
-    }
-  }
-  // Rᵀz = b, then R y = z.
-  for (let i = 0; i < n; i++) {
-    let v = b[i]
-    for (let k = 0; k < i; k++) v -= A[k * n + i] * b[k]
-    b[i] = v / A[i * n + i]
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let v = b[i]
-    for (let k = i + 1; k < n; k++) v -= A[i * n + k] * b[k]
-    b[i] = v / A[i * n + i]
-  }
-  return true
-}
-
 /** Row `t` of a flat row-major matrix as plain arrays. */
 function rows (flat: Float64Array, n: number, width: number): number[][] {
   const out: number[][] = []
@@ -558,50 +526,6 @@ function validate (input: GameInput, temperature: number): void {
     const c = candidates[j]
     if (!(Number.isFinite(c.backlog) && Number.isFinite(c.serviceMs) && Number.isFinite(c.rttMs))) throw new GameInputError('not-finite', `candidate ${c.id} has a non-finite load value`)
   }
-}
-
-/** Gaussian elimination with partial pivoting on a flat n×n matrix M; the solution replaces b. False when singular. Overwrites M. */
-function solveInPlace (M: Float64Array, b: Float64Array, n: number): boolean {
-  for (let col = 0; col < n; col++) {
-    let pivot = col
-    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[pivot * n + col])) pivot = r
-    if (Math.abs(M[pivot * n + col]) < 1e-14) return false
-    if (pivot !== col) {
-      for (let k = 0; k < n; k++) {
-        const tmp = M[pivot * n + k]
-        M[pivot * n + k] = M[col * n + k]
-        M[col * n + k] = tmp
-      }
-      const tb = b[pivot]
-      b[pivot] = b[col]
-      b[col] = tb
-    }
-    const d = M[col * n + col]
-    for (let r = col + 1; r < n; r++) {
-      const f = M[r * n + col] / d
-      if (f === 0) continue
-      for (let k = col; k < n; k++) M[r * n + k] -= f * M[col * n + k]
-      b[r] -= f * b[col]
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    let acc = b[r]
-    for (let k = r + 1; k < n; k++) acc -= M[r * n + k] * b[k]
-    b[r] = acc / M[r * n + r]
-  }
-  return true
-}
-
-function maxAbs (v: Float64Array, n: number): number {
-  let m = 0
-  for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(v[i]))
-  return m
-}
-
-function norm2 (v: Float64Array, n: number): number {
-  let s = 0
-  for (let i = 0; i < n; i++) s += v[i] * v[i]
-  return s
 }
 
 /** Working buffers of a solve, sized for T types and C candidates (larger is fine: every loop is bounded by T and C). */

@@ -1,7 +1,9 @@
 /**
- * Small dense linear algebra for fitting embedding spaces: orthonormalising
- * the columns of a tall matrix and the eigen-decomposition of a small
- * symmetric one. Row-major `Float64Array`s; deterministic (fixed loop order).
+ * Small dense linear algebra: orthonormalising the columns of a tall matrix
+ * and the eigen-decomposition of a small symmetric one (fitting embedding
+ * spaces), and the solves of the game's Newton steps (Cholesky, Gaussian
+ * elimination with pivoting). Row-major `Float64Array`s; deterministic
+ * (fixed loop order).
  */
 
 /**
@@ -79,4 +81,83 @@ export function symmetricEigen (s: Float64Array, n: number): { values: Float64Ar
     for (let k = 0; k < n; k++) vectors[k * n + to] = v[k * n + from]
   })
   return { values, vectors }
+}
+
+/**
+ * Solves A y = b for a symmetric positive definite A given by its upper
+ * triangle (row-major, n×n): A = RᵀR with R upper triangular, written over
+ * A's upper triangle; the solution replaces b. False when A is not positive definite.
+ */
+export function choleskySolveInPlace (A: Float64Array, b: Float64Array, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const ir = i * n
+    let d = A[ir + i]
+    for (let k = 0; k < i; k++) d -= A[k * n + i] * A[k * n + i]
+    if (!(d > 0)) return false
+    const rii = Math.sqrt(d)
+    A[ir + i] = rii
+    for (let j = i + 1; j < n; j++) {
+      let v = A[ir + j]
+      for (let k = 0; k < i; k++) v -= A[k * n + i] * A[k * n + j]
+      A[ir + j] = v / rii
+    }
+  }
+  // Rᵀz = b, then R y = z.
+  for (let i = 0; i < n; i++) {
+    let v = b[i]
+    for (let k = 0; k < i; k++) v -= A[k * n + i] * b[k]
+    b[i] = v / A[i * n + i]
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let v = b[i]
+    for (let k = i + 1; k < n; k++) v -= A[i * n + k] * b[k]
+    b[i] = v / A[i * n + i]
+  }
+  return true
+}
+
+/** Gaussian elimination with partial pivoting on a flat n×n matrix M; the solution replaces b. False when singular. Overwrites M. */
+export function solveInPlace (M: Float64Array, b: Float64Array, n: number): boolean {
+  for (let col = 0; col < n; col++) {
+    let pivot = col
+    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[pivot * n + col])) pivot = r
+    if (Math.abs(M[pivot * n + col]) < 1e-14) return false
+    if (pivot !== col) {
+      for (let k = 0; k < n; k++) {
+        const tmp = M[pivot * n + k]
+        M[pivot * n + k] = M[col * n + k]
+        M[col * n + k] = tmp
+      }
+      const tb = b[pivot]
+      b[pivot] = b[col]
+      b[col] = tb
+    }
+    const d = M[col * n + col]
+    for (let r = col + 1; r < n; r++) {
+      const f = M[r * n + col] / d
+      if (f === 0) continue
+      for (let k = col; k < n; k++) M[r * n + k] -= f * M[col * n + k]
+      b[r] -= f * b[col]
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let acc = b[r]
+    for (let k = r + 1; k < n; k++) acc -= M[r * n + k] * b[k]
+    b[r] = acc / M[r * n + r]
+  }
+  return true
+}
+
+/** The largest absolute value of the first `n` entries. */
+export function maxAbs (v: Float64Array, n: number): number {
+  let m = 0
+  for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(v[i]))
+  return m
+}
+
+/** The squared Euclidean norm of the first `n` entries. */
+export function norm2 (v: Float64Array, n: number): number {
+  let s = 0
+  for (let i = 0; i < n; i++) s += v[i] * v[i]
+  return s
 }

@@ -6,7 +6,7 @@
  */
 import { cpus, loadavg } from 'node:os'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
-import { summarise, type PolicyResult, type QueryOutcome } from '../bench/metrics.js'
+import { summarise, type PolicyResult, type QueryOutcome } from '../results/metrics.js'
 import { sleep, type Cluster } from './cluster.js'
 import { DecisionDigester, type DecisionDigest } from './decision-digest.js'
 import { NodeApiError, type NodeAnswer } from './node-client.js'

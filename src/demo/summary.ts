@@ -2,7 +2,7 @@
  * The demo's last three lines, for a reader who skips everything above them:
  * what ran, how ppai did against local-only and greedy, where the JSON went.
  */
-import type { PolicyResult } from '../bench/metrics.js'
+import type { PolicyResult } from '../results/metrics.js'
 import type { QuestionSet } from '../data/questions.js'
 
 /** The policies the second line compares, in this order. */

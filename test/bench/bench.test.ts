@@ -5,7 +5,7 @@ import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { benchMain, registerBench } from '../../src/bench/command.js'
 import { BenchOptionsError, parseBenchOptions } from '../../src/bench/options.js'
-import type { BenchResult } from '../../src/bench/metrics.js'
+import type { BenchResult } from '../../src/results/metrics.js'
 import { DataError } from '../../src/data/questions.js'
 
 const quiet = { progress: false }

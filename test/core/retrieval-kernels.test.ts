@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildProfile, observe, emptyProfile } from '../../src/core/prototypes.js'
-import { BucketCode, CandidateIndex } from '../../src/core/retrieval.js'
+import { BucketCode } from '../../src/core/bucket-code.js'
+import { CandidateIndex } from '../../src/core/retrieval.js'
 import { seededRng } from '../../src/core/rng.js'
 import type { Profile } from '../../src/core/types.js'
 import { dot, dotEach, dotGather, dotRows } from '../../src/core/vector.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { PolicyResult } from '../../src/bench/metrics.js'
+import type { PolicyResult } from '../../src/results/metrics.js'
 import type { QuestionSet } from '../../src/data/questions.js'
 import { formatSummary } from '../../src/demo/summary.js'
 

@@ -14,15 +14,8 @@ import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
 import { readFrame } from '../../src/net/query-protocol.js'
 import { RECORD_REJECT_REASONS } from '../../src/net/records.js'
 import { RejectionCounter } from '../../src/net/rejections.js'
-
-export async function until (cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+import { until } from '../support/until.js'
+export { until }
 
 /** A plain PPAI libp2p node (no agent, no routing): the attacker's end. */
 export async function bareLibp2p (network: string, privateKey?: PrivateKey): Promise<PpaiLibp2p> {

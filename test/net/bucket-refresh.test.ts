@@ -5,19 +5,10 @@ import { BucketAnnouncer, BucketProviderCache } from '../../src/net/buckets.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
 import { RECORD_REJECT_REASONS } from '../../src/net/records.js'
 import { RejectionCounter } from '../../src/net/rejections.js'
+import { until } from '../support/until.js'
 
 const NETWORK = 'bucket-refresh-test'
 const embedder = createHashEmbedder()
-
-/** Waits until `cond` holds, polling; fails after `ms`. */
-async function until (cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 describe('background refresh of bucket providers (real DHT on 127.0.0.1)', () => {
   let hub: PpaiLibp2p

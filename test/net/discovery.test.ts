@@ -9,19 +9,10 @@ import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
 import { ProfileDirectory } from '../../src/net/profile-directory.js'
 import { RECORD_REJECT_REASONS, profileRecordKey, signProfileRecord } from '../../src/net/records.js'
 import { RejectionCounter } from '../../src/net/rejections.js'
+import { until } from '../support/until.js'
 
 const NETWORK = 'disc-test'
 const embedder = createHashEmbedder()
-
-/** Waits until `cond` holds, polling; fails after `ms`. */
-async function until (cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 describe('discovery on 127.0.0.1 (bootstrap + DHT)', () => {
   // hub is the bootstrap peer; seeker and provider both know only the hub, and a gater keeps them apart.

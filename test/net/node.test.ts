@@ -11,6 +11,7 @@ import { beaconTopic } from '../../src/net/beacons.js'
 import { createPpaiNode, type PpaiNode, type PpaiNodeInit } from '../../src/net/node.js'
 import { signProfileRecord } from '../../src/net/records.js'
 import type { DecisionRecord } from '../../src/net/service.js'
+import { until } from '../support/until.js'
 
 // Owners' sample tasks per topic: a node seeded with outcome 1 on a topic is its expert.
 const TOPICS = {
@@ -38,15 +39,6 @@ function firstChoice (first: string): RoutingPolicy {
       return { policy: 'greedy', action, fallbacks: action === first ? others : [], explanation: [], reason: `test: ${first} first` }
     }
   }
-}
-
-async function until (cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 describe('PPAI nodes on 127.0.0.1', () => {

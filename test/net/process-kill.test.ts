@@ -7,6 +7,7 @@ import { createInstantBackend } from '../../src/agent/instant.js'
 import type { DecisionContext, RoutingPolicy } from '../../src/core/types.js'
 import { NodeProcess, type ReadyInfo } from '../../src/demo/node-process.js'
 import { createPpaiNode, type PpaiNode } from '../../src/net/node.js'
+import { until } from '../support/until.js'
 
 /** The built CLI (`npm install` builds it). */
 const CLI = resolve('dist/cli.js')
@@ -20,14 +21,6 @@ function onlyPeer (peer: string): RoutingPolicy {
       const action = ctx.candidates.some(c => c.id === peer) ? peer : 'local'
       return { policy: 'greedy', action, fallbacks: [], explanation: [], reason: `test: ${peer} only` }
     }
-  }
-}
-
-async function until (cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
   }
 }
 

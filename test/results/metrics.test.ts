@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { headline, jainIndex, quantile, summarise, type QueryOutcome } from '../../src/bench/metrics.js'
-import { formatTable } from '../../src/bench/table.js'
+import { headline, jainIndex, quantile, summarise, type QueryOutcome } from '../../src/results/metrics.js'
+import { formatTable } from '../../src/results/table.js'
 
 function outcome (latencyMs: number, correct: boolean, servedBy = 'local'): QueryOutcome {
   return { latencyMs, correct, refused: 0, failed: 0, messages: servedBy === 'local' ? 0 : 2, servedBy }

@@ -17,10 +17,10 @@ import { join } from 'node:path'
 import { seededRng } from '../core/rng.js'
 import { repoRoot } from '../data/questions.js'
 import { createInstantBackend } from '../agent/instant.js'
-import { Cluster, sleep } from '../demo/cluster.js'
+import { Cluster, sleep } from './cluster.js'
 import { createPpaiNode, type PpaiNode } from '../net/node.js'
 import type { ModelChoice } from '../net/service.js'
-import { quantile } from './metrics.js'
+import { quantile } from '../results/metrics.js'
 
 interface NetBenchParams {
   nodes: number
