@@ -14,15 +14,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { AgentBackend } from '../agent/backend.js'
 import { LoadBeliefs } from '../core/beliefs.js'
 import { createHashEmbedder } from '../core/embedder.js'
-import { createPolicy } from '../core/policies.js'
+import { Decider } from '../core/decider.js'
 import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
 import { BucketCode } from '../core/bucket-code.js'
 import { CandidateIndex } from '../core/retrieval.js'
 import { gaussian, seededRng, shuffled } from '../core/rng.js'
-import { buildDecisionContext, DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
+import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
-import type { AsyncEmbedder, Decision, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { AskError } from './ask-error.js'
 import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
@@ -182,8 +182,8 @@ class Node implements PpaiNode {
   private readonly code: BucketCode
   private readonly index: CandidateIndex
   private readonly queue: ServingQueue
-  private readonly beliefs = new LoadBeliefs()
-  private readonly observations: PeerObservations
+  /** Beliefs, observations and the policy: the core's one decider, as the simulator's. */
+  private readonly decider: Decider
   private readonly decisionLog = new DecisionLog(200)
   private readonly recordRejections = new RejectionCounter(RECORD_REJECT_REASONS)
   private readonly frameRejections = new RejectionCounter(QUERY_REJECT_REASONS)
@@ -203,7 +203,6 @@ class Node implements PpaiNode {
   private readonly served = { local: 0, remote: 0, refused: 0 }
   private readonly asked = { total: 0, delegated: 0, failed: 0 }
   private readonly stopController = new AbortController()
-  private policy!: RoutingPolicy
   private ownProfile: Profile
   private ownRecordVersion = -1
   private lastPublishedAt = 0
@@ -229,7 +228,8 @@ class Node implements PpaiNode {
     this.code = new BucketCode(this.network, this.embedder.dim)
     this.index = new CandidateIndex(this.code)
     this.queue = new ServingQueue({ concurrency: init.concurrency ?? 1, initialServiceMs: init.initialServiceMs })
-    this.observations = new PeerObservations(this.embedder.id, this.embedder.dim)
+    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? 2000 })
+    this.policyName = this.decider.policyName
     const embedder = this.embedder
     // A sync embedder seeds the profile here; an async one in start(), before the node goes on the network.
     this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0 && 'embed' in embedder
@@ -238,7 +238,6 @@ class Node implements PpaiNode {
     this.profileTopic = `/ppai/${this.network}/profiles/1`
     this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
     this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 2, this.code.tables))
-    this.setPolicy(init.policy ?? 'ppai')
     this.peerLimiter = new PeerLimiter(init.peerLimits)
   }
 
@@ -247,8 +246,16 @@ class Node implements PpaiNode {
   }
 
   setPolicy (policy: RoutingPolicy | PolicyName): void {
-    this.policy = typeof policy === 'string' ? createPolicy(policy) : policy
-    this.policyName = this.policy.name
+    this.decider.setPolicy(policy)
+    this.policyName = this.decider.policyName
+  }
+
+  private get beliefs (): LoadBeliefs {
+    return this.decider.beliefs
+  }
+
+  private get observations (): PeerObservations {
+    return this.decider.observations
   }
 
   async start (): Promise<void> {
@@ -326,7 +333,7 @@ class Node implements PpaiNode {
       rejections: this.beaconRejections,
       sample: () => ({ backlog: this.queue.backlog, serviceMs: this.queue.serviceMs, arrivalPerSec: this.queue.arrivalPerSec() }),
       onBeacon: (beacon, receivedAt) => {
-        this.beliefs.onBeacon(beacon, receivedAt)
+        this.decider.hearBeacon(beacon, receivedAt)
         this.lastBeacons.set(beacon.peerId, beacon)
         this.events.dispatchEvent(new CustomEvent('beacon', { detail: beacon }))
       }
@@ -511,19 +518,17 @@ class Node implements PpaiNode {
     } else {
       if (embedding == null) throw new AskError('bad-request', `not a routed model: ${model}`)
       const candidates = await this.findCandidates(embedding, Math.min(this.init.lookupTimeoutMs ?? 1500, Math.max(50, (deadline - Date.now()) / 4)))
-      const ctx = buildDecisionContext({
+      // The decision log keeps what the policy saw of each candidate.
+      let seen: DecisionContext['candidates'] = []
+      decision = this.decider.decide({
         now: Date.now(),
         queryId: id,
         embedding,
         local: { profile: this.ownProfile, backlog: this.queue.backlog, serviceMs: this.queue.serviceMs },
         candidates,
-        beliefs: this.beliefs,
-        observations: this.observations,
         latencyWeight: this.init.latencyWeight ?? DEFAULT_LATENCY_WEIGHT,
-        rivalsWindowMs: this.init.beaconIntervalMs ?? 2000,
         rng: this.rng
-      })
-      decision = this.policy.decide(ctx)
+      }, ctx => { seen = ctx.candidates })
       order = [decision.action, ...decision.fallbacks.filter(a => a !== decision?.action), 'local']
       order = order.filter((a, i) => order.indexOf(a) === i)
       const byId = new Map(decision.explanation.map(e => [e.action, e]))
@@ -531,7 +536,7 @@ class Node implements PpaiNode {
         id,
         at: t0,
         question: question.slice(0, 500),
-        candidates: ctx.candidates.map(c => ({
+        candidates: seen.map(c => ({
           id: c.id,
           success: c.success.mean,
           believedBacklog: c.backlog.mean,
@@ -624,12 +629,12 @@ class Node implements PpaiNode {
       if (res.status === 'ok') {
         const rtt = Math.max(0, latencyMs - res.queuedMs - res.workMs)
         this.rtt.set(peer, 0.8 * (this.rtt.get(peer) ?? rtt) + 0.2 * rtt)
-        this.beliefs.onResponse(peer, { latencyMs, rttMs: rtt }, now)
+        this.decider.hearResponse(peer, { latencyMs, rttMs: rtt }, now)
         this.down.delete(peer)
         return { attempt: { action: peer, status: 'ok', latencyMs }, answer: res.answer }
       }
       if (res.status === 'busy') {
-        this.beliefs.onRefusal(peer, res.backlog, now)
+        this.decider.hearRefusal(peer, res.backlog, now)
         return { attempt: { action: peer, status: 'busy', latencyMs, error: res.reason } }
       }
       return { attempt: { action: peer, status: 'error', latencyMs, error: `${res.code}: ${res.message}` } }
@@ -789,7 +794,7 @@ class Node implements PpaiNode {
       observe(this.ownProfile, embedding, outcome)
       this.profileChanged()
     } else {
-      this.observations.record(servedBy, embedding, outcome)
+      this.decider.recordAnswer(servedBy, embedding, outcome)
       const r = this.ratings.get(servedBy) ?? { sum: 0, count: 0 }
       r.sum += outcome
       r.count++

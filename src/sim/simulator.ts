@@ -13,7 +13,7 @@
  * requests (a request admitted is served), profile updates while running.
  *
  * Decisions are made by the core: the router builds the context from
- * profiles, observations and beliefs, and the policy decides (`UserDecider`).
+ * profiles, observations and beliefs, and the policy decides (the core's `Decider`, as on a node).
  */
 import { admitRemote } from '../core/admission.js'
 import { fnv1a32, seededRng } from '../core/rng.js'
@@ -22,7 +22,8 @@ import type { CorrectnessModel } from '../agent/recorded-trace.js'
 import type { Question } from '../data/questions.js'
 import { OutcomeLog, summarise, type PolicyResult } from '../results/metrics.js'
 import { sessionLengthMs, startsOnline, type ChurnParams } from './churn.js'
-import { UserDecider, type DecisionInput } from './decider.js'
+import { Decider, type DecisionInput } from '../core/decider.js'
+import type { CandidateInput } from '../core/router.js'
 import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type DeviceParams } from './device.js'
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
@@ -185,7 +186,7 @@ interface AgentState {
   arrivals: BurstyArrivals
   arrivalRng: Rng
   churnRng: Rng
-  decider: UserDecider
+  decider: Decider
   /** The own agent's profile as its node holds it: the advertised one at the start, then learning from its owner's feedback on every answer it gives (the core's `observe`, as on a node). */
   ownProfile: Profile
   allMeter: RateMeter
@@ -260,7 +261,7 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new UserDecider(spec.id, world.embedderId, world.dim, policy, params.beaconPeriodMs, params.kernel, advertisedScores, peerIndexOf),
+      decider: new Decider({ embedderId: world.embedderId, dim: world.dim, policy, beaconWindowMs: params.beaconPeriodMs, scoring: params.kernel, predictAdvertised: advertisedScores.predict, peerIndex: peerIndexOf }),
       ownProfile: params.learnDuringRun ? cloneProfile(spec.profile) : spec.profile,
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
@@ -309,8 +310,8 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
    * The candidates and own state handed to a decider, reused by every decision: the router reads them into a context of
    * its own at once and keeps none of them (one object per candidate per decision was garbage to collect).
    */
-  const candidateInputs: DecisionInput['candidates'] = []
-  const candidatePool: DecisionInput['candidates'] = []
+  const candidateInputs: CandidateInput[] = []
+  const candidatePool: CandidateInput[] = []
   let localInput: DecisionInput['local'] | undefined
   /** The beacon handed to a decider: filled per delivery, read at once and never kept (LoadBeliefs copies its numbers). */
   const heard: LoadBeacon = { peerId: '', backlog: 0, serviceMs: 0, arrivalPerSec: 0, sentAt: 0 }

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { LoadBeliefs } from '../../src/core/beliefs.js'
-import { UserDecider } from '../../src/sim/decider.js'
+import { Decider } from '../../src/core/decider.js'
 import type { LoadBeacon } from '../../src/core/types.js'
 
 function beacon (over: Partial<LoadBeacon> = {}): LoadBeacon {
   return { peerId: 'peer', backlog: 3, serviceMs: 2000, arrivalPerSec: 0.2, sentAt: 1000, ...over }
 }
 
-describe('a simulated node\'s beliefs', () => {
+describe('a decider\'s beliefs (node and simulator)', () => {
   it('applies a beacon heard twice once: heard again a minute later, it neither re-anchors the belief nor counts as fresh', () => {
-    const decider = new UserDecider('me', 'hash', 4, 'ppai', 2000)
+    const decider = new Decider({ embedderId: 'hash', dim: 4, policy: 'ppai', beaconWindowMs: 2000 })
     decider.hearBeacon(beacon(), 1100)
     decider.hearBeacon(beacon(), 61_500)
     const belief = decider.beliefs.belief('peer', 62_000)
