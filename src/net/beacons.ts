@@ -14,6 +14,9 @@ export const BEACON_REJECT_REASONS = ['unsigned', 'malformed', 'invalid', 'wrong
 /** Why a received beacon was dropped. */
 export type BeaconRejectReason = (typeof BEACON_REJECT_REASONS)[number]
 
+/** How often a node gossips its load beacon, ms, unless configured. */
+export const BEACON_INTERVAL_MS = 2000
+
 /** The gossipsub topic of a network's beacons. */
 export function beaconTopic (network: string): string {
   return `/ppai/${network}/beacons/1`
@@ -83,7 +86,7 @@ export class BeaconService {
   constructor (private readonly init: BeaconServiceInit) {
     this.topic = beaconTopic(init.network)
     this.clock = init.clock ?? Date.now
-    this.intervalMs = init.intervalMs ?? 2000
+    this.intervalMs = init.intervalMs ?? BEACON_INTERVAL_MS
   }
 
   start (): void {

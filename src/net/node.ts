@@ -25,7 +25,7 @@ import { PeerObservations } from '../core/scoring.js'
 import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { AskError } from './ask-error.js'
-import { BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
+import { BEACON_INTERVAL_MS, BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
 import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
 import { DecisionLog } from './decision-log.js'
 import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from './frames.js'
@@ -42,6 +42,24 @@ import type { AskOptions, AskResult, Attempt, DecisionRecord, NodeService, NodeS
 
 /** The default network id. */
 export const DEFAULT_NETWORK = 'ppai-main'
+
+/** The defaults of a node's settings ({@link PpaiNodeInit}), named once. */
+export const NODE_DEFAULTS = {
+  concurrency: 1,
+  beaconIntervalMs: BEACON_INTERVAL_MS,
+  recordTtlMs: 10 * 60_000,
+  dhtTables: 2,
+  lookupTimeoutMs: 1500,
+  maxCandidates: 16,
+  minCandidates: 4,
+  autoDialBelow: 32,
+  profileRepublishMs: 30_000,
+  defaultDeadlineMs: 60_000,
+  attemptPatience: 4,
+  minAttemptMs: 2000,
+  downMs: 30_000,
+  probeFlipBits: 2
+} as const
 
 export interface PpaiNodeInit {
   /** A short name for people (logs, dashboard, records). */
@@ -227,8 +245,8 @@ class Node implements PpaiNode {
     this.embedder = init.embedder ?? createHashEmbedder()
     this.code = new BucketCode(this.network, this.embedder.dim)
     this.index = new CandidateIndex(this.code)
-    this.queue = new ServingQueue({ concurrency: init.concurrency ?? 1, initialServiceMs: init.initialServiceMs })
-    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? 2000 })
+    this.queue = new ServingQueue({ concurrency: init.concurrency ?? NODE_DEFAULTS.concurrency, initialServiceMs: init.initialServiceMs })
+    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs })
     this.policyName = this.decider.policyName
     const embedder = this.embedder
     // A sync embedder seeds the profile here; an async one in start(), before the node goes on the network.
@@ -236,8 +254,8 @@ class Node implements PpaiNode {
       ? buildProfile(embedder.id, embedder.dim, init.seed.map(s => ({ embedding: embedder.embed(s.question), outcome: s.outcome })))
       : emptyProfile(embedder.id, embedder.dim))
     this.profileTopic = `/ppai/${this.network}/profiles/1`
-    this.recordTtlMs = init.recordTtlMs ?? 10 * 60_000
-    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? 2, this.code.tables))
+    this.recordTtlMs = init.recordTtlMs ?? NODE_DEFAULTS.recordTtlMs
+    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? NODE_DEFAULTS.dhtTables, this.code.tables))
     this.peerLimiter = new PeerLimiter(init.peerLimits)
   }
 
@@ -296,7 +314,7 @@ class Node implements PpaiNode {
       lookupsPerSec: this.init.lookupsPerSec,
       backgroundPeriodMs: this.init.providerRefreshMs,
       isKnown: id => id === this.peerId || this.directory.get(id) != null,
-      background: { limit: 2 * (this.init.maxCandidates ?? 16), timeoutMs: Math.max(this.init.lookupTimeoutMs ?? 1500, 1000) }
+      background: { limit: 2 * (this.init.maxCandidates ?? NODE_DEFAULTS.maxCandidates), timeoutMs: Math.max(this.init.lookupTimeoutMs ?? NODE_DEFAULTS.lookupTimeoutMs, 1000) }
     })
     this.providers.start()
 
@@ -321,7 +339,7 @@ class Node implements PpaiNode {
     this.libp2p.addEventListener('peer:discovery', evt => {
       const id = evt.detail.id
       if (this.stopped || id.equals(this.libp2p.peerId) || this.libp2p.getConnections(id).length > 0) return
-      if (this.libp2p.getPeers().length >= (this.init.autoDialBelow ?? 32)) return
+      if (this.libp2p.getPeers().length >= (this.init.autoDialBelow ?? NODE_DEFAULTS.autoDialBelow)) return
       this.libp2p.dial(id).catch(err => this.log.debug({ peer: id.toString(), err: (err as Error).message }, 'could not dial a discovered peer'))
     })
 
@@ -478,7 +496,7 @@ class Node implements PpaiNode {
    */
   private profileChanged (): void {
     if (this.profileDirtyTimer != null || this.stopped) return
-    const delay = Math.max(2000, this.lastPublishedAt + (this.init.profileRepublishMs ?? 30_000) - Date.now())
+    const delay = Math.max(2000, this.lastPublishedAt + (this.init.profileRepublishMs ?? NODE_DEFAULTS.profileRepublishMs) - Date.now())
     this.profileDirtyTimer = setTimeout(() => {
       this.profileDirtyTimer = undefined
       if (this.ownProfile.version !== this.ownRecordVersion) void this.publishProfile().catch(() => {})
@@ -492,7 +510,7 @@ class Node implements PpaiNode {
     if (this.stopped) throw new AskError('stopped', 'the node is stopping')
     if (question.trim() === '') throw new AskError('bad-request', 'empty question')
     const t0 = Date.now()
-    const deadline = t0 + (opts.deadlineMs ?? this.init.defaultDeadlineMs ?? 60_000)
+    const deadline = t0 + (opts.deadlineMs ?? this.init.defaultDeadlineMs ?? NODE_DEFAULTS.defaultDeadlineMs)
     const id = randomUUID()
     // Only routing needs the embedding now; a forced query (local, peer:) is embedded if and when it is rated.
     const model = opts.model ?? 'ppai'
@@ -517,7 +535,7 @@ class Node implements PpaiNode {
       order = [target]
     } else {
       if (embedding == null) throw new AskError('bad-request', `not a routed model: ${model}`)
-      const candidates = await this.findCandidates(embedding, Math.min(this.init.lookupTimeoutMs ?? 1500, Math.max(50, (deadline - Date.now()) / 4)))
+      const candidates = await this.findCandidates(embedding, Math.min(this.init.lookupTimeoutMs ?? NODE_DEFAULTS.lookupTimeoutMs, Math.max(50, (deadline - Date.now()) / 4)))
       // The decision log keeps what the policy saw of each candidate.
       let seen: DecisionContext['candidates'] = []
       decision = this.decider.decide({
@@ -590,7 +608,7 @@ class Node implements PpaiNode {
       const reserve = forced ? 0 : Math.min(remaining / 2, this.queue.serviceMs * (this.queue.backlog + 1))
       // A routed attempt may take a few times what the policy expected of it, then the next choice gets its turn.
       const expected = decision?.explanation.find(e => e.action === action)?.expectedLatencyMs
-      const patience = forced || expected == null || !Number.isFinite(expected) ? Number.POSITIVE_INFINITY : Math.max(this.init.minAttemptMs ?? 2000, (this.init.attemptPatience ?? 4) * expected)
+      const patience = forced || expected == null || !Number.isFinite(expected) ? Number.POSITIVE_INFINITY : Math.max(this.init.minAttemptMs ?? NODE_DEFAULTS.minAttemptMs, (this.init.attemptPatience ?? NODE_DEFAULTS.attemptPatience) * expected)
       const timeoutMs = Math.max(50, Math.min(this.init.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, patience, remaining - reserve))
       const outcome = await this.tryPeer(action, id, question, timeoutMs, signal)
       attempts.push(outcome.attempt)
@@ -643,7 +661,7 @@ class Node implements PpaiNode {
       const kind = err instanceof QueryAttemptError ? err.kind : 'stream'
       if (kind !== 'aborted' && kind !== 'too-large') {
         // A dial or stream failure drops the peer from candidates for a while (churn).
-        this.down.set(peer, Date.now() + (this.init.downMs ?? 30_000))
+        this.down.set(peer, Date.now() + (this.init.downMs ?? NODE_DEFAULTS.downMs))
         // Unreachable: forget its profile too; gossip or the DHT bring it back if it returns.
         if (kind === 'dial') {
           this.index.remove(peer)
@@ -663,9 +681,9 @@ class Node implements PpaiNode {
    */
   private async findCandidates (embedding: Float32Array, timeoutMs: number): Promise<CandidateInfo[]> {
     const self = this.peerId
-    const limit = this.init.maxCandidates ?? 16
+    const limit = this.init.maxCandidates ?? NODE_DEFAULTS.maxCandidates
     // Own bucket per table plus its two least certain neighbours: 3 × tables DHT lookups (cached), not 9 × tables.
-    const keys = this.code.probeKeys(embedding, { radius: 1, flipBits: this.init.probeFlipBits ?? 2 }).filter(key => tableOf(key) < this.dhtTables)
+    const keys = this.code.probeKeys(embedding, { radius: 1, flipBits: this.init.probeFlipBits ?? NODE_DEFAULTS.probeFlipBits }).filter(key => tableOf(key) < this.dhtTables)
     const stale = this.providers.stale(keys)
     const refreshOpts = { limit: limit * 2, timeoutMs: Math.max(timeoutMs, 1000) }
     let hits = this.providers.hits(keys)
@@ -674,7 +692,7 @@ class Node implements PpaiNode {
     const connected = (await this.queryPeers()).filter(usable)
     const known = new Set([...hits.keys(), ...fromIndex, ...connected].filter(usable)).size
     // Wait for the DHT only when what is at hand (buckets cached, gossip, connections) is too thin.
-    if (known < Math.min(this.init.minCandidates ?? 4, this.connectedPeerCount()) && stale.length > 0) {
+    if (known < Math.min(this.init.minCandidates ?? NODE_DEFAULTS.minCandidates, this.connectedPeerCount()) && stale.length > 0) {
       await Promise.race([this.providers.refresh(stale, refreshOpts), new Promise(resolve => setTimeout(resolve, timeoutMs).unref())])
       hits = this.providers.hits(keys)
     } else if (stale.length > 0) {
@@ -685,7 +703,7 @@ class Node implements PpaiNode {
     const ranked = [...hits.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id)
     let live = [...new Set([...ranked.slice(0, limit), ...fromIndex, ...ranked.slice(limit)])].filter(usable).slice(0, limit * 2)
     // Too few near the query (e.g. newcomers with empty profiles): add connected peers that serve queries, so they get tried now and then.
-    const wanted = this.init.minCandidates ?? 4
+    const wanted = this.init.minCandidates ?? NODE_DEFAULTS.minCandidates
     if (live.length < wanted) {
       const extra = connected.filter(id => !live.includes(id))
       live = live.concat(shuffled(extra, this.rng).slice(0, wanted - live.length))
