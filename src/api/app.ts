@@ -13,6 +13,7 @@ import { limitBody } from './body-limit.js'
 import { dashboardAsset } from './dashboard-assets.js'
 import { ApiError, RejectionCounter } from './errors.js'
 import { FeedRegistry } from './event-feed.js'
+import { HttpGuard } from './http-guard.js'
 import { nodeRoutes } from './node-routes.js'
 import { openAiRoutes } from './openai-routes.js'
 import { describeIssues } from './schemas.js'
@@ -26,6 +27,8 @@ export interface ApiAppOptions {
   requestTimeoutMs?: number
   /** Reference questions that name the agent card's skills; called when a card is built. */
   skillReferences?: () => SkillReferences | undefined
+  /** Host, origin and content-type defences, and the URL the API gives of itself (default: listening on 127.0.0.1, no other origin allowed). */
+  guard?: HttpGuard
   log?: Logger
 }
 
@@ -47,6 +50,7 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
   const rejections = new RejectionCounter()
   const feeds = new FeedRegistry()
   const limit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+  const guard = opts.guard ?? new HttpGuard()
   const app = new Hono()
 
   const reject = (c: Context, err: ApiError): Response => {
@@ -69,6 +73,8 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
     rejections.count(err.reason)
     return err
   }
+  // Before anything else reads the request: a foreign Host or origin reaches no handler.
+  for (const m of guard.middlewares()) app.use('*', m)
   app.use('*', limitBody(limit, c => {
     // The rest of the body is never read: close the connection so the client does not reuse a desynchronised socket.
     c.header('Connection', 'close')
@@ -77,7 +83,7 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
 
   // Public: the dashboard shell holds no data, and the card is how others discover the node (it declares the auth scheme).
   app.get('/.well-known/agent-card.json', c => c.json(buildAgentCard(service, {
-    baseUrl: new URL(c.req.url).origin,
+    baseUrl: guard.baseUrl(c),
     bearer: opts.token != null,
     references: opts.skillReferences?.()
   })))
@@ -89,6 +95,7 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
 
   app.use('/v1/*', requireBearer(opts.token))
   app.use('/api/*', requireBearer(opts.token))
+  app.use('*', guard.jsonOnly())
   app.route('/v1', openAiRoutes(service, { requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS }))
   app.route('/api', nodeRoutes(service, { rejections, feeds }))
 

@@ -13,6 +13,9 @@ export const API_ERROR_REASONS = [
   'model_not_found',
   'body_too_large',
   'unauthorized',
+  'forbidden_host',
+  'forbidden_origin',
+  'unsupported_media_type',
   'not_found',
   'unknown_answer_id',
   'backend_failed',
@@ -30,6 +33,9 @@ const STATUS: Record<ApiErrorReason, ContentfulStatusCode> = {
   model_not_found: 404,
   body_too_large: 413,
   unauthorized: 401,
+  forbidden_host: 403,
+  forbidden_origin: 403,
+  unsupported_media_type: 415,
   not_found: 404,
   unknown_answer_id: 404,
   backend_failed: 502,
@@ -41,6 +47,7 @@ const STATUS: Record<ApiErrorReason, ContentfulStatusCode> = {
 /** OpenAI's error `type` for each family of status. */
 function errorType (reason: ApiErrorReason): string {
   if (reason === 'unauthorized') return 'authentication_error'
+  if (reason === 'forbidden_host' || reason === 'forbidden_origin') return 'permission_error'
   if (reason === 'model_not_found' || reason === 'not_found' || reason === 'unknown_answer_id') return 'not_found_error'
   return STATUS[reason] >= 500 ? 'server_error' : 'invalid_request_error'
 }

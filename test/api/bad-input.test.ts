@@ -150,7 +150,7 @@ describe('bad input and failures', () => {
   })
 
   it('answers an unknown route with a 404 error object', async () => {
-    const res = await fetch(`${net.apis[0].url}/v1/embeddings`, { method: 'POST', body: '{}' })
+    const res = await fetch(`${net.apis[0].url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
     expect(res.status).toBe(404)
     expectOpenAiError(await res.json() as ErrorBody, 'not_found')
   })

@@ -32,6 +32,8 @@ describe('dashboard in headless Chromium', () => {
     const page = await browser.newPage()
     const errors: string[] = []
     page.on('pageerror', e => errors.push(e.message))
+    // The page's Content-Security-Policy (no inline script or style) must not stop any of the dashboard's own code or styles.
+    page.on('console', m => { if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(m.text()) })
     await page.goto(net.apis[0].url + '/')
     await page.waitForSelector('#live.on', { timeout: 10_000 })
 

@@ -31,7 +31,8 @@ function h (tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v == null) continue
     if (k === 'class') el.className = v
-    else if (k === 'style') el.setAttribute('style', v)
+    // Through the CSSOM: the Content-Security-Policy (style-src 'self') refuses style attributes.
+    else if (k === 'style') el.style.cssText = v
     else el.setAttribute(k, v)
   }
   for (const c of children.flat()) if (c != null) el.append(c instanceof window.Node ? c : String(c))

@@ -59,11 +59,11 @@ export async function chromiumExecutable (): Promise<string> {
   return await packagedChromium()
 }
 
-/** Starts headless Chromium with a fresh profile in `profileDir`; a clear error when it cannot. */
-export async function launchChromium (profileDir: string, viewport: { width: number, height: number }): Promise<BrowserContext> {
+/** Starts headless Chromium with a fresh profile in `profileDir` (and `extraArgs`, e.g. `--host-resolver-rules`); a clear error when it cannot. */
+export async function launchChromium (profileDir: string, viewport: { width: number, height: number }, extraArgs: string[] = []): Promise<BrowserContext> {
   const executablePath = await chromiumExecutable()
   try {
-    return await chromium.launchPersistentContext(profileDir, { executablePath, headless: true, args: FLAGS, viewport })
+    return await chromium.launchPersistentContext(profileDir, { executablePath, headless: true, args: [...FLAGS, ...extraArgs], viewport })
   } catch (err) {
     throw new Error(`headless Chromium ${executablePath} did not start (a shared library missing? try ldd on it; PPAI_CHROMIUM picks another Chromium): ${(err as Error).message}`, { cause: err })
   }
