@@ -231,12 +231,7 @@ export class PeerObservations {
     // Reinserted last: Map order is recency order.
     this.peers.set(peerId, profile)
     observe(profile, embedding, outcome, this.profileOpts)
-    const max = this.opts.maxPeers ?? 256
-    while (this.peers.size > max) {
-      const oldest = this.peers.keys().next().value
-      if (oldest === undefined) break
-      this.peers.delete(oldest)
-    }
+    this.keepBound()
   }
 
   /**
@@ -279,6 +274,31 @@ export class PeerObservations {
   /** Peers currently remembered. */
   get size (): number {
     return this.peers.size
+  }
+
+  /** Every remembered peer's observed profile, least recently recorded first (what a node saves). */
+  entries (): Array<{ peerId: string, profile: Profile }> {
+    return [...this.peers].map(([peerId, profile]) => ({ peerId, profile }))
+  }
+
+  /** Takes back a saved peer's profile (as {@link entries} gave it) as its most recent; one of another space is ignored. */
+  restore (peerId: string, profile: Profile): boolean {
+    if (profile.embedderId !== this.embedderId || profile.dim !== this.dim) return false
+    this.lastPeer = undefined
+    this.peers.delete(peerId)
+    this.peers.set(peerId, profile)
+    this.keepBound()
+    return true
+  }
+
+  /** Forgets the least recently recorded peers beyond `maxPeers`. */
+  private keepBound (): void {
+    const max = this.opts.maxPeers ?? 256
+    while (this.peers.size > max) {
+      const oldest = this.peers.keys().next().value
+      if (oldest === undefined) break
+      this.peers.delete(oldest)
+    }
   }
 }
 

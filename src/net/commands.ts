@@ -2,25 +2,22 @@
  * `ppai node` (run a node: libp2p + agent + HTTP API) and `ppai ask` (ask a
  * running node through its HTTP API and say who answered and why).
  */
-import { existsSync } from 'node:fs'
 import { readFile, writeFile, rename } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import { addBackendOptions, createBackend, type BackendOptions } from '../agent/index.js'
 import { OpenAiBackendError } from '../agent/openai.js'
-import { startApi } from '../api/server.js'
-import { decodeProfile, encodeProfile } from '../core/profile-codec.js'
+import { ApiConfigError, checkApiOptions, startApi } from '../api/server.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
-import { POLICY_NAMES, type PolicyName, type Profile } from '../core/types.js'
+import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { createLogger } from '../log.js'
-import { NodeConfigFileSchema, NetworkIdSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
+import { NodeConfigFileSchema, NetworkIdSchema, NodeNameSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
 import { defaultDataDir } from './identity.js'
 import { EMBEDDER_SPECS, EmbedderSpecError, resolveEmbedder } from './embedder-spec.js'
 import { createPpaiNode, DEFAULT_NETWORK } from './node.js'
+import { NodeStateStore, StateSaver } from './node-state.js'
 import type { AskResult } from './service.js'
 
-/** File of the own profile inside the data dir, so a restarted node keeps what it learnt. */
-export const PROFILE_FILE = 'profile.bin'
+export { PROFILE_FILE, PEERS_FILE } from './node-state.js'
 
 /** A config file that cannot be used, with the reason. */
 export class ConfigFileError extends Error {
@@ -74,6 +71,7 @@ interface NodeFlags extends Record<string, unknown> {
   apiPort?: string
   apiHost?: string
   apiToken?: string
+  apiOrigins?: string[]
   policy?: string
   logLevel?: string
   readyFile?: string
@@ -101,8 +99,8 @@ function toNumber (value: string | number | undefined, flag: string): number | u
 export function registerNodeCommands (program: Command): void {
   const node = program.command('node')
     .description('run a PPAI node: a libp2p peer with an agent and an HTTP API')
-    .option('--name <name>', 'node name (default: node)')
-    .option('--data-dir <dir>', 'where the key and profile are kept (default ~/.ppai/<name>)')
+    .option('--name <name>', 'node name, 1-64 characters, shown to peers (default: node)')
+    .option('--data-dir <dir>', 'where the key, the profile and the observations of peers are kept, saved soon after each rating (default ~/.ppai/<name>)')
     .option('--port <port>', 'libp2p TCP port (0 = any free port)')
     .option('--host <host>', 'libp2p listen address (default 127.0.0.1; 0.0.0.0 for a LAN)')
     .option('--bootstrap <multiaddr>', 'bootstrap peer multiaddr (with /p2p/<id>); repeatable', (v: string, prev: string[] = []) => [...prev, v])
@@ -112,6 +110,8 @@ export function registerNodeCommands (program: Command): void {
     .option('--api-port <port>', 'HTTP API port (default 8470, or apiPort of the config file; 0 = any free port)')
     .option('--api-host <host>', 'HTTP API address (default 127.0.0.1; others need --api-token)')
     .option('--api-token <token>', 'bearer token required by the HTTP API')
+    .option('--api-origins <origins>', 'origins of web pages allowed to call the API besides its own dashboard, comma-separated (e.g. http://localhost:3000; * for every origin; default none); repeatable',
+      (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--policy <name>', 'routing policy').choices([...POLICY_NAMES]))
     .option('--beacon-interval-ms <ms>', 'period of load beacons (default 2000)')
     .option('--concurrency <n>', 'queries served at once (default 1)')
@@ -130,14 +130,44 @@ export function registerNodeCommands (program: Command): void {
     .option('--log-level <level>', 'pino level: trace|debug|info|warn|error|silent (default info)')
   addBackendOptions(node)
   node.action(async (flags: NodeFlags) => {
-    const config = flags.config != null ? await readConfigFile(flags.config) : {}
+    /** A mistake in the command line or its files: one line on stderr, exit code 2, no stack trace. */
+    const refuse = (message: string): void => {
+      process.stderr.write(`ppai node: ${message}\n`)
+      process.exitCode = 2
+    }
+    let config: NodeConfigFile = {}
+    let seed: Array<{ question: string, outcome?: number }> | undefined
+    try {
+      if (flags.config != null) config = await readConfigFile(flags.config)
+      if (flags.seedFile != null) seed = await readSeedFile(flags.seedFile)
+    } catch (err) {
+      if (!(err instanceof ConfigFileError)) throw err
+      return refuse(err.message)
+    }
     const name = flags.name ?? config.name ?? 'node'
+    const named = NodeNameSchema.safeParse(name)
+    // Peers drop a record whose name is longer: refuse it here rather than be invisible to them.
+    if (!named.success) return refuse(`--name: ${named.error.issues[0]?.message ?? 'invalid'} (got ${name.length} characters)`)
     const logLevel = flags.logLevel ?? process.env.PPAI_LOG ?? 'info'
     const log = createLogger(`ppai:${name}`, logLevel)
     const network = NetworkIdSchema.parse(flags.network ?? config.network ?? DEFAULT_NETWORK)
     const dataDir = flags.dataDir ?? config.dataDir ?? defaultDataDir(name)
     const policy = (flags.policy ?? config.policy ?? 'ppai') as PolicyName
     if (!POLICY_NAMES.includes(policy)) throw new Error(`unknown policy ${policy}; one of ${POLICY_NAMES.join(', ')}`)
+
+    const apiOpts = {
+      host: flags.apiHost ?? config.apiHost,
+      port: toNumber(flags.apiPort, '--api-port') ?? config.apiPort ?? 8470,
+      token: flags.apiToken ?? config.apiToken,
+      origins: flags.apiOrigins ?? config.apiOrigins
+    }
+    try {
+      // Before the node goes on the network: a configuration the API would refuse stops here, in one line.
+      checkApiOptions(apiOpts)
+    } catch (err) {
+      if (!(err instanceof ApiConfigError)) throw err
+      return refuse(err.message)
+    }
 
     let embedder
     try {
@@ -157,22 +187,14 @@ export function registerNodeCommands (program: Command): void {
     const backendOpts = { ...flags, name, backend: (flags.backend as string | undefined) ?? config.backend } as unknown as BackendOptions
     const { backend } = createBackend(backendOpts, log)
 
-    const profilePath = join(dataDir, PROFILE_FILE)
-    let profile: Profile | undefined
-    if (existsSync(profilePath)) {
-      try {
-        profile = decodeProfile(new Uint8Array(await readFile(profilePath)))
-      } catch (err) {
-        log.warn({ err: (err as Error).message, profilePath }, 'saved profile unreadable; starting from the seed or empty')
-      }
-      if (profile != null && profile.embedderId !== embedder.id) {
-        log.warn({ profilePath, saved: profile.embedderId, embedder: embedder.id }, 'saved profile is of another embedding space; starting from the seed or empty')
-        profile = undefined
-      }
-    }
-    const seed = flags.seedFile != null ? await readSeedFile(flags.seedFile) : undefined
+    // What the node learnt before (a crash included): damaged or foreign files are moved aside and named.
+    const store = new NodeStateStore(dataDir, embedder.id, log)
+    const saved = await store.load()
+    if (saved.profile == null && saved.from.length === 0) log.info({ dataDir }, 'no saved profile: starting from the seed or empty')
 
     let ppai: Awaited<ReturnType<typeof createPpaiNode>>
+    // Saves soon after each rating; reads the node only once it exists (the first rating comes after start).
+    const saver = new StateSaver(store, { profile: () => ppai.profile(), peerState: () => ppai.peerState() }, undefined, log)
     try {
       ppai = await createPpaiNode({
         name,
@@ -185,7 +207,9 @@ export function registerNodeCommands (program: Command): void {
         backend,
         policy,
         embedder,
-        profile,
+        profile: saved.profile,
+        peerState: saved.peers,
+        onLearn: () => saver.changed(),
         seed,
         concurrency: toNumber(flags.concurrency, '--concurrency'),
         admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
@@ -203,18 +227,13 @@ export function registerNodeCommands (program: Command): void {
     }
     let api: { url: string, close(): Promise<void> }
     try {
-      api = await startApi(ppai, {
-        host: flags.apiHost ?? config.apiHost,
-        port: toNumber(flags.apiPort, '--api-port') ?? config.apiPort ?? 8470,
-        token: flags.apiToken ?? config.apiToken,
-        dataDir: typeof flags.data === 'string' ? flags.data : undefined,
-        log
-      })
+      api = await startApi(ppai, { ...apiOpts, dataDir: typeof flags.data === 'string' ? flags.data : undefined, log })
     } catch (err) {
       await ppai.stop()
-      throw err
+      if (!(err instanceof ApiConfigError)) throw err
+      return refuse(err.message)
     }
-    const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, embedder: embedder.id, dataDir }
+    const ready = { event: 'ready', name, peerId: ppai.peerId, network, multiaddrs: ppai.multiaddrs(), api: api.url, policy, agent: backend.description, embedder: embedder.id, dataDir, stateSetAside: saved.setAside }
     log.info({ ...ready, name: undefined, nodeName: name }, 'ready')
     process.stdout.write(JSON.stringify(ready) + '\n')
     if (flags.readyFile != null) {
@@ -235,7 +254,7 @@ export function registerNodeCommands (program: Command): void {
       hardStop.unref()
       try {
         await api.close()
-        await writeFile(profilePath, encodeProfile(ppai.profile()), { mode: 0o600 }).catch(err => log.warn({ err: (err as Error).message }, 'could not save the profile'))
+        await saver.flush({ close: true })
         await ppai.stop()
         process.exit(0)
       } catch (err) {

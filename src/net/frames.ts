@@ -85,11 +85,17 @@ export const LoadBeaconSchema = z.object({
   sentAt: z.number().nonnegative()
 }).strict()
 
+/** Longest node name in a profile record: peers drop a record with a longer one. */
+export const MAX_NODE_NAME_CHARS = 64
+
+/** A node's name as `ppai node --name` and the config file take it: what a record can carry. */
+export const NodeNameSchema = z.string().min(1, 'a node name cannot be empty').max(MAX_NODE_NAME_CHARS, `a node name has at most ${MAX_NODE_NAME_CHARS} characters: peers drop the records of a longer one`)
+
 /** The signed body of a profile record (JSON, signed as the exact bytes sent). */
 export const ProfileRecordBodySchema = z.object({
   kind: z.literal('ppai-profile/1'),
   peerId: z.string().min(1).max(128),
-  name: z.string().max(64),
+  name: z.string().max(MAX_NODE_NAME_CHARS),
   network: NetworkIdSchema,
   embedderId: z.string().min(1).max(128),
   version: z.number().int().nonnegative(),
@@ -108,7 +114,7 @@ export const ProfileRecordEnvelopeSchema = z.object({
 
 /** The config file of `ppai node --config FILE`; flags override it. */
 export const NodeConfigFileSchema = z.object({
-  name: z.string().min(1).max(64).optional(),
+  name: NodeNameSchema.optional(),
   network: NetworkIdSchema.optional(),
   dataDir: z.string().optional(),
   host: z.string().optional(),
@@ -118,6 +124,8 @@ export const NodeConfigFileSchema = z.object({
   apiPort: z.number().int().min(0).max(65535).optional(),
   apiHost: z.string().optional(),
   apiToken: z.string().optional(),
+  /** Origins of web pages allowed to call the API (`--api-origins`). */
+  apiOrigins: z.array(z.string().min(1)).optional(),
   policy: z.string().optional(),
   backend: z.string().optional(),
   beaconIntervalMs: z.number().int().positive().optional()

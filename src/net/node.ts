@@ -24,6 +24,7 @@ import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
 import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
+import { AnswerMemos, ownCopy, type AnswerMemoLimits } from './answer-memos.js'
 import { AskError } from './ask-error.js'
 import { BEACON_INTERVAL_MS, BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
 import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
@@ -31,9 +32,10 @@ import { DecisionLog } from './decision-log.js'
 import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
+import type { PeerState } from './node-state.js'
 import { PeerLimiter, limitPerPeer, type PeerLimitReason, type PeerLimits } from './peer-limits.js'
 import { ProfileDirectory } from './profile-directory.js'
-import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, createQuerySessionHandler, type QueryRejectReason, type QueryServerInit } from './query-protocol.js'
+import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, createQuerySessionHandler, encodeRequest, type QueryRejectReason, type QueryServerInit } from './query-protocol.js'
 import { QuerySessions } from './query-sessions.js'
 import { RECORD_REJECT_REASONS, RecordRejectedError, profileRecordKey, signProfileRecord, type RecordRejectReason } from './records.js'
 import { RejectionCounter } from './rejections.js'
@@ -81,6 +83,12 @@ export interface PpaiNodeInit {
   embedder?: Embedder | AsyncEmbedder
   /** The starting profile; else built from `seed`, else empty. */
   profile?: Profile
+  /** What this node observed of its peers before (saved by node-state.ts): restored at start. */
+  peerState?: PeerState
+  /** Called after each rating is learnt (the own profile or the observations changed): node-state.ts saves then. */
+  onLearn?: () => void
+  /** Bounds of the memos of recent answers kept for ratings (answer-memos.ts). */
+  answerMemos?: AnswerMemoLimits
   /** Owner's sample tasks (and how well the agent does on them) to seed the profile when there is no history. */
   seed?: Array<{ question: string, outcome?: number }>
   /** Tasks served at once (default 1, an edge device). */
@@ -149,6 +157,8 @@ export interface PpaiNode extends NodeService {
   multiaddrs(): string[]
   /** Rejected records, frames and beacons by reason. */
   rejections(): RejectionCounts
+  /** What this node observed of its peers' answers, for saving (node-state.ts). */
+  peerState(): PeerState
   /** Signs and publishes the current profile (DHT + gossip) and its bucket provider records. */
   publishProfile(): Promise<void>
   /** Resolves when the bucket provider records in flight have gone out. */
@@ -159,14 +169,6 @@ export interface PpaiNode extends NodeService {
   setPolicy(policy: RoutingPolicy | PolicyName): void
   /** Withdraws what can be withdrawn, stops serving and stops libp2p. */
   stop(): Promise<void>
-}
-
-interface AnswerMemo {
-  /** Embedded when routed; a forced query's question is embedded only if it is rated. */
-  embedding?: Float32Array
-  question: string
-  servedBy: string
-  rated: boolean
 }
 
 interface CandidateInfo {
@@ -183,7 +185,6 @@ export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
   return node
 }
 
-const MAX_ANSWER_MEMOS = 2000
 const DEFAULT_RTT_MS = 20
 /** A record with less life left than this is a withdrawal (a stopping node re-issues its record to expire at once), ms. */
 const WITHDRAWAL_MS = 5000
@@ -207,7 +208,7 @@ class Node implements PpaiNode {
   private readonly frameRejections = new RejectionCounter(QUERY_REJECT_REASONS)
   private readonly beaconRejections = new RejectionCounter(BEACON_REJECT_REASONS)
   private readonly peerLimiter: PeerLimiter
-  private readonly answers = new Map<string, AnswerMemo>()
+  private readonly answers: AnswerMemos
   private readonly down = new Map<string, number>()
   private readonly rtt = new Map<string, number>()
   private readonly peerIdCache = new Map<string, PeerId>()
@@ -248,6 +249,9 @@ class Node implements PpaiNode {
     this.queue = new ServingQueue({ concurrency: init.concurrency ?? NODE_DEFAULTS.concurrency, initialServiceMs: init.initialServiceMs })
     this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs })
     this.policyName = this.decider.policyName
+    this.answers = new AnswerMemos(init.answerMemos)
+    for (const o of init.peerState?.observations ?? []) this.observations.restore(o.peerId, o.profile)
+    for (const r of init.peerState?.ratings ?? []) this.ratings.set(r.peerId, { sum: r.sum, count: r.count })
     const embedder = this.embedder
     // A sync embedder seeds the profile here; an async one in start(), before the node goes on the network.
     this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0 && 'embed' in embedder
@@ -532,6 +536,13 @@ class Node implements PpaiNode {
         this.asked.failed++
         throw new AskError('bad-request', `not a peer id: ${target}`)
       }
+      try {
+        encodeRequest({ id, question }, 1)
+      } catch (err) {
+        // Only the own agent could take it: the asker named a peer, so say so instead of failing the attempt.
+        this.asked.failed++
+        throw new AskError('bad-request', `the question is too large to send to a peer: ${(err as Error).message}; ask model 'local' or 'ppai' instead`)
+      }
       order = [target]
     } else {
       if (embedding == null) throw new AskError('bad-request', `not a routed model: ${model}`)
@@ -553,7 +564,7 @@ class Node implements PpaiNode {
       record = {
         id,
         at: t0,
-        question: question.slice(0, 500),
+        question: ownCopy(question, 500),
         candidates: seen.map(c => ({
           id: c.id,
           success: c.success.mean,
@@ -777,11 +788,7 @@ class Node implements PpaiNode {
   }
 
   private remember (id: string, question: string, embedding: Float32Array | undefined, servedBy: string): void {
-    this.answers.set(id, { embedding, question, servedBy, rated: false })
-    if (this.answers.size > MAX_ANSWER_MEMOS) {
-      const oldest = this.answers.keys().next().value
-      if (oldest != null) this.answers.delete(oldest)
-    }
+    this.answers.add(id, question, embedding, servedBy)
   }
 
   feedback (answerId: string, rating: number): boolean {
@@ -790,15 +797,15 @@ class Node implements PpaiNode {
     const outcome = Math.min(1, Math.max(0, rating))
     memo.rated = true
     const embedder = this.embedder
-    if ('embed' in embedder) memo.embedding ??= embedder.embed(memo.question)
+    if (memo.embedding == null && 'embed' in embedder) this.answers.embedded(answerId, embedder.embed(memo.question ?? ''))
     if (memo.embedding != null) {
       this.learn(memo.servedBy, memo.embedding, outcome)
       return true
     }
     // A forced query is embedded only now; by a model server, so the rating counts once its vector arrives.
-    void (embedder as AsyncEmbedder).embedAsync(memo.question, this.stopController.signal).then(
+    void (embedder as AsyncEmbedder).embedAsync(memo.question ?? '', this.stopController.signal).then(
       embedding => {
-        memo.embedding = embedding
+        this.answers.embedded(answerId, embedding)
         if (!this.stopped) this.learn(memo.servedBy, embedding, outcome)
       },
       err => this.log.warn({ answerId, err: (err as Error).message }, 'feedback not learnt: cannot embed the question')
@@ -817,6 +824,14 @@ class Node implements PpaiNode {
       r.sum += outcome
       r.count++
       this.ratings.set(servedBy, r)
+    }
+    this.init.onLearn?.()
+  }
+
+  peerState (): PeerState {
+    return {
+      observations: this.observations.entries(),
+      ratings: [...this.ratings].map(([peerId, r]) => ({ peerId, sum: r.sum, count: r.count }))
     }
   }
 
