@@ -9,7 +9,7 @@ import type { Logger } from '../log.js'
 import type { AgentBackend } from './backend.js'
 import { backendOptionsSchema, type BackendOptions, type ResolvedBackendOptions } from './backend-options.js'
 import { createInstantBackend } from './instant.js'
-import { createOpenAiBackend } from './openai.js'
+import { createOpenAiBackend, redactUrl } from './openai.js'
 import { recordedTrace, type CorrectnessModel } from './recorded-trace.js'
 import { EDGE_DEVICE, type ServiceTimeParams } from './service-time.js'
 import { createSimulatedBackend } from './simulated.js'
@@ -75,7 +75,7 @@ function build (o: ResolvedBackendOptions, given?: QuestionSet): CreatedBackend 
     if (o.backendUrl == null) throw new BackendConfigError('missing-url', '--backend openai needs --backend-url (e.g. http://127.0.0.1:11434/v1 for Ollama)')
     if (o.backendModel == null) throw new BackendConfigError('missing-model', '--backend openai needs --backend-model (the model name the server knows)')
     const backend = createOpenAiBackend({ baseUrl: o.backendUrl, model: o.backendModel, apiKey: o.backendKey, timeoutMs: o.backendTimeoutMs })
-    return { backend, params: { kind: 'openai', url: o.backendUrl, model: o.backendModel, timeoutMs: o.backendTimeoutMs, apiKey: o.backendKey == null ? 'none' : 'set' } }
+    return { backend, params: { kind: 'openai', url: redactUrl(o.backendUrl), model: o.backendModel, timeoutMs: o.backendTimeoutMs, apiKey: o.backendKey == null ? 'none' : 'set' } }
   }
   const set = given ?? loadQuestionSet(o.data === 'synthetic' ? { synthetic: true } : { dataDir: o.data })
   const service: ServiceTimeParams = {

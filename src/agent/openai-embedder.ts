@@ -40,7 +40,7 @@ export function openAiEmbedderId (model: string, dim: number): string {
  */
 export async function createOpenAiEmbedder (init: OpenAiEmbedderInit): Promise<AsyncEmbedder> {
   const url = new URL('embeddings', baseUrlOf(init.baseUrl)).toString()
-  const headers = jsonHeaders(init.apiKey)
+  const headers = jsonHeaders(init.apiKey, init.baseUrl)
   const timeoutMs = init.timeoutMs ?? 15_000
   const label = `embedder openai:${init.model}`
 

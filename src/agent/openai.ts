@@ -50,7 +50,7 @@ export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
   const base = baseUrlOf(init.baseUrl)
   const url = new URL('chat/completions', base).toString()
   const timeoutMs = init.timeoutMs ?? 60_000
-  const headers = jsonHeaders(init.apiKey)
+  const headers = jsonHeaders(init.apiKey, init.baseUrl)
 
   return {
     description: `openai-compatible ${init.model} at ${base.toString().replace(/\/$/, '')}`,
@@ -98,20 +98,44 @@ export async function postJson (url: string, headers: Record<string, string>, bo
   }
 }
 
-/** The JSON headers of a call to the model server, with the bearer token when there is one. */
-export function jsonHeaders (apiKey?: string): Record<string, string> {
+/**
+ * The JSON headers of a call to the model server, with the bearer token when
+ * there is one, else HTTP Basic from credentials written in `baseUrl`
+ * (`http://user:password@host/v1`: fetch refuses a URL with credentials).
+ */
+export function jsonHeaders (apiKey?: string, baseUrl?: string): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
-  if (apiKey != null && apiKey !== '') headers.authorization = `Bearer ${apiKey}`
+  if (apiKey != null && apiKey !== '') {
+    headers.authorization = `Bearer ${apiKey}`
+    return headers
+  }
+  const url = baseUrl == null ? undefined : URL.parse(baseUrl)
+  if (url != null && (url.username !== '' || url.password !== '')) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+  }
   return headers
 }
 
-/** `baseUrl` as a URL ending in `/`, so relative paths (`chat/completions`, `embeddings`) resolve below it. */
+/**
+ * `baseUrl` as a URL ending in `/`, so relative paths (`chat/completions`,
+ * `embeddings`) resolve below it; without credentials, so that no
+ * description, log line or error message built from it shows them.
+ */
 export function baseUrlOf (baseUrl: string): URL {
+  let url: URL
   try {
-    return new URL(baseUrl.endsWith('/') ? baseUrl : baseUrl + '/')
+    url = new URL(baseUrl.endsWith('/') ? baseUrl : baseUrl + '/')
   } catch (err) {
-    throw new OpenAiBackendError('unreachable', baseUrl, `not a URL: ${baseUrl}`, undefined, { cause: err })
+    throw new OpenAiBackendError('unreachable', redactUrl(baseUrl), `not a URL: ${redactUrl(baseUrl)}`, undefined, { cause: err })
   }
+  url.username = ''
+  url.password = ''
+  return url
+}
+
+/** `http://user:pw@host/v1` → `http://***@host/v1`: a URL fit for logs and public documents. */
+export function redactUrl (url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@')
 }
 
 /** Names what went wrong with a fetch that threw: our timeout, the caller's abort, or no server. */

@@ -1,8 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { AgentAbortedError } from '../../src/agent/backend.js'
-import { createOpenAiBackend, OpenAiBackendError } from '../../src/agent/openai.js'
+import { createBackend, type BackendOptions } from '../../src/agent/index.js'
+import { createOpenAiBackend, OpenAiBackendError, redactUrl } from '../../src/agent/openai.js'
+import { startApiNetwork } from '../api/support/network.js'
 
 /** A real HTTP server on 127.0.0.1 whose behaviour each test picks by path. */
 let server: Server
@@ -133,5 +137,34 @@ describe('OpenAI-compatible backend', () => {
     expect(err.status).toBeUndefined()
     expect(err.message).toContain(`http://127.0.0.1:${port}/v1/chat/completions`)
     expect(err.message).toContain('ECONNREFUSED')
+  })
+
+  it('takes credentials written in the backend URL as HTTP Basic and shows them nowhere: description, errors, log, status, agent card', async () => {
+    const secret = 'pw-n0t-for-3yes'
+    const withCredentials = (path: string): string => base.replace('http://', `http://alice:${secret}@`) + path
+    const backend = createOpenAiBackend({ baseUrl: withCredentials('/ok/v1'), model: 'm' })
+    const answer = await backend.answer({ id: 'q', question: 'behind basic auth' })
+    expect(answer.text).toBe('echo: behind basic auth')
+    expect(received.at(-1)?.auth).toBe(`Basic ${Buffer.from(`alice:${secret}`).toString('base64')}`)
+    expect(backend.description).toBe(`openai-compatible m at ${base}/ok/v1`)
+    const err = await failureOf(createOpenAiBackend({ baseUrl: withCredentials('/status500/v1'), model: 'm' }).answer({ id: 'q', question: 'hi' }))
+    expect(`${err.message} ${err.url}`).not.toContain(secret)
+    expect(redactUrl(withCredentials('/v1'))).toBe(`${base.replace('http://', 'http://***@')}/v1`)
+
+    let logged = ''
+    const log = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _enc, done) { logged += chunk.toString(); done() } }))
+    const created = createBackend({ name: 'n', backend: 'openai', backendUrl: withCredentials('/ok/v1'), backendModel: 'm' } as unknown as BackendOptions, log)
+    expect(logged).toContain('agent backend ready')
+    expect(logged).not.toContain(secret)
+
+    const net = await startApiNetwork({ nodes: 1, backends: [created.backend] })
+    try {
+      const status = await (await fetch(`${net.apis[0].url}/api/status`)).text()
+      const card = await (await fetch(`${net.apis[0].url}/.well-known/agent-card.json`)).text()
+      expect(status).toContain(`${base}/ok/v1`)
+      for (const text of [status, card]) expect(text).not.toContain(secret)
+    } finally {
+      await net.close()
+    }
   })
 })

@@ -86,6 +86,20 @@ describe('OpenAI-compatible chat completions', () => {
     const ppai = (completion as unknown as { ppai: { servedBy: string } }).ppai
     expect(ppai.servedBy).toBe(target)
   })
+
+  it('answers a question too large for a peer, sent to peer:<id>, with a 400 that says so (and routes it to the own agent under ppai)', async () => {
+    const target = net.services[1].peerId
+    const question = `Summarise this text: ${'a long document about the history of physics. '.repeat(4500)}`
+    expect(question.length).toBeGreaterThan(200_000)
+    const before = net.services[1].status().served.remote
+    const err = await client.chat.completions.create({ model: `peer:${target}`, messages: [{ role: 'user', content: question }] }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('invalid_body')
+    expect((err as Error).message).toMatch(/too large to send to a peer/)
+    expect(net.services[1].status().served.remote).toBe(before)
+    const routed = await client.chat.completions.create({ model: 'ppai', messages: [{ role: 'user', content: question }] })
+    expect((routed as unknown as { ppai: { servedBy: string } }).ppai.servedBy).toBe('local')
+  })
 })
 
 describe('a node alone', () => {

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { startApi } from '../../src/api/server.js'
@@ -86,6 +87,35 @@ describe('ppai node files', () => {
       expect(await readSeedFile(seed)).toHaveLength(2)
       await writeFile(seed, JSON.stringify([{ question: 'q1', outcome: 7 }]))
       await expect(readSeedFile(seed)).rejects.toMatchObject({ reason: 'invalid' })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('ppai node refuses a configuration it cannot serve, in one line', () => {
+  /** Runs the built CLI; a refusal comes before the node goes on the network, so within seconds. */
+  const node = (args: string[], dataDir: string): { status: number | null, stderr: string } => {
+    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'node', '--data-dir', dataDir, '--port', '0', '--api-port', '0', '--no-mdns', '--backend', 'instant', '--log-level', 'silent', ...args], { encoding: 'utf8', timeout: 30_000 })
+    return { status: r.status, stderr: r.stderr }
+  }
+
+  it('an API on 0.0.0.0 without a token, a name peers would drop, a malformed allowed origin', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ppai-refuse-'))
+    try {
+      const cases: Array<{ args: string[], message: RegExp }> = [
+        { args: ['--api-host', '0.0.0.0'], message: /^ppai node: refusing to serve the API on 0\.0\.0\.0 without a token: set --api-token/ },
+        { args: ['--name', 'n'.repeat(65)], message: /^ppai node: --name: a node name has at most 64 characters: peers drop the records of a longer one \(got 65 characters\)/ },
+        { args: ['--api-origins', 'http://localhost:3000/app'], message: /^ppai node: --api-origins: an origin has no path.*did you mean http:\/\/localhost:3000\?/ }
+      ]
+      for (const c of cases) {
+        const r = node(c.args, join(dir, 'data'))
+        expect(r.status, c.args.join(' ')).toBe(2)
+        expect(r.stderr).toMatch(c.message)
+        // One line, no stack trace.
+        expect(r.stderr.trim().split('\n')).toHaveLength(1)
+        expect(r.stderr).not.toMatch(/\n\s+at /)
+      }
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

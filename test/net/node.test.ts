@@ -202,8 +202,10 @@ describe('PPAI nodes on 127.0.0.1', () => {
   it('keeps a question too long for one frame on its own agent', async () => {
     const long = 'Explain the orbit of the Moon in detail. '.repeat(500)
     const res = await asker.ask(long, { model: `peer:${astro.peerId}` }).catch(e => e)
-    expect((res as AskError).code).toBe('peer-failed')
-    expect((res as AskError).attempts[0].error).toMatch(/does not fit in one frame/)
+    // Refused before any attempt, as the asker's mistake (the API answers 400): no peer could take it.
+    expect((res as AskError).code).toBe('bad-request')
+    expect((res as AskError).message).toMatch(/too large to send to a peer: the question does not fit in one frame/)
+    expect((res as AskError).attempts).toEqual([])
     const routed = await asker.ask(long, { deadlineMs: 10_000 })
     expect(routed.servedBy).toBe('local')
   })
