@@ -4,6 +4,7 @@
  */
 import type { AgentCard } from '@a2a-js/sdk'
 import type { NodeService } from '../net/service.js'
+import { a2aInterfaces } from './a2a.js'
 import { deriveSkills, type SkillReferences } from './skills.js'
 
 export interface AgentCardOptions {
@@ -14,15 +15,14 @@ export interface AgentCardOptions {
   references?: SkillReferences
 }
 
-/** The card as the A2A SDK types it; served with `JSON.stringify`, as the SDK's own handler does. */
+/** The card as the A2A SDK types it; served in the SDK's JSON form (`agentCardJson`). */
 export function buildAgentCard (service: NodeService, opts: AgentCardOptions): AgentCard {
   const status = service.status()
   const bearerScheme = { bearer: { scheme: { $case: 'httpAuthSecurityScheme' as const, value: { description: 'The node\'s API token', scheme: 'Bearer', bearerFormat: 'opaque' } } } }
   return {
     name: service.name,
-    description: `PPAI node ${service.peerId} on network '${status.network}': a personal agent (${status.agent}) that answers a question itself or delegates it to a peer with more expertise and spare capacity. Ask through the OpenAI-compatible chat completions endpoint; model 'ppai' routes, 'local' forces this agent.`,
-    // A2A's protocol binding is an open string: this node speaks OpenAI chat completions, not A2A JSON-RPC.
-    supportedInterfaces: [{ url: `${opts.baseUrl}/v1/chat/completions`, protocolBinding: 'OPENAI-CHAT-COMPLETIONS', tenant: '', protocolVersion: '1.0' }],
+    description: `PPAI node ${service.peerId} on network '${status.network}': a personal agent (${status.agent}) that answers a question itself or delegates it to a peer with more expertise and spare capacity. Ask over A2A JSON-RPC or the OpenAI-compatible ${opts.baseUrl}/v1/chat/completions; model 'ppai' (the default) routes, 'local' forces this agent (A2A: message metadata.model).`,
+    supportedInterfaces: a2aInterfaces(opts.baseUrl),
     provider: undefined,
     version: '0.1.0',
     documentationUrl: `${opts.baseUrl}/`,

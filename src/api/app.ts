@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception'
 import { ZodError } from 'zod'
 import type { Logger } from '../log.js'
 import type { NodeService } from '../net/service.js'
+import { a2aRoutes, agentCardJson } from './a2a.js'
 import { buildAgentCard } from './agent-card.js'
 import { requireBearer } from './auth.js'
 import { limitBody } from './body-limit.js'
@@ -82,11 +83,11 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
   }))
 
   // Public: the dashboard shell holds no data, and the card is how others discover the node (it declares the auth scheme).
-  app.get('/.well-known/agent-card.json', c => c.json(buildAgentCard(service, {
+  app.get('/.well-known/agent-card.json', c => c.json(agentCardJson(buildAgentCard(service, {
     baseUrl: guard.baseUrl(c),
     bearer: opts.token != null,
     references: opts.skillReferences?.()
-  })))
+  }))))
   app.get('/:file{(index\\.html|style\\.css|app\\.js)?}', async c => {
     const asset = await dashboardAsset(c.req.path)
     if (asset == null) throw new ApiError('not_found', `no dashboard file ${c.req.path}`)
@@ -95,9 +96,14 @@ export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): A
 
   app.use('/v1/*', requireBearer(opts.token))
   app.use('/api/*', requireBearer(opts.token))
+  app.use('/a2a/*', requireBearer(opts.token))
   app.use('*', guard.jsonOnly())
-  app.route('/v1', openAiRoutes(service, { requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS }))
+  const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  app.route('/v1', openAiRoutes(service, { requestTimeoutMs }))
   app.route('/api', nodeRoutes(service, { rejections, feeds }))
+  // The request handler only reads the card's interfaces (versions) and capabilities; skills are read per served card.
+  const protocolCard = buildAgentCard(service, { baseUrl: '', bearer: opts.token != null })
+  app.route('/', a2aRoutes(service, { card: protocolCard, requestTimeoutMs, bearer: opts.token != null }))
 
   return { app, feeds, rejections, bodyLimitBytes: limit, refuseBody }
 }

@@ -66,7 +66,7 @@ export function lastUserText (messages: ChatMessage[]): string {
 }
 
 /** Asks the node under a deadline; a failure or a timeout becomes a 5xx, never a hang. */
-async function askWithDeadline (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal): Promise<AskResult> {
+export async function askWithDeadline (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal): Promise<AskResult> {
   const deadline = new AbortController()
   const signal = AbortSignal.any([deadline.signal, clientGone])
   let timer: NodeJS.Timeout | undefined

@@ -19,7 +19,7 @@ describe('A2A agent card', () => {
     expect(card.name).toBe(net.services[0].name)
     expect(card.description.length).toBeGreaterThan(20)
     expect(card.version).toMatch(/^\d+\.\d+\.\d+$/)
-    expect(card.supportedInterfaces[0].url).toBe(`${net.apis[0].url}/v1/chat/completions`)
+    expect(card.supportedInterfaces[0]).toMatchObject({ url: `${net.apis[0].url}/a2a/jsonrpc`, protocolBinding: 'JSONRPC' })
     expect(card.capabilities?.streaming).toBe(true)
     expect(card.defaultInputModes).toContain('text/plain')
     expect(card.defaultOutputModes).toContain('text/plain')
