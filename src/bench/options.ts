@@ -46,7 +46,7 @@ export const benchOptionsSchema = z.object({
   progress: z.boolean().optional(),
   latencyWeight: z.coerce.number({ message: '--latency-weight must be a number' }).min(0, { message: '--latency-weight must be >= 0' }).max(10, { message: '--latency-weight must be <= 10' }).optional(),
   kernelNear: z.coerce.number({ message: '--kernel-near must be a number' }).min(-1, { message: '--kernel-near must be in [-1, 1]' }).max(1, { message: '--kernel-near must be in [-1, 1]' }).optional(),
-  embedder: z.enum(['lsa', 'hash'], { message: '--embedder must be lsa or hash' }).optional(),
+  embedder: z.enum(['topics', 'lsa', 'hash'], { message: '--embedder must be topics, lsa or hash' }).optional(),
   kernelTemperature: z.coerce.number({ message: '--kernel-temperature must be a number' }).gt(0, { message: '--kernel-temperature must be > 0' }).optional()
 })
 

@@ -36,8 +36,13 @@ export interface AgentParams {
   interests: 'domains' | 'subjects'
   /** Subjects each owner cares about in the `subjects` world (personalised agents' strong subjects, and every owner's interests). */
   subjectsPerOwner: number
-  /** The embedding space: `lsa`, fitted on the run's training split (question and options); `hash`, the model-free hashed n-grams. */
-  embedder: 'lsa' | 'hash'
+  /**
+   * The embedding space, fitted on the run's training split (question and
+   * options): `topics`, one dimension per subject, its TF-IDF centroid (the
+   * split's subject labels say which question is which); `lsa`, an SVD of
+   * the split without labels; `hash`, the model-free hashed n-grams.
+   */
+  embedder: 'topics' | 'lsa' | 'hash'
   /** Dimensions of the `lsa` space. */
   embedderDim: number
   /** How profiles are built and learn; empty = the core's defaults (as on the node). For experiments only. */
@@ -86,7 +91,8 @@ const BASE_SIM: SimParams = {
   latencyWeight: DEFAULT_LATENCY_WEIGHT,
   rateMeterTauMs: 30_000,
   ownerWaitBoundMs: null,
-  maxRemoteQueued: 4,
+  maxRemoteQueued: null,
+  expertAdmission: true,
   drainLimitMs: 3_600_000,
   learnDuringRun: true,
   kernel: {}
@@ -97,7 +103,7 @@ const BASE_AGENTS: AgentParams = {
   kind: 'personalised',
   interests: 'domains',
   subjectsPerOwner: 3,
-  embedder: 'lsa',
+  embedder: 'topics',
   embedderDim: 128,
   profile: {},
   ...SMALL_MODEL_DEFAULTS,
@@ -214,10 +220,14 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   const { train, test } = splitBySubject(sound, p.agents.trainFraction, rng)
   if (test.length === 0 || train.length === 0) throw new RangeError('the split left no training or no test questions')
   // The space is fitted on the training split only: never on a question the run asks.
-  const embedderSource = p.agents.embedder === 'lsa'
-    ? `LSA fitted on the run's training split (${train.length} questions with their options; seed ${seed})`
-    : 'model-free hashed n-grams (nothing fitted)'
-  const space = p.agents.embedder === 'lsa' ? fitLsaSpace(train.map(formatQuestion), { dim: p.agents.embedderDim, seed, source: embedderSource }) : undefined
+  const embedderSource = p.agents.embedder === 'topics'
+    ? `topic space fitted on the run's training split (${train.length} questions with their options and subject labels; one dimension per subject)`
+    : p.agents.embedder === 'lsa'
+      ? `LSA fitted on the run's training split (${train.length} questions with their options; seed ${seed})`
+      : 'model-free hashed n-grams (nothing fitted)'
+  const space = p.agents.embedder === 'hash'
+    ? undefined
+    : fitLsaSpace(train.map(formatQuestion), { dim: p.agents.embedderDim, seed, source: embedderSource, labels: p.agents.embedder === 'topics' ? train.map(q => q.subject) : undefined })
   const embedder = space !== undefined ? createLsaEmbedder(space) : createHashEmbedder()
   const cache = new Map<string, Float32Array>()
   const embed = (q: Question): Float32Array => {

@@ -87,10 +87,11 @@ function meanStats (ps: readonly Prototype[]): { total: number, sq: number } {
  * Ridge prior of a calibration σ(a + b·x): intercept at the logit of `mean`
  * with `precision`, slope `slope` with `slopePrecision`. The centre is the
  * pooled fit of every agent's seed outcomes on the feature in the `paper`
- * world's training split (seed 1; test/core/calibration.test.ts re-fits it):
+ * world's topic space, on its training split (seed 1;
+ * test/core/expertise-prior.test.ts re-fits it):
  * a node starts from the population's mapping and moves with its own evidence.
  */
-export const CALIBRATION_PRIOR = { mean: 0.795, slope: 0.078, precision: 20, slopePrecision: 1000 }
+export const CALIBRATION_PRIOR = { mean: 0.715, slope: 0.075, precision: 20, slopePrecision: 1000 }
 
 /**
  * The expertise feature of a query from its cosines `sims` with the

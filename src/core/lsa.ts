@@ -48,6 +48,13 @@ export interface LsaFitOptions {
   source?: string
   /** Prototypes of the corpus's density (default 64). */
   referencePrototypes?: number
+  /**
+   * The topic label of each text (e.g. its subject). With them the space is
+   * supervised: its directions are the topics' TF-IDF centroids (one
+   * dimension per topic, no SVD), so a query's coordinates are its cosines
+   * with every topic of the corpus.
+   */
+  labels?: readonly string[]
 }
 
 const SEED_WORD = 0x3c6ef372
@@ -119,6 +126,26 @@ export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {})
   const mean = new Float64Array(m)
   for (const d of docs) for (let i = 0; i < d.rows.length; i++) mean[d.rows[i]] += d.weights[i] / n
 
+  /** The space of `basis` (m × d): its offset (the corpus mean's coordinates) and the corpus's density. */
+  const finish = (basis: Float32Array, d: number): LsaSpace => {
+    const offset = new Float32Array(d)
+    for (let k = 0; k < d; k++) {
+      let s = 0
+      for (let r = 0; r < m; r++) s += mean[r] * basis[r * d + k]
+      offset[k] = s
+    }
+    const space: LsaSpace = { dim: d, words, idf, basis, offset, source: opts.source ?? `${n} documents`, reference: [] }
+    // The corpus's density, from the documents folded in as queries are.
+    const fold = foldWith(space)
+    const reference = buildProfile('reference', d, texts.map(t => ({ embedding: fold(t) })), { maxPrototypes: opts.referencePrototypes ?? 64 })
+    space.reference = reference.prototypes.map(p => ({ centroid: p.centroid, count: p.count, alpha: 1, beta: 1 }))
+    return space
+  }
+  if (opts.labels !== undefined) {
+    if (opts.labels.length !== n) throw new RangeError(`a topic space needs one label per document; got ${opts.labels.length} for ${n}`)
+    const { basis, topics } = topicBasis(docs, opts.labels, m)
+    return finish(basis, topics)
+  }
   const l = Math.min(dim + 10, Math.min(m, n))
   const rng = seededRng(`lsa|${opts.seed ?? 1}`)
   // Z (m × l): the test matrix, then Xcᵀ Q after each power iteration.
@@ -155,18 +182,30 @@ export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {})
       basis[r * dim + k] = s * scale[k]
     }
   }
-  const offset = new Float32Array(dim)
-  for (let k = 0; k < dim; k++) {
-    let s = 0
-    for (let r = 0; r < m; r++) s += mean[r] * basis[r * dim + k]
-    offset[k] = s
+  return finish(basis, dim)
+}
+
+/**
+ * The basis of a topic space: per topic (label, in sorted order) the unit
+ * centroid of its documents' TF-IDF vectors, as the columns of an m × topics matrix.
+ */
+function topicBasis (docs: readonly SparseDoc[], labels: readonly string[], m: number): { basis: Float32Array, topics: number } {
+  const names = [...new Set(labels)].sort()
+  const column = new Map(names.map((l, k) => [l, k]))
+  const t = names.length
+  const sums = new Float64Array(m * t)
+  docs.forEach((d, i) => {
+    const k = column.get(labels[i]) as number
+    for (let j = 0; j < d.rows.length; j++) sums[d.rows[j] * t + k] += d.weights[j]
+  })
+  const basis = new Float32Array(m * t)
+  for (let k = 0; k < t; k++) {
+    let sq = 0
+    for (let r = 0; r < m; r++) sq += sums[r * t + k] * sums[r * t + k]
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0
+    for (let r = 0; r < m; r++) basis[r * t + k] = sums[r * t + k] * inv
   }
-  const space: LsaSpace = { dim, words, idf, basis, offset, source: opts.source ?? `${n} documents`, reference: [] }
-  // The corpus's density, from the documents folded in as queries are.
-  const fold = foldWith(space)
-  const reference = buildProfile('reference', dim, texts.map(t => ({ embedding: fold(t) })), { maxPrototypes: opts.referencePrototypes ?? 64 })
-  space.reference = reference.prototypes.map(p => ({ centroid: p.centroid, count: p.count, alpha: 1, beta: 1 }))
-  return space
+  return { basis, topics: t }
 }
 
 type SparseDoc = { rows: number[], weights: number[] }

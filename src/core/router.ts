@@ -8,18 +8,22 @@
  * beliefs (`LoadBeliefs`). Crowd: the rivals the beacons' arrival rates imply.
  */
 import type { LoadBeliefs } from './beliefs.js'
+import { referenceOf } from './expertise.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
 
 /**
  * λ, utility lost per second of expected latency, of a node and of the
- * simulator unless configured: 10 s of waiting cost as much as 0.1 of
+ * simulator unless configured: 50 s of waiting cost as much as 0.1 of
  * success probability, about what an expert adds over a small model on its
- * topic, so a busy expert is still worth a queue of seconds but not of
- * minutes. (0.05 before profiles could tell experts apart: then every
- * delegation was a gamble and waiting for one cost more.)
+ * topic. Since serving agents lend themselves only where they are good
+ * (core `EXPERT_ADMISSION`), a delegation rarely waits behind a queue it
+ * gains nothing from, and a patient λ buys accuracy at a mean latency well
+ * under greedy's (`ppai bench --scenario paper`, seed 1: 0.01 gives +1.9
+ * points over local-only at 0.49 × greedy's mean latency, 0.002 +2.9 at
+ * 0.64 ×). (0.05 before profiles could tell experts apart.)
  */
-export const DEFAULT_LATENCY_WEIGHT = 0.01
+export const DEFAULT_LATENCY_WEIGHT = 0.002
 
 /** Why a router input was rejected: countable. */
 export type RouterInputReason = 'embedding-space'
@@ -120,6 +124,18 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
 /** The scoring of the own agent: `scoring` with the pooled background (see {@link buildDecisionContext}). */
 function ownScoring (scoring?: CandidateScoringOptions): CandidateScoringOptions {
   return { ...scoring, background: 'pooled' }
+}
+
+/**
+ * The own agent's predicted success on a query, as a decision scores it:
+ * what the serving side's expert admission asks of its own profile. Undefined
+ * when the profile's space has no corpus reference or the profile no
+ * calibration (a hashed or `openai:` space): its Beta mixture does not say
+ * where the agent is good firmly enough to refuse on, and the plain terms hold.
+ */
+export function ownPredictedSuccess (profile: Profile, embedding: Float32Array, scoring?: CandidateScoringOptions): number | undefined {
+  if (profile.calibration === undefined || profile.prototypes.length === 0 || referenceOf(profile.embedderId) === undefined) return undefined
+  return predictSuccess(profile, embedding, ownScoring(scoring)).mean
 }
 
 /** Answers a profile summarises (its prototypes' Beta evidence, the uniform prior removed). */

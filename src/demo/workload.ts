@@ -166,8 +166,8 @@ export function planWorkload (set: QuestionSet, params: DemoWorkloadParams): Dem
  * writes it to `rootDir/space.lsa`, for `ppai node --embedder lsa:<file>`.
  */
 export function writeSpaceFile (rootDir: string, workload: DemoWorkload): string {
-  const source = `LSA fitted on the demo's training split (${workload.train.length} questions with their options; seed ${workload.params.seed})`
-  const space = fitLsaSpace(workload.train.map(formatQuestion), { seed: workload.params.seed, source })
+  const source = `topic space fitted on the demo's training split (${workload.train.length} questions with their options and subject labels; one dimension per subject)`
+  const space = fitLsaSpace(workload.train.map(formatQuestion), { seed: workload.params.seed, source, labels: workload.train.map(q => q.subject) })
   const file = join(rootDir, 'space.lsa')
   writeFileSync(file, encodeLsaSpace(space))
   return file

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander'
 import { addBackendOptions, createBackend, type BackendOptions } from '../agent/index.js'
 import { OpenAiBackendError } from '../agent/openai.js'
 import { ApiConfigError, checkApiOptions, startApi } from '../api/server.js'
+import { EXPERT_ADMISSION } from '../core/admission.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { createLogger } from '../log.js'
@@ -80,6 +81,7 @@ interface NodeFlags extends Record<string, unknown> {
   latencyWeight?: string
   seedFile?: string
   maxRemoteQueued?: string
+  expertAdmission: boolean
   sessionsPerPeer?: string
   ownerWaitBoundMs?: string
   embedder: string
@@ -115,9 +117,10 @@ export function registerNodeCommands (program: Command): void {
     .addOption(new Option('--policy <name>', 'routing policy').choices([...POLICY_NAMES]))
     .option('--beacon-interval-ms <ms>', 'period of load beacons (default 2000)')
     .option('--concurrency <n>', 'queries served at once (default 1)')
-    .option('--max-remote-queued <n>', 'remote queries queued at once before refusing (default 4)')
+    .option('--max-remote-queued <n>', `remote queries queued at once before refusing (default 4; ${EXPERT_ADMISSION.maxRemoteQueued} for a query this agent is expert for)`)
+    .option('--no-expert-admission', `lend the agent to peers on any question; by default, in a space with a corpus reference (lsa:<file>), a peer's question is refused when the own profile predicts success below ${EXPERT_ADMISSION.minSuccess}, and one above is admitted on looser terms`)
     .option('--sessions-per-peer <n>', 'query session streams kept open per peer for delegated queries (default 4; 0 = a new stream per query)')
-    .option('--owner-wait-bound-ms <ms>', 'longest predicted wait the owner accepts before remote queries are refused (default 2 x service time)')
+    .option('--owner-wait-bound-ms <ms>', `longest predicted wait the owner accepts before remote queries are refused (default 2 x service time; ${EXPERT_ADMISSION.ownerWaitServices} x for a query this agent is expert for)`)
     .option('--latency-weight <λ>', `utility lost per second of expected latency (default ${DEFAULT_LATENCY_WEIGHT})`)
     .option('--embedder <spec>', `embedding space, the same on every node of a network: ${EMBEDDER_SPECS}. ` +
       'hash: feature hashing, no model; lsa:<file>: a fitted LSA space read from <file>; ' +
@@ -213,6 +216,7 @@ export function registerNodeCommands (program: Command): void {
         seed,
         concurrency: toNumber(flags.concurrency, '--concurrency'),
         admission: { maxRemoteQueued: toNumber(flags.maxRemoteQueued, '--max-remote-queued'), ownerWaitBoundMs: toNumber(flags.ownerWaitBoundMs, '--owner-wait-bound-ms') },
+        expertAdmission: flags.expertAdmission,
         beaconIntervalMs: toNumber(flags.beaconIntervalMs, '--beacon-interval-ms') ?? config.beaconIntervalMs,
         latencyWeight: toNumber(flags.latencyWeight, '--latency-weight'),
         sessionsPerPeer: toNumber(flags.sessionsPerPeer, '--sessions-per-peer'),

@@ -20,7 +20,7 @@ import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/p
 import { BucketCode } from '../core/bucket-code.js'
 import { CandidateIndex } from '../core/retrieval.js'
 import { gaussian, seededRng, shuffled } from '../core/rng.js'
-import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
+import { DEFAULT_LATENCY_WEIGHT, ownPredictedSuccess } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
 import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
@@ -96,6 +96,8 @@ export interface PpaiNodeInit {
   /** Service time assumed before the first answer, ms (default 1000). */
   initialServiceMs?: number
   admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number }
+  /** Lend the agent to peers only where its own profile says it is good (core `EXPERT_ADMISSION`; needs a space with a corpus reference). Default true. */
+  expertAdmission?: boolean
   beaconIntervalMs?: number
   /** Lifetime of profile and provider records, ms (default 10 min); republished at half of it. */
   recordTtlMs?: number
@@ -327,6 +329,7 @@ class Node implements PpaiNode {
       backend: this.init.backend,
       rejections: this.frameRejections,
       admission: this.init.admission,
+      ownSuccess: this.init.expertAdmission === false ? undefined : async question => await this.ownSuccessOn(question),
       log: this.log,
       onServed: evt => {
         if (evt.status === 'ok') this.served.remote++
@@ -773,6 +776,16 @@ class Node implements PpaiNode {
   private logDecision (record: DecisionRecord): void {
     this.decisionLog.add(record)
     this.events.dispatchEvent(new CustomEvent('decision', { detail: record }))
+  }
+
+  /** The own agent's predicted success on a question a peer sends (expert admission); undefined when it cannot be embedded or scored so. */
+  private async ownSuccessOn (question: string): Promise<number | undefined> {
+    try {
+      const embedding = 'embed' in this.embedder ? this.embedder.embed(question) : await this.embedder.embedAsync(question, AbortSignal.timeout(5000))
+      return ownPredictedSuccess(this.ownProfile, embedding)
+    } catch {
+      return undefined
+    }
   }
 
   /** The query's vector; an async embedder's failure fails the query with its message (the node stays up). */

@@ -69,6 +69,12 @@ export interface QueryServerInit {
   rejections: RejectionCounter<QueryRejectReason>
   /** Owner's bound on predicted wait, ms, and caps on remote queries queued, in all and per peer (see core/admission). */
   admission?: { ownerWaitBoundMs?: number, maxRemoteQueued?: number, maxPerPeerQueued?: number }
+  /**
+   * The serving agent's own predicted success on a question (core
+   * `ownPredictedSuccess`): with it, admission lends the agent only where it
+   * is good (core `EXPERT_ADMISSION`); undefined, the plain terms.
+   */
+  ownSuccess?: (question: string) => Promise<number | undefined>
   onServed?: (evt: ServedEvent) => void
   log?: Logger
 }
@@ -197,12 +203,14 @@ function frameRejected (init: QueryServerInit, from: string, err: unknown): Quer
  */
 async function serveRequest (init: QueryServerInit, stream: Stream, from: string, request: QueryRequest): Promise<QueryResponse | undefined> {
   const queue = init.queue
+  const ownSuccess = await init.ownSuccess?.(request.question)
   const verdict = admitRemote({
     backlog: queue.backlog,
     remoteQueued: queue.remoteQueued,
     serviceMs: queue.serviceMs,
     ownerArrivalPerSec: queue.arrivalPerSec('owner'),
-    fromPeerQueued: queue.remoteQueuedBy(from)
+    fromPeerQueued: queue.remoteQueuedBy(from),
+    ownSuccess
   }, init.admission)
   if (!verdict.admit) {
     init.onServed?.({ from, id: request.id, status: 'busy' })

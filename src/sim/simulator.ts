@@ -23,7 +23,7 @@ import type { Question } from '../data/questions.js'
 import { OutcomeLog, summarise, type PolicyResult } from '../results/metrics.js'
 import { sessionLengthMs, startsOnline, type ChurnParams } from './churn.js'
 import { Decider, type DecisionInput } from '../core/decider.js'
-import type { CandidateInput } from '../core/router.js'
+import { ownPredictedSuccess, type CandidateInput } from '../core/router.js'
 import { deviceSpeed, meanServiceTimeMs, outputTokens, serviceTimeMs, type DeviceParams } from './device.js'
 import { DeviceQueue, type QueuedJob } from './device-queue.js'
 import { EventQueue } from './event-queue.js'
@@ -92,8 +92,10 @@ export interface SimParams {
   rateMeterTauMs: number
   /** Owner-first admission: the owner's predicted wait bound, ms; null = the core's default (as on the node). */
   ownerWaitBoundMs: number | null
-  /** Owner-first admission: remote requests queued at most. */
-  maxRemoteQueued: number
+  /** Owner-first admission: remote requests queued at most; null = the core's default (as on the node). */
+  maxRemoteQueued: number | null
+  /** Owner-first admission knows where the serving agent is good (core `EXPERT_ADMISSION`, as on the node); false = the plain terms. */
+  expertAdmission: boolean
   /** After the last arrival, queries still unanswered this much later count as lost, ms. */
   drainLimitMs: number
   /**
@@ -375,6 +377,11 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
     startService(i, now)
   }
 
+  /** The serving agent's own predicted success on a query, from the profile its node holds (as a node scores its owner's queries). */
+  function ownSuccessOf (a: AgentState, q: QueryState): number | undefined {
+    return ownPredictedSuccess(a.ownProfile, q.embedding, params.kernel)
+  }
+
   function finish (q: QueryState, servedBy: number, now: number): void {
     if (q.done) return
     q.done = true
@@ -528,8 +535,9 @@ export function simulate (world: SimWorld, params: SimParams, policy: PolicyName
       backlog: target.device.backlog,
       remoteQueued: target.device.remoteQueued,
       serviceMs: target.measuredServiceMs,
-      ownerArrivalPerSec: target.ownerMeter.ratePerSec(now)
-    }, { ownerWaitBoundMs: params.ownerWaitBoundMs ?? undefined, maxRemoteQueued: params.maxRemoteQueued })
+      ownerArrivalPerSec: target.ownerMeter.ratePerSec(now),
+      ownSuccess: params.expertAdmission ? ownSuccessOf(target, q) : undefined
+    }, { ownerWaitBoundMs: params.ownerWaitBoundMs ?? undefined, maxRemoteQueued: params.maxRemoteQueued ?? undefined })
     if (!verdict.admit) {
       q.messages++
       queue.push(now + rtt(q.user, j) / 2, { kind: 'refused', q, token, agent: j, backlog: target.device.backlog })

@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest'
-import { admitRemote, ownerFirstInsertIndex, type QueueOrigin } from '../../src/core/admission.js'
+import { admitRemote, EXPERT_ADMISSION, ownerFirstInsertIndex, type QueueOrigin } from '../../src/core/admission.js'
 
 describe('admitRemote', () => {
+  it('lends the agent only where it is good: a query below the expert bar is refused even when idle', () => {
+    const idle = { backlog: 0, remoteQueued: 0, serviceMs: 1000, ownerArrivalPerSec: 0.1 }
+    const weak = admitRemote({ ...idle, ownSuccess: EXPERT_ADMISSION.minSuccess - 0.01 })
+    expect(weak.admit).toBe(false)
+    expect(weak.reason).toBe('not-expert')
+    expect(admitRemote({ ...idle, ownSuccess: EXPERT_ADMISSION.minSuccess }).admit).toBe(true)
+  })
+
+  it('admits an expert\'s query on looser terms: a longer owner wait and more remote slots than the plain ones', () => {
+    // Owner backlog 3: a predicted owner wait of 4 services, over the plain bound of 2, under the expert's 6.
+    const busy = { backlog: 3, remoteQueued: 0, serviceMs: 1000, ownerArrivalPerSec: 0 }
+    expect(admitRemote(busy).reason).toBe('owner-wait-bound')
+    expect(admitRemote({ ...busy, ownSuccess: 0.9 }).admit).toBe(true)
+    const slots = { backlog: 5, remoteQueued: 5, serviceMs: 1000, ownerArrivalPerSec: 0 }
+    expect(admitRemote(slots).reason).toBe('remote-queue-full')
+    expect(admitRemote({ ...slots, ownSuccess: 0.9 }).admit).toBe(true)
+    expect(admitRemote({ ...slots, backlog: EXPERT_ADMISSION.maxRemoteQueued, remoteQueued: EXPERT_ADMISSION.maxRemoteQueued, ownSuccess: 0.9 }).reason).toBe('remote-queue-full')
+    // The owner's explicit terms still win.
+    expect(admitRemote({ ...busy, ownSuccess: 0.9 }, { ownerWaitBoundMs: 2000 }).reason).toBe('owner-wait-bound')
+  })
+
   it('admits a remote query into an idle agent', () => {
     const verdict = admitRemote({ backlog: 0, remoteQueued: 0, serviceMs: 1000, ownerArrivalPerSec: 0.1 })
     expect(verdict.admit).toBe(true)
