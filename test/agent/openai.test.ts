@@ -6,6 +6,8 @@ import { pino } from 'pino'
 import { AgentAbortedError } from '../../src/agent/backend.js'
 import { createBackend, type BackendOptions } from '../../src/agent/index.js'
 import { createOpenAiBackend, OpenAiBackendError, redactUrl } from '../../src/agent/openai.js'
+import OpenAI from 'openai'
+import { createInstantBackend } from '../../src/agent/instant.js'
 import { startApiNetwork } from '../api/support/network.js'
 
 /** A real HTTP server on 127.0.0.1 whose behaviour each test picks by path. */
@@ -13,10 +15,46 @@ let server: Server
 let base: string
 const received: Array<{ path: string, auth?: string, body: unknown }> = []
 
+/** Pieces of every streamed answer of the fake server. */
+const STREAM_TOKENS = ['The', ' answer', ' is', ' B', '.']
+const STREAM_EVERY_MS = 60
+
+function sseChunk (delta: Record<string, unknown>, finish: string | null = null): string {
+  return `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+}
+
+/** Streams STREAM_TOKENS a piece every STREAM_EVERY_MS, then ends as `end` says: well, an error event, a cut connection or never. */
+function streamAnswer (res: ServerResponse, end: 'done' | 'error-event' | 'cut' | 'hang', pieces = end === 'done' ? STREAM_TOKENS.length : 2): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  res.write(sseChunk({ role: 'assistant', content: '' }))
+  let i = 0
+  const timer = setInterval(() => {
+    if (res.destroyed) { clearInterval(timer); return }
+    if (i < pieces) { res.write(sseChunk({ content: STREAM_TOKENS[i++] })); return }
+    clearInterval(timer)
+    if (end === 'done') res.end(sseChunk({}, 'stop') + 'data: [DONE]\n\n')
+    else if (end === 'error-event') res.end(`event: error\ndata: ${JSON.stringify({ error: { message: 'out of memory', type: 'server_error' } })}\n\n`)
+    else if (end === 'cut') res.destroy()
+  }, STREAM_EVERY_MS)
+  res.on('close', () => clearInterval(timer))
+}
+
 function route (req: IncomingMessage, res: ServerResponse, raw: string): void {
   const path = req.url ?? ''
   received.push({ path, auth: req.headers.authorization, body: raw === '' ? undefined : JSON.parse(raw) })
-  if (path === '/ok/v1/chat/completions') {
+  const streamed = raw !== '' && (JSON.parse(raw) as { stream?: boolean }).stream === true
+  if (path === '/stream/v1/chat/completions' && streamed) {
+    streamAnswer(res, 'done')
+  } else if (path === '/stream/v1/chat/completions') {
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: STREAM_TOKENS.join('') } }] }))
+  } else if (path === '/streamerror/v1/chat/completions') {
+    streamAnswer(res, 'error-event')
+  } else if (path === '/streamcut/v1/chat/completions') {
+    streamAnswer(res, 'cut')
+  } else if (path === '/streamhang/v1/chat/completions') {
+    streamAnswer(res, 'hang')
+  } else if (path === '/ok/v1/chat/completions') {
     const body = JSON.parse(raw) as { messages: Array<{ content: string }> }
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${body.messages.at(-1)?.content}` } }] }))
@@ -163,6 +201,90 @@ describe('OpenAI-compatible backend', () => {
       const card = await (await fetch(`${net.apis[0].url}/.well-known/agent-card.json`)).text()
       expect(status).toContain(`${base}/ok/v1`)
       for (const text of [status, card]) expect(text).not.toContain(secret)
+    } finally {
+      await net.close()
+    }
+  })
+})
+
+describe('OpenAI-compatible backend, streamed (stream: true through the openai SDK)', () => {
+  /** Answers with a token callback; the pieces and when each came (ms after the call). */
+  async function streamed (baseUrl: string, opts: { timeoutMs?: number, apiKey?: string, signal?: AbortSignal } = {}): Promise<{ text: string, pieces: Array<{ text: string, at: number }>, totalMs: number }> {
+    const backend = createOpenAiBackend({ baseUrl, model: 'tiny-model', timeoutMs: opts.timeoutMs, apiKey: opts.apiKey })
+    const pieces: Array<{ text: string, at: number }> = []
+    const t0 = performance.now()
+    const out = await backend.answer({ id: 'q', question: 'Which option?', signal: opts.signal, onToken: text => pieces.push({ text, at: performance.now() - t0 }) })
+    return { text: out.text, pieces, totalMs: performance.now() - t0 }
+  }
+
+  it('asks with stream: true and hands on each delta as it comes', async () => {
+    const r = await streamed(`${base}/stream/v1`, { apiKey: 'sekret' })
+    expect(r.text).toBe(STREAM_TOKENS.join(''))
+    expect(r.pieces.map(p => p.text)).toEqual(STREAM_TOKENS)
+    // Five pieces 60 ms apart: the first well before the last.
+    expect(r.pieces[0].at).toBeLessThan(r.totalMs - 3 * STREAM_EVERY_MS)
+    const req = received.filter(x => x.path === '/stream/v1/chat/completions').at(-1)
+    expect(req?.body).toMatchObject({ model: 'tiny-model', stream: true, messages: [{ role: 'user', content: 'Which option?' }] })
+    expect(req?.auth).toBe('Bearer sekret')
+  })
+
+  it('sends no authorization without a key, and HTTP Basic from credentials in the URL', async () => {
+    await streamed(`${base}/stream/v1`)
+    expect(received.at(-1)?.auth).toBeUndefined()
+    await streamed(base.replace('http://', 'http://alice:pw@') + '/stream/v1')
+    expect(received.at(-1)?.auth).toBe(`Basic ${Buffer.from('alice:pw').toString('base64')}`)
+  })
+
+  it('fails with stream-failed when the server sends an error event or cuts the connection mid-answer', async () => {
+    for (const path of ['streamerror', 'streamcut']) {
+      const pieces: string[] = []
+      const backend = createOpenAiBackend({ baseUrl: `${base}/${path}/v1`, model: 'm', timeoutMs: 5000 })
+      const err = await failureOf(backend.answer({ id: 'q', question: 'hi', onToken: t => pieces.push(t) }))
+      expect(err.reason).toBe('stream-failed')
+      expect(err.message).toContain(`${base}/${path}/v1/chat/completions`)
+      if (path === 'streamerror') expect(err.message).toContain('out of memory')
+      expect(pieces).toEqual(STREAM_TOKENS.slice(0, 2))
+    }
+  })
+
+  it('reports a non-2xx status before the stream as http-status, and a stream that stalls as a timeout', async () => {
+    const status = await failureOf(createOpenAiBackend({ baseUrl: `${base}/status500/v1`, model: 'm' }).answer({ id: 'q', question: 'hi', onToken: () => {} }))
+    expect(status.reason).toBe('http-status')
+    expect(status.status).toBe(500)
+    expect(status.message).toContain('model not loaded')
+    const started = performance.now()
+    const stalled = await failureOf(createOpenAiBackend({ baseUrl: `${base}/streamhang/v1`, model: 'm', timeoutMs: 500 }).answer({ id: 'q', question: 'hi', onToken: () => {} }))
+    expect(stalled.reason).toBe('timeout')
+    expect(stalled.message).toContain('500 ms')
+    expect(performance.now() - started).toBeLessThan(3000)
+  })
+
+  it('stops when the caller aborts mid-stream, and says so', async () => {
+    const controller = new AbortController()
+    const backend = createOpenAiBackend({ baseUrl: `${base}/streamhang/v1`, model: 'm', timeoutMs: 10_000 })
+    await expect(backend.answer({ id: 'q', question: 'hi', signal: controller.signal, onToken: () => controller.abort() })).rejects.toBeInstanceOf(AgentAbortedError)
+  })
+
+  it('streams the server\'s tokens through a node that delegates to it, to an OpenAI SDK client, as they come', async () => {
+    const model = createOpenAiBackend({ baseUrl: `${base}/stream/v1`, model: 'm' })
+    const net = await startApiNetwork({ nodes: 2, backends: [createInstantBackend({ label: 'node-0' }), model] })
+    try {
+      const client = new OpenAI({ baseURL: `${net.apis[0].url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 })
+      const t0 = performance.now()
+      const stream = await client.chat.completions.create({ model: `peer:${net.services[1].peerId}`, stream: true, messages: [{ role: 'user', content: 'Which option?' }] })
+      const pieces: Array<{ text: string, at: number }> = []
+      let servedBy = ''
+      for await (const chunk of stream) {
+        const text = chunk.choices[0]?.delta?.content ?? ''
+        if (text !== '') pieces.push({ text, at: performance.now() - t0 })
+        servedBy = (chunk as unknown as { ppai?: { servedBy: string } }).ppai?.servedBy ?? servedBy
+      }
+      const totalMs = performance.now() - t0
+      expect(servedBy).toBe(net.services[1].peerId)
+      expect(pieces.map(p => p.text).join('')).toBe(STREAM_TOKENS.join(''))
+      expect(pieces.length).toBeGreaterThanOrEqual(3)
+      expect(pieces[0].at).toBeLessThan(totalMs - 2 * STREAM_EVERY_MS)
+      expect(received.filter(x => x.path === '/stream/v1/chat/completions').at(-1)?.body).toMatchObject({ stream: true })
     } finally {
       await net.close()
     }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { AgentBackend } from '../../src/agent/backend.js'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { createHashEmbedder } from '../../src/core/embedder.js'
-import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from '../../src/net/frames.js'
+import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL, QUERY_SESSION_STREAMING_PROTOCOL } from '../../src/net/frames.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
 import { createPpaiNode, type PpaiNode } from '../../src/net/node.js'
 import { PeerLimiter, limitPerPeer } from '../../src/net/peer-limits.js'
@@ -160,7 +160,8 @@ describe('delegation between two PPAI nodes', () => {
           if (r.servedBy === server.peerId) answered++
         }
         const conns = asker.libp2p.getConnections(server.libp2p.peerId)
-        const sessionStreams = conns.flatMap(c => c.streams).filter(st => st.protocol === QUERY_SESSION_PROTOCOL).length
+        // Both nodes speak 1.1: the session is negotiated at 1.1.
+        const sessionStreams = conns.flatMap(c => c.streams).filter(st => st.protocol === QUERY_SESSION_STREAMING_PROTOCOL).length
         return { answered, sessionStreams, oneShotAnswers: server.status().served.remote - (sessionStreams > 0 ? 10 : 0) }
       } finally {
         await Promise.all(nodes.map(async n => { await n.stop() }))
