@@ -4,10 +4,11 @@ import type { AgentBackend } from '../../src/agent/backend.js'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { AskError } from '../../src/net/ask-error.js'
-import { MAX_FRAME_BYTES, QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from '../../src/net/frames.js'
+import * as lp from 'it-length-prefixed'
+import { MAX_FRAME_BYTES, QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL, QUERY_STREAMING_PROTOCOL } from '../../src/net/frames.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from '../../src/net/libp2p.js'
 import { createPpaiNode, type PpaiNode } from '../../src/net/node.js'
-import { QUERY_REJECT_REASONS, createQueryHandler, createQuerySessionHandler, sendQuery } from '../../src/net/query-protocol.js'
+import { QUERY_REJECT_REASONS, createQueryHandler, createQuerySessionHandler, parseResponse, readFrame, sendQuery } from '../../src/net/query-protocol.js'
 import { QuerySessions } from '../../src/net/query-sessions.js'
 import { RECORD_REJECT_REASONS } from '../../src/net/records.js'
 import { RejectionCounter } from '../../src/net/rejections.js'
@@ -127,5 +128,19 @@ describe('wire compatibility with a 1.0 peer', () => {
     expect(oneShot).toMatchObject({ status: 'ok', answer: backend.answerText })
     expect(chunks).toEqual([])
     expect(backend.asked.map(a => a.streamed)).toEqual([false, false])
+  })
+
+  it('takes `stream` only on 1.1, and only as a boolean', async () => {
+    const { server, asker } = await pairOfNodes(tokenBackend({ label: 'server', tokens: 2, everyMs: 1 }))
+    const send = async (protocol: string, request: Record<string, unknown>): Promise<unknown> => {
+      const stream = await asker.libp2p.dialProtocol(server.libp2p.peerId, protocol)
+      stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify({ type: 'query', id: 'v', question: 'q', deadlineMs: 5000, ...request }))))
+      return parseResponse(await readFrame(stream))
+    }
+    // 1.0 is strict: a 1.0 node would refuse the field, which is why streaming is a new version.
+    expect(await send(QUERY_PROTOCOL, { stream: true })).toMatchObject({ status: 'error', code: 'frame-invalid' })
+    expect(await send(QUERY_STREAMING_PROTOCOL, { stream: 'yes' })).toMatchObject({ status: 'error', code: 'frame-invalid' })
+    expect(await send(QUERY_PROTOCOL, {})).toMatchObject({ status: 'ok', answer: '[server] t0 t1' })
+    expect(await send(QUERY_STREAMING_PROTOCOL, { stream: false })).toMatchObject({ status: 'ok', answer: '[server] t0 t1' })
   })
 })
