@@ -10,6 +10,12 @@ export interface AgentRequest {
   question: string
   /** Aborted when the asker gives up (stream closed, deadline passed): stop working. */
   signal?: AbortSignal
+  /**
+   * Set when the asker streams: called with each piece of the answer as the
+   * backend produces it, in order. The returned text is still the whole
+   * answer; a backend that cannot stream calls nothing.
+   */
+  onToken?: (text: string) => void
 }
 
 /** A backend's answer. */

@@ -8,10 +8,11 @@
  * a call the asker cancelled ends in the node's {@link AgentAbortedError}.
  */
 import { AgentAbortedError, type AgentBackend } from './backend.js'
+import { streamChatCompletion, streamingClient } from './openai-stream.js'
 import { chatCompletionResponseSchema, errorBodySchema, type ChatCompletionRequest } from './openai-wire.js'
 
 /** Why a call to the model server failed. */
-export type OpenAiFailureReason = 'unreachable' | 'timeout' | 'http-status' | 'malformed-body'
+export type OpenAiFailureReason = 'unreachable' | 'timeout' | 'http-status' | 'malformed-body' | 'stream-failed'
 
 /** A failed call to the model server, with a countable reason, the URL and the HTTP status when there was one. */
 export class OpenAiBackendError extends Error {
@@ -45,12 +46,18 @@ export interface OpenAiBackendInit {
 /** Largest part of an error body quoted in an error message. */
 const QUOTE_LIMIT = 200
 
-/** Creates a backend that answers by `POST {baseUrl}/chat/completions`. */
+/**
+ * Creates a backend that answers by `POST {baseUrl}/chat/completions`: with
+ * `stream: false`, or with `stream: true` through the `openai` SDK when the
+ * asker streams (`onToken`).
+ */
 export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
   const base = baseUrlOf(init.baseUrl)
   const url = new URL('chat/completions', base).toString()
   const timeoutMs = init.timeoutMs ?? 60_000
   const headers = jsonHeaders(init.apiKey, init.baseUrl)
+  const call = { base, url, headers, timeoutMs }
+  let client: ReturnType<typeof streamingClient> | undefined
 
   return {
     description: `openai-compatible ${init.model} at ${base.toString().replace(/\/$/, '')}`,
@@ -61,6 +68,10 @@ export function createOpenAiBackend (init: OpenAiBackendInit): AgentBackend {
       const body: ChatCompletionRequest = { model: init.model, messages, stream: false }
       if (init.maxTokens != null) body.max_tokens = init.maxTokens
       if (init.temperature != null) body.temperature = init.temperature
+      if (req.onToken != null) {
+        client ??= streamingClient(call)
+        return { text: await streamChatCompletion(client, call, body, req.onToken, req.signal) }
+      }
 
       const { status, text, json } = await postJson(url, headers, body, timeoutMs, req.signal)
       const parsed = chatCompletionResponseSchema.safeParse(json)

@@ -2,7 +2,8 @@
  * Simulated agents for a real node: the question is looked up by its text in
  * the loaded question set, answered with the letter a correctness model
  * chooses (a personalised edge agent or one real model's recorded answers),
- * after the service time a small device would take. No model server needed;
+ * after the service time a small device would take (a streaming asker gets it
+ * in tokens at the device's decode speed). No model server needed;
  * the answers are as right or wrong as the recorded data says.
  */
 import type { Question, QuestionSet } from '../data/questions.js'
@@ -67,24 +68,57 @@ export function createSimulatedBackend (init: SimulatedBackendInit): SimulatedBa
     params,
     lookup,
     async answer (req: AgentRequest): Promise<AgentAnswer> {
+      const text = answerText(lookup(req.question), init.model)
       const release = await gate.acquire(req.signal)
       try {
-        await abortableSleep(serviceTimeMs(req.question.length, s), req.signal)
+        if (req.onToken == null) await abortableSleep(serviceTimeMs(req.question.length, s), req.signal)
+        else await emitTokens(text, req.question.length, s, req.onToken, req.signal)
       } finally {
         release()
       }
-      const q = lookup(req.question)
-      if (q == null) {
-        return { text: `This is a simulated agent (${init.model.description}); the question is not in its question set, so it has no real answer to give.` }
-      }
-      const letter = init.model.answer(q)
-      if (!/^[ABCD]$/.test(letter)) {
-        // The recorded model gave no option letter: a wrong answer, said without a stray letter.
-        return { text: `no option chosen (simulated agent, recorded reply ${JSON.stringify(letter.toLowerCase())}, question ${q.id})` }
-      }
-      return { text: `Answer: ${letter} (simulated agent, question ${q.id})` }
+      return { text }
     }
   }
+}
+
+/** What the simulated agent says to a question: the letter its correctness model gives, or why it has none. */
+function answerText (q: Question | undefined, model: CorrectnessModel): string {
+  if (q == null) {
+    return `This is a simulated agent (${model.description}); the question is not in its question set, so it has no real answer to give.`
+  }
+  const letter = model.answer(q)
+  if (!/^[ABCD]$/.test(letter)) {
+    // The recorded model gave no option letter: a wrong answer, said without a stray letter.
+    return `no option chosen (simulated agent, recorded reply ${JSON.stringify(letter.toLowerCase())}, question ${q.id})`
+  }
+  return `Answer: ${letter} (simulated agent, question ${q.id})`
+}
+
+/**
+ * The answer as a device would write it: nothing during prefill, then
+ * `outputTokens` decode steps at `tokensPerSec` (scaled), the text cut into
+ * as many pieces (fewer when it has fewer characters). The last piece goes
+ * out at the same service time as an unstreamed answer.
+ */
+async function emitTokens (text: string, promptChars: number, s: ServiceTimeParams, onToken: (piece: string) => void, signal?: AbortSignal): Promise<void> {
+  const total = serviceTimeMs(promptChars, s)
+  const decode = s.timeScale * 1000 * s.outputTokens / s.tokensPerSec
+  const pieces = splitEvenly(text, s.outputTokens)
+  const start = performance.now()
+  for (let i = 0; i < pieces.length; i++) {
+    const at = total - decode + decode * (i + 1) / pieces.length
+    await abortableSleep(at - (performance.now() - start), signal)
+    onToken(pieces[i])
+  }
+}
+
+/** `text` cut into at most `n` pieces of nearly equal length, never inside a character. */
+export function splitEvenly (text: string, n: number): string[] {
+  const chars = [...text]
+  const count = Math.max(1, Math.min(n, chars.length))
+  const out: string[] = []
+  for (let i = 0; i < count; i++) out.push(chars.slice(Math.floor(i * chars.length / count), Math.floor((i + 1) * chars.length / count)).join(''))
+  return out
 }
 
 /** A counting semaphore whose waiters leave the line when their request is aborted. */

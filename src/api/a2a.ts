@@ -3,8 +3,9 @@
  * built from the `@a2a-js/sdk` server pieces: its request handler, task store
  * and JSON-RPC transport handlers, mounted on hono instead of express. A
  * message is asked like a chat completion (model `ppai` unless the message's
- * metadata names another); the AskResult goes out as the task's `ppai`
- * metadata.
+ * metadata names another); the answer's pieces come as artifact updates while
+ * the serving agent writes them, and the AskResult goes out as the task's
+ * `ppai` metadata.
  */
 import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, AgentCard as AgentCardJson, Extensions, HTTP_EXTENSION_HEADER, Role, TaskState, type AgentCard, type AgentInterface, type Message, type Part } from '@a2a-js/sdk'
 import { A2A_LEGACY_PROTOCOL_VERSION, duplicateInterfacesForLegacy, LEGACY_HTTP_EXTENSION_HEADER } from '@a2a-js/sdk/compat/v0_3'
@@ -67,11 +68,19 @@ export class NodeAgentExecutor implements AgentExecutor {
       if (typeof requested !== 'string') throw new ApiError('invalid_body', 'metadata.model must be a string', 'model')
       const model = resolveModel(this.service, requested)
       status(TaskState.TASK_STATE_WORKING)
-      const result = await askWithDeadline(this.service, question, model, this.requestTimeoutMs, abort.signal)
+      const answerId = crypto.randomUUID()
+      const artifactId = `answer-${answerId}`
+      // The answer's pieces as the serving agent writes them, appended to one artifact; the last update replaces it whole.
+      let pieces = 0
+      const onToken = (text: string): void => {
+        if (abort.signal.aborted) return
+        bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId, name: 'answer', description: '', parts: [textPart(text)], metadata: undefined, extensions: [] }, append: pieces++ > 0, lastChunk: false, metadata: undefined }))
+      }
+      const result = await askWithDeadline(this.service, question, model, this.requestTimeoutMs, abort.signal, { id: answerId, onToken })
       if (abort.signal.aborted) return
       // JSON round trip: the metadata is a protobuf Struct, which holds JSON values only.
       const ppai = JSON.parse(JSON.stringify(result)) as Record<string, unknown>
-      bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId: `answer-${result.id}`, name: 'answer', description: `answered by ${result.servedBy}`, parts: [textPart(result.answer)], metadata: { ppai }, extensions: [] }, append: false, lastChunk: true, metadata: undefined }))
+      bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId, name: 'answer', description: `answered by ${result.servedBy}`, parts: [textPart(result.answer)], metadata: { ppai }, extensions: [] }, append: false, lastChunk: true, metadata: undefined }))
       status(TaskState.TASK_STATE_COMPLETED, agentMessage(taskId, contextId, result.answer, { ppai }), { ppai })
     } catch (err) {
       // A canceled task was ended by cancelTask; the ask's abort error is its echo.

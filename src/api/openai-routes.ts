@@ -1,12 +1,15 @@
 /**
  * The OpenAI-compatible surface: `POST /v1/chat/completions` (plain and
  * streamed) and `GET /v1/models`. The node's answer goes out unchanged, with
- * the AskResult in an extra `ppai` field that OpenAI clients ignore.
+ * the AskResult in an extra `ppai` field that OpenAI clients ignore. A
+ * streamed answer goes out piece by piece as the serving agent writes it.
  */
+import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import { pushableV } from 'it-pushable'
 import { AskError } from '../net/ask-error.js'
-import type { AskResult, ModelChoice, NodeService } from '../net/service.js'
+import type { AskOptions, AskResult, ModelChoice, NodeService } from '../net/service.js'
 import { ApiError } from './errors.js'
 import { readJsonBody } from './json-body.js'
 import { ChatCompletionRequest, type ChatMessage } from './schemas.js'
@@ -65,8 +68,11 @@ export function lastUserText (messages: ChatMessage[]): string {
   throw new ApiError('no_user_message', 'messages must end with a user message that has text content', 'messages')
 }
 
+/** What a streaming caller gives the ask besides the question: the answer's id and where its pieces go. */
+export type StreamingAsk = Pick<AskOptions, 'id' | 'onToken'>
+
 /** Asks the node under a deadline; a failure or a timeout becomes a 5xx, never a hang. */
-export async function askWithDeadline (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal): Promise<AskResult> {
+export async function askWithDeadline (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal, streaming: StreamingAsk = {}): Promise<AskResult> {
   const deadline = new AbortController()
   const signal = AbortSignal.any([deadline.signal, clientGone])
   let timer: NodeJS.Timeout | undefined
@@ -77,7 +83,7 @@ export async function askWithDeadline (service: NodeService, question: string, m
     }, timeoutMs)
   })
   try {
-    return await Promise.race([service.ask(question, { model, deadlineMs: timeoutMs, signal }), timeout])
+    return await Promise.race([service.ask(question, { ...streaming, model, deadlineMs: timeoutMs, signal }), timeout])
   } catch (err) {
     if (err instanceof ApiError) throw err
     if (err instanceof AskError && err.code === 'deadline') throw new ApiError('backend_timeout', `no answer before the deadline: ${err.message}`)
@@ -89,8 +95,27 @@ export async function askWithDeadline (service: NodeService, question: string, m
   }
 }
 
+/**
+ * An ask whose answer is wanted as it is written: `pieces` yields the pieces
+ * that came since the last read (joined by the reader, so a slow client gets
+ * fewer, larger deltas) and ends when the ask ends, throwing its error;
+ * `result` is the ask's outcome.
+ */
+export function askStreamed (service: NodeService, question: string, model: ModelChoice, timeoutMs: number, clientGone: AbortSignal, id: string): { pieces: AsyncGenerator<string[]>, result: Promise<AskResult> } {
+  const pieces = pushableV<string>({ objectMode: true })
+  const result = askWithDeadline(service, question, model, timeoutMs, clientGone, { id, onToken: text => pieces.push(text) })
+  // The error reaches the reader through `pieces`; `result` is awaited only after they ended well.
+  result.then(() => pieces.end(), (err: Error) => pieces.end(err))
+  return { pieces, result }
+}
+
+/** The error of a failed ask as an API error (the OpenAI-style body an error event carries). */
+export function asApiError (err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError('backend_failed', `the node could not answer: ${err instanceof Error ? err.message : String(err)}`)
+}
+
 /** Splits an answer into stream deltas of a few words each, at most ~100 deltas. */
-function deltas (answer: string): string[] {
+export function deltas (answer: string): string[] {
   const words = answer.match(/\s*\S+\s*/g) ?? [answer]
   const per = Math.max(1, Math.ceil(words.length / 100))
   const out: string[] = []
@@ -113,13 +138,12 @@ export function openAiRoutes (service: NodeService, opts: OpenAiRoutesOptions): 
     const body = ChatCompletionRequest.parse(await readJsonBody(c.req.raw))
     const model = resolveModel(service, body.model)
     const question = lastUserText(body.messages)
-    const result = await askWithDeadline(service, question, model, opts.requestTimeoutMs, c.req.raw.signal)
-    const id = `chatcmpl-${result.id}`
     const created = Math.floor(Date.now() / 1000)
 
     if (body.stream !== true) {
+      const result = await askWithDeadline(service, question, model, opts.requestTimeoutMs, c.req.raw.signal)
       return c.json({
-        id,
+        id: `chatcmpl-${result.id}`,
         object: 'chat.completion',
         created,
         model: body.model,
@@ -128,14 +152,33 @@ export function openAiRoutes (service: NodeService, opts: OpenAiRoutesOptions): 
       })
     }
 
-    // The backend answers whole, so the stream starts once the answer is in: errors still get their proper status.
+    const answerId = randomUUID()
+    const id = `chatcmpl-${answerId}`
+    const gone = new AbortController()
+    const { pieces, result } = askStreamed(service, question, model, opts.requestTimeoutMs, AbortSignal.any([c.req.raw.signal, gone.signal]), answerId)
+    // Nothing goes out before the first piece (or the whole answer of an agent that cannot stream), so a failure
+    // before it gets its proper HTTP status; a failure after it ends the stream with an error event.
+    const first = await pieces.next()
+    const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): string =>
+      JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })
     return streamSSE(c, async stream => {
-      const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): string =>
-        JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })
-      await stream.writeSSE({ data: chunk({ role: 'assistant', content: '' }, null) })
-      for (const piece of deltas(result.answer)) await stream.writeSSE({ data: chunk({ content: piece }, null) })
-      await stream.writeSSE({ data: chunk({}, 'stop', { ppai: result }) })
-      await stream.writeSSE({ data: '[DONE]' })
+      // The client went away: the ask (and a peer's work on it) is cancelled.
+      stream.onAbort(() => gone.abort())
+      try {
+        await stream.writeSSE({ data: chunk({ role: 'assistant', content: '' }, null) })
+        let streamed = false
+        for (let next = first; next.done !== true; next = await pieces.next()) {
+          await stream.writeSSE({ data: chunk({ content: next.value.join('') }, null) })
+          streamed = true
+        }
+        const answered = await result
+        if (!streamed) for (const piece of deltas(answered.answer)) await stream.writeSSE({ data: chunk({ content: piece }, null) })
+        await stream.writeSSE({ data: chunk({}, 'stop', { ppai: answered }) })
+        await stream.writeSSE({ data: '[DONE]' })
+      } catch (err) {
+        // OpenAI clients raise an `error` event's `error` object as an API error.
+        if (!stream.aborted) await stream.writeSSE({ event: 'error', data: JSON.stringify(asApiError(err).toBody()) })
+      }
     })
   })
 

@@ -3,8 +3,10 @@
  * peer of the others. Every child is registered for clean-up, so an exit, an
  * exception or Ctrl-C never leaves a node running.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { repoRoot } from '../data/questions.js'
 import { NodeClient } from './node-client.js'
 import { NodeProcess, type ReadyInfo } from './node-process.js'
 
@@ -170,6 +172,34 @@ export class Cluster {
     for (const n of this.nodes) {
       n.close()
       live.delete(n)
+    }
+  }
+}
+
+/**
+ * A bench network: `count` nodes of the built CLI on 127.0.0.1 (ephemeral
+ * ports, no mDNS, warn logs, network `network`), each given `extraArgs`
+ * (backend and so on), in a temporary folder that `dispose` (or the exit)
+ * removes after stopping the nodes.
+ */
+export function benchCluster (count: number, network: string, extraArgs: string[]): { cluster: Cluster, dispose: () => Promise<void> } {
+  const rootDir = mkdtempSync(join(tmpdir(), `${network}-`))
+  const remove = (): void => { rmSync(rootDir, { recursive: true, force: true }) }
+  const cancelRemoval = atExit(remove)
+  const cluster = new Cluster({
+    count,
+    cliPath: join(repoRoot, 'dist', 'cli.js'),
+    rootDir,
+    startTimeoutMs: 60_000,
+    env: { ...process.env, PPAI_LOG: 'warn' },
+    argsFor: (_i, name, dir) => ['--name', name, '--data-dir', join(dir, 'data'), '--host', '127.0.0.1', '--port', '0', '--api-port', '0', '--no-mdns', '--network', network, '--log-level', 'warn', ...extraArgs]
+  })
+  return {
+    cluster,
+    dispose: async () => {
+      await cluster.stop()
+      remove()
+      cancelRemoval()
     }
   }
 }

@@ -7,20 +7,23 @@
  * Part 2, real `ppai node` processes through their HTTP APIs: start-up time
  * and RSS per node, local vs delegated vs ppai-routed latency, and the
  * throughput of delegated queries across all processes (2 cores).
+ * Part 3 (stream-bench.ts): time to first token and total time of a streamed
+ * delegated answer from a simulated agent at device speed, against the same
+ * answer unstreamed, through the official openai SDK.
  * Targets: overhead p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 500 delegated queries/s.
  * Delegated queries ride pooled query sessions (4 per peer, the node default);
- * PPAI_NETBENCH_SESSIONS=0 measures the one-shot protocol (a new stream each).
+ * PPAI_NETBENCH_SESSIONS=0 measures the one-shot protocol (a new stream each);
+ * PPAI_NETBENCH_PARTS=3 runs part 3 alone.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { seededRng } from '../core/rng.js'
-import { repoRoot } from '../data/questions.js'
 import { createInstantBackend } from '../agent/instant.js'
-import { Cluster, sleep } from './cluster.js'
+import { benchCluster, sleep } from './cluster.js'
 import { createPpaiNode, type PpaiNode } from '../net/node.js'
 import type { ModelChoice } from '../net/service.js'
 import { quantile } from '../results/metrics.js'
+import { streamBench } from './stream-bench.js'
 
 interface NetBenchParams {
   nodes: number
@@ -31,6 +34,10 @@ interface NetBenchParams {
   inFlight: number
   /** Query session streams per peer (0 = a new stream per delegated query, the one-shot protocol). */
   sessionsPerPeer: number
+  /** Streamed (and as many unstreamed) delegated queries of part 3. */
+  streamQueries: number
+  /** Parts to run, of 1, 2, 3. */
+  parts: number[]
   seed: number
 }
 
@@ -41,6 +48,8 @@ const params: NetBenchParams = {
   throughputSeconds: Number(process.env.PPAI_NETBENCH_SECONDS ?? 5),
   inFlight: Number(process.env.PPAI_NETBENCH_INFLIGHT ?? 48),
   sessionsPerPeer: Number(process.env.PPAI_NETBENCH_SESSIONS ?? 4),
+  streamQueries: Number(process.env.PPAI_NETBENCH_STREAM_QUERIES ?? 20),
+  parts: (process.env.PPAI_NETBENCH_PARTS ?? '1,2,3').split(',').map(Number),
   seed: 1
 }
 
@@ -159,20 +168,21 @@ const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a
 
 async function main (): Promise<void> {
   const out = (s: string): void => { process.stdout.write(s + '\n') }
-  out('# ppai net bench: real node processes on 127.0.0.1, instant backend')
-  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/ROUTED/SECONDS/INFLIGHT/SESSIONS override; node defaults otherwise: admission cap 4 remote queued (at most 2 of one asking peer), 20 requests/s per peer; the driver reaches the nodes over kept-alive HTTP connections)`)
+  out('# ppai net bench: real node processes on 127.0.0.1, instant backend (parts 1, 2), simulated agents at device speed (part 3)')
+  out(`command: npm run bench:net   (node ${process.version}, ${cpus().length} cores; params ${JSON.stringify(params)}; env PPAI_NETBENCH_NODES/QUERIES/ROUTED/SECONDS/INFLIGHT/SESSIONS/STREAM_QUERIES/PARTS override; node defaults otherwise: admission cap 4 remote queued (at most 2 of one asking peer), 20 requests/s per peer; the driver reaches the nodes over kept-alive HTTP connections)`)
   out(`machine load average (1 min) at start: ${f(loadavg()[0], 1)} on ${cpus().length} cores: other work on the machine slows every figure`)
-  await inProcess(out)
+  if (params.parts.includes(1)) await inProcess(out)
+  if (params.parts.includes(2)) await processes(out)
+  if (params.parts.includes(3)) {
+    await streamBench({ nodes: 3, queries: params.streamQueries, seed: params.seed }, out)
+    out(`machine load average (1 min) at the end: ${f(loadavg()[0], 1)}`)
+  }
+}
+
+/** Part 2: real `ppai node` processes through their HTTP APIs. */
+async function processes (out: (s: string) => void): Promise<void> {
   out(`\n## part 2: ${params.nodes} \`ppai node\` processes, through their HTTP APIs`)
-  const rootDir = mkdtempSync(join(tmpdir(), 'ppai-netbench-'))
-  const cluster = new Cluster({
-    count: params.nodes,
-    cliPath: join(repoRoot, 'dist', 'cli.js'),
-    rootDir,
-    startTimeoutMs: 60_000,
-    env: { ...process.env, PPAI_LOG: 'warn' },
-    argsFor: (_i, name, dir) => ['--name', name, '--data-dir', join(dir, 'data'), '--host', '127.0.0.1', '--port', '0', '--api-port', '0', '--no-mdns', '--network', 'ppai-netbench', '--backend', 'instant', '--log-level', 'warn', '--sessions-per-peer', String(params.sessionsPerPeer)]
-  })
+  const { cluster, dispose } = benchCluster(params.nodes, 'ppai-netbench', ['--backend', 'instant', '--sessions-per-peer', String(params.sessionsPerPeer)])
   try {
     // Start-up: the first node alone, then the others all at once (as the demo does).
     let t = performance.now()
@@ -291,11 +301,14 @@ async function main (): Promise<void> {
     out(`RSS per node after load: mean ${f(summary(rssAfter).mean, 1)} MB, max ${f(Math.max(...rssAfter), 1)} MB; peak seen during load ${f(peakRss, 1)} MB`)
     out(`machine load average (1 min) at the end: ${f(loadavg()[0], 1)}`)
   } finally {
-    await cluster.stop()
-    rmSync(rootDir, { recursive: true, force: true })
+    await dispose()
   }
 }
 
+if (params.parts.some(p => ![1, 2, 3].includes(p)) || !(params.streamQueries >= 1)) {
+  process.stderr.write(`bench:net: PPAI_NETBENCH_PARTS takes a comma-separated list of 1, 2, 3 and PPAI_NETBENCH_STREAM_QUERIES a count ≥ 1 (got '${process.env.PPAI_NETBENCH_PARTS ?? ''}', '${process.env.PPAI_NETBENCH_STREAM_QUERIES ?? ''}')\n`)
+  process.exit(2)
+}
 await main()
 /** Why throughput queries failed, by kind: a forced peer that refused (busy) is not a lost query, and the output should say so. */
 function failureKinds (): { note: (err: unknown) => void, describe: () => string } {

@@ -4,7 +4,8 @@
  */
 import type { Attempt } from './service.js'
 
-export type AskErrorCode = 'deadline' | 'peer-failed' | 'local-failed' | 'aborted' | 'stopped' | 'bad-request' | 'embedder-failed'
+/** `interrupted`: the agent whose streamed answer had begun failed before its end. */
+export type AskErrorCode = 'deadline' | 'peer-failed' | 'local-failed' | 'aborted' | 'stopped' | 'bad-request' | 'embedder-failed' | 'interrupted'
 
 export class AskError extends Error {
   override name = 'AskError'

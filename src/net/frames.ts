@@ -13,6 +13,15 @@ export const QUERY_PROTOCOL = '/ppai/query/1.0.0'
  * a stream set-up and protocol negotiation each.
  */
 export const QUERY_SESSION_PROTOCOL = '/ppai/query-session/1.0.0'
+/**
+ * Version 1.1 of both: a request may ask for its answer streamed
+ * (`stream: true`), and the server then sends the answer's pieces as `chunk`
+ * frames before the one response frame. A request without `stream` is
+ * served exactly as by 1.0. An asker offers 1.1 first and falls back to 1.0
+ * with a peer that does not speak it.
+ */
+export const QUERY_STREAMING_PROTOCOL = '/ppai/query/1.1.0'
+export const QUERY_SESSION_STREAMING_PROTOCOL = '/ppai/query-session/1.1.0'
 /** Protocol id of the network's Kademlia DHT. */
 export const KAD_PROTOCOL = '/ppai/kad/1.0.0'
 /** Largest query frame accepted or sent, bytes (a question and its answer fit easily). */
@@ -36,6 +45,24 @@ export const QueryRequestSchema = z.object({
   deadlineMs: z.number().int().positive().max(MAX_DEADLINE_MS)
 }).strict()
 export type QueryRequest = z.infer<typeof QueryRequestSchema>
+
+/** A request of the 1.1 protocols: a 1.0 request, or one asking for its answer in chunks. */
+export const StreamingQueryRequestSchema = QueryRequestSchema.extend({
+  stream: z.boolean().optional()
+}).strict()
+export type StreamingQueryRequest = z.infer<typeof StreamingQueryRequestSchema>
+
+/**
+ * A piece of a streamed answer (1.1 protocols, a request with `stream:
+ * true`): sent in order before the response frame; the pieces of one answer
+ * together hold at most {@link MAX_FRAME_BYTES} of UTF-8, like a whole answer.
+ */
+export const QueryChunkSchema = z.object({
+  type: z.literal('chunk'),
+  id: z.string().max(128),
+  text: z.string().min(1).max(MAX_FRAME_BYTES)
+}).strict()
+export type QueryChunk = z.infer<typeof QueryChunkSchema>
 
 const Load = {
   /** Requests queued or in service at the server when it replied. */

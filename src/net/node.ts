@@ -29,7 +29,7 @@ import { AskError } from './ask-error.js'
 import { BEACON_INTERVAL_MS, BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
 import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
 import { DecisionLog } from './decision-log.js'
-import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL } from './frames.js'
+import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL, QUERY_SESSION_STREAMING_PROTOCOL, QUERY_STREAMING_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
 import type { PeerState } from './node-state.js'
@@ -337,9 +337,14 @@ class Node implements PpaiNode {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ from: evt.from, id: evt.id, status: evt.status, queuedMs: evt.queuedMs, workMs: evt.workMs }, 'remote query')
       }
     }
-    await this.libp2p.handle(QUERY_PROTOCOL, limitPerPeer(createQueryHandler(serving), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    // 1.0 and 1.1 (streamed answers) of both protocols, on the same per-peer budget.
+    for (const [protocol, streaming] of [[QUERY_PROTOCOL, false], [QUERY_STREAMING_PROTOCOL, true]] as const) {
+      await this.libp2p.handle(protocol, limitPerPeer(createQueryHandler({ ...serving, streaming }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    }
     // A session's later requests are charged to the same per-peer budget as new streams (its first was, when it opened).
-    await this.libp2p.handle(QUERY_SESSION_PROTOCOL, limitPerPeer(createQuerySessionHandler({ ...serving, chargeRequest: peer => this.peerLimiter.acquire(peer)() }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    for (const [protocol, streaming] of [[QUERY_SESSION_PROTOCOL, false], [QUERY_SESSION_STREAMING_PROTOCOL, true]] as const) {
+      await this.libp2p.handle(protocol, limitPerPeer(createQuerySessionHandler({ ...serving, streaming, chargeRequest: peer => this.peerLimiter.acquire(peer)() }), this.peerLimiter), { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    }
     this.sessions = new QuerySessions(this.libp2p, { maxPerPeer: this.init.sessionsPerPeer })
 
     // libp2p 3 only records discovered peers; PPAI dials them (mDNS on a LAN) while it has few connections.
@@ -518,7 +523,7 @@ class Node implements PpaiNode {
     if (question.trim() === '') throw new AskError('bad-request', 'empty question')
     const t0 = Date.now()
     const deadline = t0 + (opts.deadlineMs ?? this.init.defaultDeadlineMs ?? NODE_DEFAULTS.defaultDeadlineMs)
-    const id = randomUUID()
+    const id = opts.id ?? randomUUID()
     // Only routing needs the embedding now; a forced query (local, peer:) is embedded if and when it is rated.
     const model = opts.model ?? 'ppai'
     const signal = opts.signal == null ? this.stopController.signal : AbortSignal.any([opts.signal, this.stopController.signal])
@@ -600,6 +605,14 @@ class Node implements PpaiNode {
       throw err
     }
 
+    // A streamed answer belongs to the agent whose first piece reached the asker: after that a failure ends the
+    // query, since a fallback would append a second answer to part of the first.
+    let streamedBy: string | undefined
+    const tokensOf = (action: string): ((text: string) => void) | undefined => {
+      const onToken = opts.onToken
+      return onToken == null ? undefined : text => { streamedBy ??= action; onToken(text) }
+    }
+
     for (const action of order) {
       if (signal.aborted) fail(new AskError(this.stopped ? 'stopped' : 'aborted', 'query aborted', attempts))
       const remaining = deadline - Date.now()
@@ -607,7 +620,7 @@ class Node implements PpaiNode {
       if (action === 'local') {
         const started = Date.now()
         try {
-          const answer = await this.answerLocally(id, question, remaining, signal)
+          const answer = await this.answerLocally(id, question, remaining, signal, tokensOf('local'))
           attempts.push({ action: 'local', status: 'ok', latencyMs: Date.now() - started })
           this.served.local++
           return finish('local', answer)
@@ -624,21 +637,22 @@ class Node implements PpaiNode {
       const expected = decision?.explanation.find(e => e.action === action)?.expectedLatencyMs
       const patience = forced || expected == null || !Number.isFinite(expected) ? Number.POSITIVE_INFINITY : Math.max(this.init.minAttemptMs ?? NODE_DEFAULTS.minAttemptMs, (this.init.attemptPatience ?? NODE_DEFAULTS.attemptPatience) * expected)
       const timeoutMs = Math.max(50, Math.min(this.init.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, patience, remaining - reserve))
-      const outcome = await this.tryPeer(action, id, question, timeoutMs, signal)
+      const outcome = await this.tryPeer(action, id, question, timeoutMs, signal, tokensOf(action))
       attempts.push(outcome.attempt)
       if (outcome.answer != null) return finish(action, outcome.answer)
+      if (streamedBy != null) fail(new AskError(signal.aborted ? 'aborted' : 'interrupted', `peer ${action} broke off its streamed answer: ${outcome.attempt.error ?? outcome.attempt.status}`, attempts))
     }
     if (model.startsWith('peer:')) fail(new AskError('peer-failed', `peer ${order[0]} did not answer: ${attempts.at(-1)?.error ?? attempts.at(-1)?.status ?? 'no attempt'}`, attempts))
     return fail(new AskError('deadline', `no answer within the deadline (${attempts.length} attempts)`, attempts))
   }
 
-  private async answerLocally (id: string, question: string, remainingMs: number, signal: AbortSignal): Promise<string> {
+  private async answerLocally (id: string, question: string, remainingMs: number, signal: AbortSignal, onToken?: (text: string) => void): Promise<string> {
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(new Error('deadline passed')), remainingMs)
     const onAbort = (): void => controller.abort(new Error('aborted'))
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      const served = await this.queue.submit('owner', async s => await this.init.backend.answer({ id, question, signal: s }), controller.signal)
+      const served = await this.queue.submit('owner', async s => await this.init.backend.answer({ id, question, signal: s, onToken }), controller.signal)
       return served.value.text
     } finally {
       clearTimeout(timer)
@@ -646,7 +660,7 @@ class Node implements PpaiNode {
     }
   }
 
-  private async tryPeer (peer: string, id: string, question: string, timeoutMs: number, signal: AbortSignal): Promise<{ attempt: Attempt, answer?: string }> {
+  private async tryPeer (peer: string, id: string, question: string, timeoutMs: number, signal: AbortSignal, onChunk?: (text: string) => void): Promise<{ attempt: Attempt, answer?: string }> {
     const started = Date.now()
     let peerId: PeerId
     try {
@@ -655,7 +669,7 @@ class Node implements PpaiNode {
       return { attempt: { action: peer, status: 'error', latencyMs: 0, error: 'not a peer id' } }
     }
     try {
-      const res = await this.sessions.query(peerId, { id, question }, { timeoutMs, signal })
+      const res = await this.sessions.query(peerId, { id, question }, { timeoutMs, signal, onChunk })
       const latencyMs = Date.now() - started
       const now = Date.now()
       if (res.status === 'ok') {

@@ -2,6 +2,8 @@
  * `/ppai/query/1.0.0`: one request frame, one response frame, length-prefixed
  * (it-length-prefixed) with a size cap. Every request carries a deadline; the
  * server cancels the backend when the stream closes or the deadline passes.
+ * `/ppai/query/1.1.0` adds streamed answers: a request with `stream: true` is
+ * answered by `chunk` frames as the backend writes, then the response frame.
  * Owner-first: a remote query is admitted only while the owner's predicted
  * wait stays within its bound, otherwise a fast `busy` refusal with the load.
  */
@@ -12,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { admitRemote } from '../core/admission.js'
 import type { AgentBackend } from '../agent/backend.js'
 import type { Logger } from '../log.js'
-import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QueryRequestSchema, QueryResponseSchema, type QueryRequest, type QueryResponse } from './frames.js'
+import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QUERY_STREAMING_PROTOCOL, QueryChunkSchema, QueryRequestSchema, QueryResponseSchema, StreamingQueryRequestSchema, type QueryChunk, type QueryResponse, type StreamingQueryRequest } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
 import { QueueAbortedError, QueuePreemptedError, type ServingQueue } from './serving-queue.js'
 
@@ -77,15 +79,17 @@ export interface QueryServerInit {
   ownSuccess?: (question: string) => Promise<number | undefined>
   onServed?: (evt: ServedEvent) => void
   log?: Logger
+  /** Speak the 1.1 protocols: accept `stream: true` and answer it in chunks (default false: 1.0). */
+  streaming?: boolean
 }
 
 /** The stream handler of the query protocol on the serving side: one request, one response, then the stream closes. */
 export function createQueryHandler (init: QueryServerInit): StreamHandler {
   return async (stream: Stream, connection: Connection): Promise<void> => {
     const from = connection.remotePeer.toString()
-    let request: QueryRequest
+    let request: StreamingQueryRequest
     try {
-      request = parseRequest(await withTimeout(readFrame(stream), REQUEST_READ_TIMEOUT_MS, () => new FrameError('read-timeout', `no request within ${REQUEST_READ_TIMEOUT_MS} ms`)))
+      request = parseRequest(init, await withTimeout(readFrame(stream), REQUEST_READ_TIMEOUT_MS, () => new FrameError('read-timeout', `no request within ${REQUEST_READ_TIMEOUT_MS} ms`)))
     } catch (err) {
       await respond(stream, frameRejected(init, from, err))
       return
@@ -121,7 +125,7 @@ export function createQuerySessionHandler (init: QuerySessionServerInit): Stream
     // Bounded in count; each turn also waits at most the idle time for its frame.
     for (let served = 0; served < 1_000_000_000 && stream.status === 'open'; served++) {
       let bytes: Uint8Array | undefined
-      let request: QueryRequest
+      let request: StreamingQueryRequest
       try {
         const waitMs = served === 0 ? REQUEST_READ_TIMEOUT_MS : init.idleMs ?? SESSION_IDLE_MS
         bytes = await withTimeout(frames.next(), waitMs, () => new FrameError('read-timeout', `no request within ${waitMs} ms`))
@@ -131,7 +135,7 @@ export function createQuerySessionHandler (init: QuerySessionServerInit): Stream
           else await stream.close().catch(() => stream.abort(new Error('could not close')))
           return
         }
-        request = parseRequest(bytes)
+        request = parseRequest(init, bytes)
       } catch (err) {
         // An idle session simply ends; anything else is a bad frame, answered and the session closed.
         if (served > 0 && err instanceof FrameError && err.reason === 'read-timeout') {
@@ -183,8 +187,8 @@ function asFrameError (err: unknown, maxBytes: number): unknown {
   return err
 }
 
-function parseRequest (bytes: Uint8Array): QueryRequest {
-  const parsed = QueryRequestSchema.safeParse(parseJson(bytes))
+function parseRequest (init: QueryServerInit, bytes: Uint8Array): StreamingQueryRequest {
+  const parsed = (init.streaming === true ? StreamingQueryRequestSchema : QueryRequestSchema).safeParse(parseJson(bytes))
   if (!parsed.success) throw new FrameError('invalid', parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300))
   return parsed.data
 }
@@ -201,7 +205,7 @@ function frameRejected (init: QueryServerInit, from: string, err: unknown): Quer
  * Admits (owner first) and serves one valid request; the response to send,
  * or undefined when the asker has gone (the stream was aborted).
  */
-async function serveRequest (init: QueryServerInit, stream: Stream, from: string, request: QueryRequest): Promise<QueryResponse | undefined> {
+async function serveRequest (init: QueryServerInit, stream: Stream, from: string, request: StreamingQueryRequest): Promise<QueryResponse | undefined> {
   const queue = init.queue
   const ownSuccess = await init.ownSuccess?.(request.question)
   const verdict = admitRemote({
@@ -226,8 +230,11 @@ async function serveRequest (init: QueryServerInit, stream: Stream, from: string
     deadlinePassed = true
     controller.abort(new QueueAbortedError('deadline passed'))
   }, request.deadlineMs)
+  // Streamed: each piece goes out as the backend writes it; the response frame follows the last.
+  const chunks = request.stream === true ? new ChunkSender(stream, request.id) : undefined
   try {
-    const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal }), controller.signal, from)
+    const served = await queue.submit('remote', async signal => await init.backend.answer({ id: request.id, question: request.question, signal, onToken: chunks?.push }), controller.signal, from)
+    await chunks?.drained()
     init.onServed?.({ from, id: request.id, status: 'ok', queuedMs: served.queuedMs, workMs: served.workMs })
     return { type: 'response', id: request.id, status: 'ok', answer: served.value.text, queuedMs: served.queuedMs, workMs: served.workMs, backlog: queue.backlog, serviceMs: queue.serviceMs }
   } catch (err) {
@@ -248,7 +255,64 @@ async function serveRequest (init: QueryServerInit, stream: Stream, from: string
   } finally {
     clearTimeout(timer)
     stream.removeEventListener('close', onClose)
+    await chunks?.drained()
   }
+}
+
+/** Largest piece of text in one chunk frame, UTF-8 bytes (JSON escapes can grow it up to six times; the frame cap is 64 KB). */
+const CHUNK_TEXT_BYTES = 8 * 1024
+
+/**
+ * Sends the pieces of a streamed answer as chunk frames, in order, each as
+ * soon as it comes; while the stream is backed up they are joined, and
+ * nothing beyond the answer's byte cap is sent.
+ */
+export class ChunkSender {
+  private pending = ''
+  private queuedBytes = 0
+  private sending = false
+  private flushing?: Promise<void>
+
+  constructor (private readonly stream: Stream, private readonly id: string, private readonly maxBytes: number = MAX_FRAME_BYTES) {}
+
+  /** Queues a piece and sends it now unless the stream is backed up. */
+  push = (text: string): void => {
+    const room = this.maxBytes - this.queuedBytes
+    if (room <= 0 || text === '') return
+    const piece = truncateUtf8(text, room)
+    this.queuedBytes += utf8Length(piece)
+    this.pending += piece
+    // flush() may finish before it returns (nothing backed up): `sending` says whether one is still at work.
+    if (!this.sending) this.flushing = this.flush()
+  }
+
+  /** Resolves once every queued piece has been handed to the stream (or the stream has gone). */
+  async drained (): Promise<void> {
+    await this.flushing
+  }
+
+  private async flush (): Promise<void> {
+    this.sending = true
+    try {
+      // Bounded: each turn takes at least one character of what is pending, and at most maxBytes are ever queued.
+      while (this.pending !== '' && this.stream.status === 'open') {
+        const text = truncateUtf8(this.pending, CHUNK_TEXT_BYTES)
+        this.pending = this.pending.slice(text.length)
+        const chunk: QueryChunk = { type: 'chunk', id: this.id, text }
+        if (!this.stream.send(lp.encode.single(new TextEncoder().encode(JSON.stringify(chunk))))) await this.stream.onDrain({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+      }
+    } catch {
+      // The asker stopped reading: its stream goes, and the close cancels the work.
+      this.stream.abort(new Error('could not send a chunk'))
+    } finally {
+      this.pending = ''
+      this.sending = false
+    }
+  }
+}
+
+function utf8Length (text: string): number {
+  return new TextEncoder().encode(text).length
 }
 
 /**
@@ -302,6 +366,12 @@ export interface SendQueryOptions {
   /** Time this attempt may take, ms; the request's deadline is set slightly shorter. */
   timeoutMs: number
   signal?: AbortSignal
+  /**
+   * Asks for the answer streamed: called with each piece as it arrives (from
+   * a peer that speaks 1.1; one that speaks only 1.0 sends the answer whole,
+   * in the response, and this is never called).
+   */
+  onChunk?: (text: string) => void
 }
 
 /** Something that can open protocol streams: the libp2p node. */
@@ -317,7 +387,9 @@ export interface Dialer {
  * invalid response; a `busy` or `error` reply is a returned value.
  */
 export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
-  const requestBytes = encodeRequest(req, opts.timeoutMs)
+  encodeRequest(req, opts.timeoutMs)
+  // 1.1 first when the answer is wanted streamed; a 1.0 peer negotiates 1.0.
+  const protocols = opts.onChunk == null ? [QUERY_PROTOCOL] : [QUERY_STREAMING_PROTOCOL, QUERY_PROTOCOL]
   const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)))
   const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
   let stream: Stream | undefined
@@ -326,7 +398,7 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
     // An open connection takes the stream directly: the dial path also rewrites the peer store, a cost on every query.
     const existing = attempt === 1 ? dialer.getConnections?.(peer).find(c => c.status === 'open') : undefined
     try {
-      stream = existing != null ? await existing.newStream(QUERY_PROTOCOL, { signal }) : await dialer.dialProtocol(peer, QUERY_PROTOCOL, { signal })
+      stream = existing != null ? await existing.newStream(protocols, { signal }) : await dialer.dialProtocol(peer, protocols, { signal })
     } catch (err) {
       if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
       if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
@@ -340,16 +412,17 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
   const onAbort = (): void => open.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    stream.send(lp.encode.single(requestBytes))
-    let bytes: Uint8Array
+    const streamed = opts.onChunk != null && open.protocol === QUERY_STREAMING_PROTOCOL
+    stream.send(lp.encode.single(encodeRequest(req, opts.timeoutMs, streamed)))
+    let response: QueryResponse | undefined
     try {
-      bytes = await readFrame(stream)
+      response = await readAnswer(new FrameReader(stream), req.id, streamed ? opts.onChunk : undefined)
     } catch (err) {
       if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${Math.round(opts.timeoutMs)} ms`)
       if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while waiting')
-      throw new QueryAttemptError('stream', (err as Error).message)
+      throw err
     }
-    const response = parseResponse(bytes)
+    if (response == null) throw new QueryAttemptError('stream', 'empty: stream ended before a frame')
     await stream.close().catch(() => {})
     return response
   } catch (err) {
@@ -362,21 +435,63 @@ export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string
 
 /** A response frame checked against its schema; throws {@link QueryAttemptError} (`invalid-response`). */
 export function parseResponse (bytes: Uint8Array): QueryResponse {
-  let parsed
+  const frame = parseServerFrame(bytes)
+  if (frame.type !== 'response') throw new QueryAttemptError('invalid-response', 'a chunk frame where a response was due')
+  return frame
+}
+
+/** A frame from the serving side: a chunk of a streamed answer or the response; throws {@link QueryAttemptError} (`invalid-response`). */
+function parseServerFrame (bytes: Uint8Array): QueryChunk | QueryResponse {
+  let json: unknown
   try {
-    parsed = QueryResponseSchema.safeParse(parseJson(bytes))
+    json = parseJson(bytes)
   } catch (err) {
     throw new QueryAttemptError('invalid-response', (err as Error).message)
   }
+  const parsed = (json as { type?: unknown } | null)?.type === 'chunk' ? QueryChunkSchema.safeParse(json) : QueryResponseSchema.safeParse(json)
   if (!parsed.success) throw new QueryAttemptError('invalid-response', parsed.error.issues.map(i => i.message).join('; ').slice(0, 300))
   return parsed.data
 }
 
-/** Encodes a request for the wire; throws {@link QueryAttemptError} (`too-large`) when it does not fit in one frame. */
-export function encodeRequest (req: { id: string, question: string }, timeoutMs: number): Uint8Array {
+/**
+ * Reads the answer to request `id`: chunk frames (only when `onChunk` asked
+ * for them), each handed on at once, then the response frame. Undefined when
+ * the stream ended before any frame; a stream that ends or breaks after a
+ * chunk, a chunk not asked for or past the answer's byte cap throws
+ * {@link QueryAttemptError}.
+ */
+export async function readAnswer (frames: FrameReader, id: string, onChunk?: (text: string) => void): Promise<QueryResponse | undefined> {
+  let bytes = 0
+  // Bounded: every chunk carries at least one byte and an answer's chunks at most MAX_FRAME_BYTES together.
+  for (let n = 0; n <= MAX_FRAME_BYTES; n++) {
+    let frame: Uint8Array | undefined
+    try {
+      frame = await frames.next()
+    } catch (err) {
+      throw new QueryAttemptError('stream', (err as Error).message)
+    }
+    if (frame == null) {
+      if (n === 0) return undefined
+      throw new QueryAttemptError('stream', `the stream ended after ${n} chunks of a streamed answer`)
+    }
+    const parsed = parseServerFrame(frame)
+    if (parsed.type === 'response') return parsed
+    if (onChunk == null || parsed.id !== id) throw new QueryAttemptError('invalid-response', 'a chunk frame of an answer not asked to stream')
+    bytes += utf8Length(parsed.text)
+    if (bytes > MAX_FRAME_BYTES) throw new QueryAttemptError('invalid-response', `a streamed answer over ${MAX_FRAME_BYTES} bytes`)
+    onChunk(parsed.text)
+  }
+  throw new QueryAttemptError('invalid-response', 'too many chunk frames')
+}
+
+/**
+ * Encodes a request for the wire (`stream` only on a 1.1 stream); throws
+ * {@link QueryAttemptError} (`too-large`) when it does not fit in one frame.
+ */
+export function encodeRequest (req: { id: string, question: string }, timeoutMs: number, stream = false): Uint8Array {
   // Leave the server a little margin to answer before our own timer fires.
   const deadlineMs = Math.max(1, Math.floor(timeoutMs * 0.95))
-  const request: QueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs }
+  const request: StreamingQueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs, ...(stream ? { stream: true } : {}) }
   const requestBytes = new TextEncoder().encode(JSON.stringify(request))
   // Checked before dialling: the peer would refuse it anyway, and only the local agent can take it.
   if (req.question.length > MAX_QUESTION_CHARS || requestBytes.length > MAX_FRAME_BYTES) throw new QueryAttemptError('too-large', `the question does not fit in one frame (${requestBytes.length} bytes, cap ${MAX_FRAME_BYTES})`)

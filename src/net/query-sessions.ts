@@ -8,12 +8,17 @@
  */
 import * as lp from 'it-length-prefixed'
 import type { PeerId, Stream } from '@libp2p/interface'
-import { QUERY_SESSION_PROTOCOL, type QueryResponse } from './frames.js'
-import { FrameReader, QueryAttemptError, SESSION_IDLE_MS, encodeRequest, parseResponse, sendQuery, type Dialer, type SendQueryOptions } from './query-protocol.js'
+import { QUERY_SESSION_PROTOCOL, QUERY_SESSION_STREAMING_PROTOCOL, type QueryResponse } from './frames.js'
+import { FrameReader, QueryAttemptError, SESSION_IDLE_MS, encodeRequest, readAnswer, sendQuery, type Dialer, type SendQueryOptions } from './query-protocol.js'
+
+/** Offered in this order: a peer that speaks only 1.0 negotiates 1.0, and its answers come whole. */
+const SESSION_PROTOCOLS = [QUERY_SESSION_STREAMING_PROTOCOL, QUERY_SESSION_PROTOCOL]
 
 interface Session {
   stream: Stream
   frames: FrameReader
+  /** The session speaks 1.1: a request may ask for its answer streamed. */
+  streaming: boolean
   idleTimer?: NodeJS.Timeout
 }
 
@@ -49,7 +54,8 @@ export class QuerySessions {
    * session when there is one. Same contract as {@link sendQuery}.
    */
   async query (peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
-    const requestBytes = encodeRequest(req, opts.timeoutMs)
+    // Checked before a session is taken: a question too large for a frame is refused at once.
+    encodeRequest(req, opts.timeoutMs)
     const key = peer.toString()
     const pool = this.pool(key)
     if (this.closed || pool.legacy || (pool.idle.length === 0 && pool.open >= this.maxPerPeer)) return await sendQuery(this.dialer, peer, req, opts)
@@ -73,7 +79,8 @@ export class QuerySessions {
           return await sendQuery(this.dialer, peer, req, opts)
         }
       }
-      const result = await this.exchange(session, requestBytes, signal)
+      const streamed = opts.onChunk != null && session.streaming
+      const result = await this.exchange(session, encodeRequest(req, opts.timeoutMs, streamed), req.id, signal, streamed ? opts.onChunk : undefined)
       if (result.response != null) {
         this.release(pool, session)
         return result.response
@@ -122,15 +129,15 @@ export class QuerySessions {
     pool.open++
     try {
       const existing = this.dialer.getConnections?.(peer).find(c => c.status === 'open')
-      const stream = existing != null ? await existing.newStream(QUERY_SESSION_PROTOCOL, { signal }) : await this.dialer.dialProtocol(peer, QUERY_SESSION_PROTOCOL, { signal })
-      return { stream, frames: new FrameReader(stream) }
+      const stream = existing != null ? await existing.newStream(SESSION_PROTOCOLS, { signal }) : await this.dialer.dialProtocol(peer, SESSION_PROTOCOLS, { signal })
+      return { stream, frames: new FrameReader(stream), streaming: stream.protocol === QUERY_SESSION_STREAMING_PROTOCOL }
     } catch (err) {
       pool.open--
       throw err
     }
   }
 
-  private async exchange (session: Session, requestBytes: Uint8Array, signal: AbortSignal): Promise<{ response?: QueryResponse, ended?: boolean, error?: QueryAttemptError }> {
+  private async exchange (session: Session, requestBytes: Uint8Array, id: string, signal: AbortSignal, onChunk?: (text: string) => void): Promise<{ response?: QueryResponse, ended?: boolean, error?: QueryAttemptError }> {
     const { stream } = session
     const onAbort = (): void => stream.abort(new Error('query timed out or aborted'))
     signal.addEventListener('abort', onAbort, { once: true })
@@ -141,14 +148,9 @@ export class QuerySessions {
         // Not sent (the stream was closing): as safe to ask again as a session that ended unanswered.
         return { ended: true, error: new QueryAttemptError('stream', (err as Error).message) }
       }
-      let bytes: Uint8Array | undefined
-      try {
-        bytes = await session.frames.next()
-      } catch (err) {
-        return { error: new QueryAttemptError('stream', (err as Error).message) }
-      }
-      if (bytes == null) return { ended: true }
-      return { response: parseResponse(bytes) }
+      // Ended before any frame: the server had closed the session; ended or broken after a chunk: a QueryAttemptError.
+      const response = await readAnswer(session.frames, id, onChunk)
+      return response == null ? { ended: true } : { response }
     } catch (err) {
       return { error: err instanceof QueryAttemptError ? err : new QueryAttemptError('stream', (err as Error).message) }
     } finally {

@@ -10,9 +10,18 @@ export type ModelChoice = 'ppai' | 'local' | `peer:${string}`
 
 export interface AskOptions {
   model?: ModelChoice
+  /** The answer's id (default a fresh UUID): a streaming caller names the answer before it is in. Must be unique. */
+  id?: string
   /** Whole-query deadline, ms from now. */
   deadlineMs?: number
   signal?: AbortSignal
+  /**
+   * Streams the answer: called with each piece as the serving agent (own or
+   * a peer's) writes it. Once a piece has come, the query is that agent's: a
+   * failure after it ends the query (`interrupted`) rather than falling back.
+   * An agent that cannot stream sends nothing here; its answer is in the result.
+   */
+  onToken?: (text: string) => void
 }
 
 /** One try of a query at one agent. */

@@ -4,7 +4,7 @@ import { BackendConfigError, createBackend, personalAgentChoice } from '../../sr
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../../src/agent/question-prompt.js'
 import { recordedTrace } from '../../src/agent/recorded-trace.js'
 import { EDGE_DEVICE, serviceTimeMs } from '../../src/agent/service-time.js'
-import { createSimulatedBackend } from '../../src/agent/simulated.js'
+import { createSimulatedBackend, splitEvenly } from '../../src/agent/simulated.js'
 import { loadQuestionSet, type Question } from '../../src/data/questions.js'
 
 // The real data when it is beside the checkout, the built-in synthetic set otherwise.
@@ -108,6 +108,36 @@ describe('simulated backend', () => {
     await expect(busy).rejects.toBeInstanceOf(AgentAbortedError)
     await expect(queued).rejects.toBeInstanceOf(AgentAbortedError)
     expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
+  it('streams its answer in tokens at the device speed, the last at the unstreamed service time', async () => {
+    const service = { ...EDGE_DEVICE, timeScale: 0.25 }
+    const backend = createSimulatedBackend({ questions: set, model: recordedTrace(model), service })
+    const q = sample[1]
+    const prompt = formatQuestion(q)
+    const pieces: Array<{ text: string, at: number }> = []
+    const t0 = performance.now()
+    const out = await backend.answer({ id: q.id, question: prompt, onToken: text => pieces.push({ text, at: performance.now() - t0 }) })
+    const totalMs = performance.now() - t0
+    const plain = await createSimulatedBackend({ questions: set, model: recordedTrace(model), service: instantService }).answer({ id: q.id, question: prompt })
+    expect(out.text).toBe(plain.text)
+    expect(pieces.map(p => p.text).join('')).toBe(out.text)
+    expect(pieces.length).toBe(Math.min(EDGE_DEVICE.outputTokens, [...out.text].length))
+    const serviceMs = serviceTimeMs(prompt.length, service)
+    const decodeMs = service.timeScale * 1000 * service.outputTokens / service.tokensPerSec
+    // Nothing during prefill; then a piece per decode step, the last when an unstreamed answer would be done.
+    expect(pieces[0].at).toBeGreaterThanOrEqual(serviceMs - decodeMs - 2)
+    expect(pieces[0].at).toBeLessThan(serviceMs - decodeMs + decodeMs / 2)
+    expect(pieces.at(-1)?.at ?? 0).toBeGreaterThanOrEqual(serviceMs - 2)
+    expect(totalMs).toBeLessThan(serviceMs + 500)
+    for (let i = 1; i < pieces.length; i++) expect(pieces[i].at).toBeGreaterThanOrEqual(pieces[i - 1].at)
+  })
+
+  it('cuts a text into at most n nearly equal pieces, never inside a character', () => {
+    expect(splitEvenly('abcdefgh', 4)).toEqual(['ab', 'cd', 'ef', 'gh'])
+    expect(splitEvenly('abc', 8)).toEqual(['a', 'b', 'c'])
+    expect(splitEvenly('a😀b😀', 2)).toEqual(['a😀', 'b😀'])
+    expect(splitEvenly('', 3)).toEqual([''])
   })
 })
 

@@ -180,6 +180,7 @@ describe('HTTP defences of the API', () => {
     expect(body.supportedInterfaces.length).toBeGreaterThan(0)
     for (const i of body.supportedInterfaces) expect(i.url.startsWith(`${api.url}/`), i.url).toBe(true)
     expect(card.body).not.toContain('localhost')
+    expect(body.supportedInterfaces.map(i => i.url)).toEqual([`${api.url}/a2a/jsonrpc`, `${api.url}/a2a/jsonrpc`])
     expect(body.documentationUrl).toBe(`${api.url}/`)
   })
 
