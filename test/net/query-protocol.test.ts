@@ -32,6 +32,32 @@ function slowBackend (delayMs: number): AgentBackend & { aborted: string[], star
   }
 }
 
+describe('expert admission on a real node: a peer\'s query is lent the agent only where it is good', () => {
+  let server: PpaiLibp2p
+  let client: PpaiLibp2p
+  const backend = slowBackend(10)
+  const asked: string[] = []
+
+  beforeAll(async () => {
+    const common = { network: 'qp-expert-test', embedderId: embedder.id, mdns: false }
+    ;[server, client] = await Promise.all([0, 1].map(async () => createPpaiLibp2p({ ...common, privateKey: await generateKeyPair('Ed25519'), recordRejections: new RejectionCounter(RECORD_REJECT_REASONS) })))
+    // The agent predicts 0.9 on cooking questions and 0.6 elsewhere.
+    const ownSuccess = async (question: string): Promise<number> => { asked.push(question); return question.includes('cook') ? 0.9 : 0.6 }
+    await server.handle(QUERY_PROTOCOL, createQueryHandler({ queue: new ServingQueue({ initialServiceMs: 10 }), backend, rejections: new RejectionCounter(QUERY_REJECT_REASONS), ownSuccess }))
+    await client.dial(server.getMultiaddrs()[0])
+  })
+  afterAll(async () => { await Promise.all([server?.stop(), client?.stop()]) })
+
+  it('serves a question the agent is expert for and refuses one it is not, even idle, saying why', async () => {
+    const good = await sendQuery(client, server.peerId, { id: 'e1', question: 'How long to cook rice?' }, { timeoutMs: 5000 })
+    expect(good).toMatchObject({ status: 'ok', id: 'e1' })
+    const weak = await sendQuery(client, server.peerId, { id: 'e2', question: 'What is a quasar?' }, { timeoutMs: 5000 })
+    expect(weak).toMatchObject({ status: 'busy', id: 'e2', reason: 'not-expert', backlog: 0 })
+    expect(asked).toEqual(['How long to cook rice?', 'What is a quasar?'])
+    expect(backend.started).toEqual(['e1'])
+  })
+})
+
 describe('/ppai/query/1.0.0 between two real nodes', () => {
   let server: PpaiLibp2p
   let client: PpaiLibp2p

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { buildScenario, scenarioDefaults } from '../../src/bench/scenarios.js'
+import { EXPERT_ADMISSION } from '../../src/core/admission.js'
+import { ownPredictedSuccess } from '../../src/core/router.js'
+import { seededRng } from '../../src/core/rng.js'
+import { loadQuestionSet } from '../../src/data/questions.js'
+
+const set = loadQuestionSet()
+
+describe('expert admission in the paper world\'s topic space', () => {
+  // The real data has the owners' domains; the synthetic workload's topics are too few to say much.
+  it.skipIf(set.synthetic)('admits most asked questions of the agent\'s own domain and refuses most others', () => {
+    const { world } = buildScenario(set, scenarioDefaults('paper'))
+    const rng = seededRng('expert-admission')
+    let inAdmitted = 0
+    let inAsked = 0
+    let outAdmitted = 0
+    let outAsked = 0
+    for (const agent of world.agents) {
+      const own = new Set(agent.interests)
+      for (let n = 0; n < 60; n++) {
+        const q = world.pool.draw(agent.interests, 0.5, rng)
+        const success = ownPredictedSuccess(agent.profile, world.embed(q))
+        expect(success).toBeDefined()
+        const admitted = (success as number) >= EXPERT_ADMISSION.minSuccess ? 1 : 0
+        if (own.has(q.subject)) { inAsked++; inAdmitted += admitted } else { outAsked++; outAdmitted += admitted }
+      }
+    }
+    console.log(`expert admission: own-domain questions admitted ${(inAdmitted / inAsked).toFixed(3)}, others ${(outAdmitted / outAsked).toFixed(3)}`)
+    expect(inAdmitted / inAsked).toBeGreaterThan(0.6)
+    expect(outAdmitted / outAsked).toBeLessThan(0.2)
+  })
+
+  it('leaves a space without a corpus reference (hashed) to the plain terms', async () => {
+    const { createHashEmbedder } = await import('../../src/core/embedder.js')
+    const { buildProfile } = await import('../../src/core/prototypes.js')
+    const e = createHashEmbedder()
+    const profile = buildProfile(e.id, e.dim, ['a question about cooking rice', 'another on baking bread'].map(t => ({ embedding: e.embed(t), outcome: 1 })))
+    expect(ownPredictedSuccess(profile, e.embed('cooking pasta'))).toBeUndefined()
+  })
+})
