@@ -134,8 +134,13 @@ function ownScoring (scoring?: CandidateScoringOptions): CandidateScoringOptions
  * where the agent is good firmly enough to refuse on, and the plain terms hold.
  */
 export function ownPredictedSuccess (profile: Profile, embedding: Float32Array, scoring?: CandidateScoringOptions): number | undefined {
-  if (profile.calibration === undefined || profile.prototypes.length === 0 || referenceOf(profile.embedderId) === undefined) return undefined
+  if (!scoresOwnSuccess(profile)) return undefined
   return predictSuccess(profile, embedding, ownScoring(scoring)).mean
+}
+
+/** Whether {@link ownPredictedSuccess} says anything for `profile` (asked before embedding a question only for it). */
+export function scoresOwnSuccess (profile: Profile): boolean {
+  return profile.calibration !== undefined && profile.prototypes.length > 0 && referenceOf(profile.embedderId) !== undefined
 }
 
 /** Answers a profile summarises (its prototypes' Beta evidence, the uniform prior removed). */

@@ -20,7 +20,7 @@ import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/p
 import { BucketCode } from '../core/bucket-code.js'
 import { CandidateIndex } from '../core/retrieval.js'
 import { gaussian, seededRng, shuffled } from '../core/rng.js'
-import { DEFAULT_LATENCY_WEIGHT, ownPredictedSuccess } from '../core/router.js'
+import { DEFAULT_LATENCY_WEIGHT, ownPredictedSuccess, scoresOwnSuccess } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
 import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
@@ -794,6 +794,8 @@ class Node implements PpaiNode {
 
   /** The own agent's predicted success on a question a peer sends (expert admission); undefined when it cannot be embedded or scored so. */
   private async ownSuccessOn (question: string): Promise<number | undefined> {
+    // A space without a corpus reference (hash, openai:) keeps the plain terms: no embedding call for it.
+    if (!scoresOwnSuccess(this.ownProfile)) return undefined
     try {
       const embedding = 'embed' in this.embedder ? this.embedder.embed(question) : await this.embedder.embedAsync(question, AbortSignal.timeout(5000))
       return ownPredictedSuccess(this.ownProfile, embedding)
