@@ -3,15 +3,11 @@
  * `--seed-file FILE`, validated by the schemas of `net/frames.ts`.
  */
 import { readFile } from 'node:fs/promises'
+import { ReasonError } from '../core/errors.js'
 import { NodeConfigFileSchema, SeedFileSchema, type NodeConfigFile } from '../net/frames.js'
 
 /** A config file that cannot be used, with the reason. */
-export class ConfigFileError extends Error {
-  override name = 'ConfigFileError'
-  constructor (readonly reason: 'unreadable' | 'malformed' | 'invalid', message: string) {
-    super(message)
-  }
-}
+export class ConfigFileError extends ReasonError<'unreadable' | 'malformed' | 'invalid'> {}
 
 /** Reads and validates `--config FILE`. */
 export async function readConfigFile (path: string): Promise<NodeConfigFile> {

@@ -10,6 +10,7 @@
  *
  * Pure: every method takes the caller's clock; memory is bounded by `maxPeers`.
  */
+import { ReasonError } from './errors.js'
 import type { Belief, LoadBeacon } from './types.js'
 
 /** Configuration of {@link LoadBeliefs}. */
@@ -36,18 +37,19 @@ export interface LoadBeliefsInit {
    * most of the cost of finding a record). Default: none, a map.
    */
   peerIndex?: (peerId: string) => number
+  /**
+   * Keep the last beacon heard of each peer remembered ({@link LoadBeliefs.lastBeacon}),
+   * for a node's status views; forgotten with the peer. Default false (the
+   * simulator's beliefs keep none).
+   */
+  keepBeacons?: boolean
 }
 
 /** Why an input of {@link LoadBeliefs} was rejected: countable. */
 export type BeliefsInputReason = 'peer-index'
 
 /** `peerIndex` gave no valid index for a peer id; `reason` is countable. */
-export class BeliefsInputError extends Error {
-  override name = 'BeliefsInputError'
-  constructor (readonly reason: BeliefsInputReason, message: string) {
-    super(message)
-  }
-}
+export class BeliefsInputError extends ReasonError<BeliefsInputReason> {}
 
 /** What a response from a peer revealed: the time from send to answer, and the network part of it. */
 export interface ResponseTiming {
@@ -178,6 +180,8 @@ export class LoadBeliefs {
   private peers = 0
   /** Slot -> peer id ('' when free). */
   private ids: string[] = []
+  /** With `keepBeacons`: slot -> the last beacon heard of its peer. */
+  private readonly beacons: Array<LoadBeacon | undefined> | undefined
   /** FIELDS numbers per slot, for `capacity` slots. */
   private rec: number[] = []
   /** Recency order, least recently updated first: previous and next slot per slot (NONE at the ends). */
@@ -230,6 +234,7 @@ export class LoadBeliefs {
     this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
     this.priorRelaxMs = init.priorRelaxMs ?? 10_000
     this.peerIndex = init.peerIndex
+    this.beacons = init.keepBeacons === true ? [] : undefined
     if (this.peerIndex !== undefined) this.resizeTable(16)
   }
 
@@ -244,7 +249,7 @@ export class LoadBeliefs {
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
     const slot = this.find(beacon.peerId)
-    this.applyBeacon(beacon, receivedAt, slot === NONE ? undefined : slot)
+    this.keepBeacon(this.applyBeacon(beacon, receivedAt, slot === NONE ? undefined : slot), beacon)
   }
 
   /**
@@ -254,15 +259,30 @@ export class LoadBeliefs {
    */
   onNewBeacon (beacon: LoadBeacon, receivedAt: number): boolean {
     const known = this.find(beacon.peerId)
-    if (known !== NONE && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) return false
-    this.applyBeacon(beacon, receivedAt, known === NONE ? undefined : known)
+    if (known !== NONE && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) {
+      this.keepBeacon(known, beacon)
+      return false
+    }
+    this.keepBeacon(this.applyBeacon(beacon, receivedAt, known === NONE ? undefined : known), beacon)
     return true
   }
 
-  /** {@link onBeacon} for the peer's slot (undefined: not known yet). */
-  private applyBeacon (beacon: LoadBeacon, receivedAt: number, known: number | undefined): void {
+  /** The last beacon heard of `peerId` (with `keepBeacons`; undefined otherwise, or when none was heard). */
+  lastBeacon (peerId: string): LoadBeacon | undefined {
+    if (this.beacons === undefined) return undefined
+    const slot = this.find(peerId)
+    return slot === NONE ? undefined : this.beacons[slot]
+  }
+
+  /** With `keepBeacons`, remembers `beacon` as the last heard of the peer in `slot` (NONE: none). */
+  private keepBeacon (slot: number, beacon: LoadBeacon): void {
+    if (this.beacons !== undefined && slot !== NONE) this.beacons[slot] = beacon
+  }
+
+  /** {@link onBeacon} for the peer's slot (undefined: not known yet); returns the slot, NONE when the beacon was unusable. */
+  private applyBeacon (beacon: LoadBeacon, receivedAt: number, known: number | undefined): number {
     // Frames are validated at the edge; a non-finite value here is a bug upstream, not information.
-    if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return
+    if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return NONE
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
     const arrivalPerSec = Math.max(0, Number.isFinite(beacon.arrivalPerSec) ? beacon.arrivalPerSec : 0)
@@ -279,7 +299,7 @@ export class LoadBeliefs {
       rec[r + BEACON_AT] = receivedAt
       rec[r + BEACON_SENT_AT] = beacon.sentAt
       this.touch(slot, false)
-      return
+      return slot
     }
     const r = known * FIELDS
     const rec = this.rec
@@ -293,7 +313,7 @@ export class LoadBeliefs {
       rec[r + BEACON_AT] = Number.isNaN(beaconAt) ? receivedAt : Math.max(beaconAt, receivedAt)
       if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
       this.touch(known, true)
-      return
+      return known
     }
     rec[r + MEAN] = Math.max(0, beacon.backlog)
     rec[r + VARIANCE] = 0
@@ -303,6 +323,7 @@ export class LoadBeliefs {
     rec[r + BEACON_AT] = receivedAt
     if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
     this.touch(known, true)
+    return known
   }
 
   /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
@@ -565,6 +586,7 @@ export class LoadBeliefs {
     this.unlink(slot)
     this.remove(this.ids[slot])
     this.ids[slot] = ''
+    if (this.beacons !== undefined) this.beacons[slot] = undefined
     this.free.push(slot)
   }
 
