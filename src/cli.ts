@@ -5,8 +5,9 @@
  */
 import { Command } from 'commander'
 import { registerBench } from './bench/command.js'
+import { registerAskCommand } from './commands/ask.js'
+import { registerNodeCommand } from './commands/node.js'
 import { registerDemo } from './demo/command.js'
-import { registerNodeCommands } from './net/commands.js'
 import { registerSoak } from './soak/command.js'
 
 // libp2p 3 and its modules need Node 22: on an older one they fail later, far from the cause.
@@ -25,7 +26,8 @@ const program = new Command()
 // Subcommands: one line per area.
 registerBench(program)
 registerDemo(program)
-registerNodeCommands(program)
+registerNodeCommand(program)
+registerAskCommand(program)
 registerSoak(program)
 
 await program.parseAsync(process.argv)

@@ -2,6 +2,7 @@
  * What actually answers a question on a node: a local LLM server, a simulated
  * agent, or the instant backend. The node only sees this interface.
  */
+import { NamedError } from '../core/errors.js'
 
 /** One question put to a backend. */
 export interface AgentRequest {
@@ -31,8 +32,7 @@ export interface AgentBackend {
 }
 
 /** Thrown by a backend when the request was aborted before it answered. */
-export class AgentAbortedError extends Error {
-  override name = 'AgentAbortedError'
+export class AgentAbortedError extends NamedError {
   readonly code = 'ERR_AGENT_ABORTED'
 }
 

@@ -3,6 +3,7 @@
  * {@link AgentBackend}: instant, simulated personal agent, recorded trace of a
  * real model, or an OpenAI-compatible model server.
  */
+import { ReasonError } from '../core/errors.js'
 import { seededRng, shuffled } from '../core/rng.js'
 import { loadQuestionSet, type QuestionSet } from '../data/questions.js'
 import type { Logger } from '../log.js'
@@ -22,12 +23,7 @@ export type { AgentBackend } from './backend.js'
 export type BackendConfigReason = 'invalid-options' | 'missing-url' | 'missing-model' | 'unknown-model' | 'unknown-subject'
 
 /** Backend options that cannot make a backend, with a countable reason. */
-export class BackendConfigError extends Error {
-  override name = 'BackendConfigError'
-  constructor (readonly reason: BackendConfigReason, message: string) {
-    super(message)
-  }
-}
+export class BackendConfigError extends ReasonError<BackendConfigReason> {}
 
 /** A backend and every parameter it was made with, for the node's startup log. */
 export interface CreatedBackend {

@@ -7,6 +7,7 @@
  * counted and whose message names the URL (and the HTTP status when there is one);
  * a call the asker cancelled ends in the node's {@link AgentAbortedError}.
  */
+import { NamedError } from '../core/errors.js'
 import { AgentAbortedError, type AgentBackend } from './backend.js'
 import { streamChatCompletion, streamingClient } from './openai-stream.js'
 import { chatCompletionResponseSchema, errorBodySchema, type ChatCompletionRequest } from './openai-wire.js'
@@ -15,8 +16,7 @@ import { chatCompletionResponseSchema, errorBodySchema, type ChatCompletionReque
 export type OpenAiFailureReason = 'unreachable' | 'timeout' | 'http-status' | 'malformed-body' | 'stream-failed'
 
 /** A failed call to the model server, with a countable reason, the URL and the HTTP status when there was one. */
-export class OpenAiBackendError extends Error {
-  override name = 'OpenAiBackendError'
+export class OpenAiBackendError extends NamedError {
   constructor (
     readonly reason: OpenAiFailureReason,
     readonly url: string,

@@ -6,13 +6,14 @@ import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { ZodError } from 'zod'
 import type { Logger } from '../log.js'
+import { RejectionCounter } from '../net/rejections.js'
 import type { NodeService } from '../net/service.js'
 import { a2aRoutes, agentCardJson } from './a2a.js'
 import { buildAgentCard } from './agent-card.js'
 import { requireBearer } from './auth.js'
 import { limitBody } from './body-limit.js'
 import { dashboardAsset } from './dashboard-assets.js'
-import { ApiError, RejectionCounter } from './errors.js'
+import { ApiError, type ApiErrorReason } from './errors.js'
 import { FeedRegistry } from './event-feed.js'
 import { HttpGuard } from './http-guard.js'
 import { nodeRoutes } from './node-routes.js'
@@ -36,7 +37,7 @@ export interface ApiAppOptions {
 export interface ApiApp {
   app: Hono
   feeds: FeedRegistry
-  rejections: RejectionCounter
+  rejections: RejectionCounter<ApiErrorReason>
   /** Largest accepted request body, bytes. */
   bodyLimitBytes: number
   /** The refusal of a body over the limit, counted: for refusals made before hono sees the request (`Expect: 100-continue`). */
@@ -48,7 +49,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000
 
 /** Builds the node's HTTP application (not yet listening). */
 export function createApiApp (service: NodeService, opts: ApiAppOptions = {}): ApiApp {
-  const rejections = new RejectionCounter()
+  const rejections = new RejectionCounter<ApiErrorReason>()
   const feeds = new FeedRegistry()
   const limit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
   const guard = opts.guard ?? new HttpGuard()

@@ -3,6 +3,7 @@
  * (`{ error: { message, type, code } }`), so OpenAI clients surface them as-is.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { ReasonError } from '../core/errors.js'
 
 /** Every reason the API turns a request away, one per kind of fault. */
 export const API_ERROR_REASONS = [
@@ -58,29 +59,15 @@ export interface OpenAiErrorBody {
 }
 
 /** An error the API answers with a 4xx/5xx status; `reason` is its counted kind. */
-export class ApiError extends Error {
-  override name = 'ApiError'
+export class ApiError extends ReasonError<ApiErrorReason> {
   readonly status: ContentfulStatusCode
 
-  constructor (readonly reason: ApiErrorReason, message: string, readonly param: string | null = null) {
-    super(message)
+  constructor (reason: ApiErrorReason, message: string, readonly param: string | null = null) {
+    super(reason, message)
     this.status = STATUS[reason]
   }
 
   toBody (): OpenAiErrorBody {
     return { error: { message: this.message, type: errorType(this.reason), code: this.reason, param: this.param } }
-  }
-}
-
-/** Counts rejected requests per reason, for `/api/status`. */
-export class RejectionCounter {
-  private readonly counts = new Map<ApiErrorReason, number>()
-
-  count (reason: ApiErrorReason): void {
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1)
-  }
-
-  snapshot (): Partial<Record<ApiErrorReason, number>> {
-    return Object.fromEntries(this.counts)
   }
 }

@@ -31,6 +31,7 @@ import { hostname, networkInterfaces } from 'node:os'
 import type { Context, MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { secureHeaders } from 'hono/secure-headers'
+import { NamedError } from '../core/errors.js'
 import { isLoopbackHost } from './auth.js'
 import { ApiError } from './errors.js'
 
@@ -40,9 +41,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 const OWN_ADDRESSES_MS = 30_000
 
 /** An allowed-origins entry that is not an origin. */
-export class OriginListError extends Error {
-  override name = 'OriginListError'
-}
+export class OriginListError extends NamedError {}
 
 /**
  * Validates and normalises an allowed-origins list (`--api-origins`): each

@@ -3,15 +3,16 @@
  * decision log, feedback, the prototype map and the live event feed.
  */
 import { Hono } from 'hono'
+import { PROJECTION_NAME, projectProfile, type MapPoint } from '../core/map-projection.js'
+import type { RejectionCounter } from '../net/rejections.js'
 import type { NodeService } from '../net/service.js'
-import { ApiError, type RejectionCounter } from './errors.js'
+import { ApiError, type ApiErrorReason } from './errors.js'
 import { eventFeed, type FeedRegistry } from './event-feed.js'
 import { readJsonBody } from './json-body.js'
-import { PROJECTION_NAME, projectProfile, type MapPoint } from './map-projection.js'
 import { DecisionsQuery, FeedbackRequest, describeIssues } from './schemas.js'
 
 export interface NodeRoutesDeps {
-  rejections: RejectionCounter
+  rejections: RejectionCounter<ApiErrorReason>
   feeds: FeedRegistry
 }
 

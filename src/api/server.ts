@@ -6,6 +6,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { createHashEmbedder } from '../core/embedder.js'
+import { ReasonError } from '../core/errors.js'
 import { loadQuestionSet } from '../data/questions.js'
 import { createLogger, type Logger } from '../log.js'
 import type { NodeService } from '../net/service.js'
@@ -40,12 +41,7 @@ export interface RunningApi {
 }
 
 /** Why an API configuration was refused. */
-export class ApiConfigError extends Error {
-  override name = 'ApiConfigError'
-  constructor (readonly reason: 'non_loopback_without_token' | 'empty_token' | 'invalid_port' | 'invalid_origin' | 'listen_failed', message: string) {
-    super(message)
-  }
-}
+export class ApiConfigError extends ReasonError<'non_loopback_without_token' | 'empty_token' | 'invalid_port' | 'invalid_origin' | 'listen_failed'> {}
 
 /**
  * Checks an API configuration without starting anything (the CLI calls it

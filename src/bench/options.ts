@@ -3,6 +3,7 @@
  * which and why.
  */
 import { z } from 'zod'
+import { NamedError } from '../core/errors.js'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { SCENARIO_NAMES } from './scenarios.js'
 
@@ -53,9 +54,7 @@ export const benchOptionsSchema = z.object({
 export type BenchOptions = z.output<typeof benchOptionsSchema>
 
 /** A flag that cannot be used. */
-export class BenchOptionsError extends Error {
-  override name = 'BenchOptionsError'
-}
+export class BenchOptionsError extends NamedError {}
 
 /** Validates the flags; throws {@link BenchOptionsError} naming every problem. */
 export function parseBenchOptions (raw: unknown): BenchOptions {

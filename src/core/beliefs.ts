@@ -9,8 +9,15 @@
  * reading) and response times (a noisy reading of the backlog at send time).
  *
  * Pure: every method takes the caller's clock; memory is bounded by `maxPeers`.
+ * The records live in `PeerRecords` (core/peer-records.ts: flat arrays, a
+ * recency order, a hash table of peer indices); the queue of beacon expiries
+ * in an `ExpiryHeap` (core/expiry-heap.ts).
  */
+import { ExpiryHeap } from './expiry-heap.js'
+import { NONE, PeerRecords } from './peer-records.js'
 import type { Belief, LoadBeacon } from './types.js'
+
+export { BeliefsInputError, type BeliefsInputReason } from './peer-records.js'
 
 /** Configuration of {@link LoadBeliefs}. */
 export interface LoadBeliefsInit {
@@ -32,21 +39,16 @@ export interface LoadBeliefsInit {
    * A dense index the caller keeps of the peer ids it passes: a distinct
    * non-negative integer per id, the same for the beliefs' whole life (e.g. the
    * simulator's agent index). Records are then found through a table of
-   * integers instead of a map of strings (10,000 simulated nodes' maps were
-   * most of the cost of finding a record). Default: none, a map.
+   * integers instead of a map of strings (see core/peer-records.ts). Default:
+   * none, a map.
    */
   peerIndex?: (peerId: string) => number
-}
-
-/** Why an input of {@link LoadBeliefs} was rejected: countable. */
-export type BeliefsInputReason = 'peer-index'
-
-/** `peerIndex` gave no valid index for a peer id; `reason` is countable. */
-export class BeliefsInputError extends Error {
-  override name = 'BeliefsInputError'
-  constructor (readonly reason: BeliefsInputReason, message: string) {
-    super(message)
-  }
+  /**
+   * Keep the last beacon heard of each peer remembered ({@link LoadBeliefs.lastBeacon}),
+   * for a node's status views; forgotten with the peer. Default false (the
+   * simulator's beliefs keep none).
+   */
+  keepBeacons?: boolean
 }
 
 /** What a response from a peer revealed: the time from send to answer, and the network part of it. */
@@ -128,21 +130,13 @@ function carryInto (out: { mean: number, variance: number }, mean0: number, vari
 }
 
 /*
- * A peer's state is one record in flat arrays (a simulated network holds
- * 10,000 of these tables, millions of records: objects per peer were most of
- * its heap and of its garbage-collection work). The arrays are plain arrays of
- * unboxed doubles (and small integers), grown by doubling their capacity in
- * one copy (not a push per field): they live on the heap like the objects
- * did, but hold no pointers to trace; typed arrays would be off-heap buffers
- * whose growth triggers a full collection every few dozen MB ("external
- * memory pressure"). Fields of a record, in order:
- * the estimate (mean, variance, its local clock `at`); the queue dynamics
- * (serviceMs, NaN when unknown; whether it came from a beacon, 1/0; arrival
- * rate per second); the local clock of the last beacon (NaN: none yet); the
- * sender's clock of the newest beacon applied (NaN: none), so that a beacon
- * heard twice is applied once; the arrival rate this record adds to the
- * running sum of fresh rates (0: not counted); and which expiry-heap entry is
- * its current one (stamp).
+ * A peer's record (in PeerRecords), its fields in order: the estimate (mean,
+ * variance, its local clock `at`); the queue dynamics (serviceMs, NaN when
+ * unknown; whether it came from a beacon, 1/0; arrival rate per second); the
+ * local clock of the last beacon (NaN: none yet); the sender's clock of the
+ * newest beacon applied (NaN: none), so that a beacon heard twice is applied
+ * once; the arrival rate this record adds to the running sum of fresh rates
+ * (0: not counted); and which expiry-heap entry is its current one (stamp).
  */
 const MEAN = 0
 const VARIANCE = 1
@@ -155,7 +149,6 @@ const BEACON_SENT_AT = 7
 const COUNTED = 8
 const STAMP = 9
 const FIELDS = 10
-const NONE = -1
 
 /** carryForward's result, reused by the class's own calls (pure: nothing outlives a call). */
 const carried = { mean: 0, variance: 0 }
@@ -167,35 +160,9 @@ const carried = { mean: 0, variance: 0 }
  * times ({@link onResponse}); ask {@link belief} at decision time.
  */
 export class LoadBeliefs {
-  /** Peer id -> record slot (without `peerIndex`). */
-  private readonly slots = new Map<string, number>()
-  /** With `peerIndex`: an open-addressing table (linear probing) of (peer index, slot) pairs, peer index -1 when empty; its capacity a power of two. */
-  private readonly peerIndex: ((peerId: string) => number) | undefined
-  private table: number[] = []
-  private tableMask = 0
-  private tableShift = 32
-  /** Peers remembered. */
-  private peers = 0
-  /** Slot -> peer id ('' when free). */
-  private ids: string[] = []
-  /** FIELDS numbers per slot, for `capacity` slots. */
-  private rec: number[] = []
-  /** Recency order, least recently updated first: previous and next slot per slot (NONE at the ends). */
-  private links: number[] = []
-  /** Slots the arrays hold. */
-  private capacity = 0
-  /**
-   * The peer of the last lookup and its slot (NONE: not known): a decision asks
-   * for a candidate's belief and then its service time, one map lookup for
-   * both. Cleared when a slot is given to a peer or released.
-   */
-  private lastPeer: string | undefined = undefined
-  private lastSlot = NONE
-  private oldest = NONE
-  private newest = NONE
-  /** Free slots (forgotten or evicted peers). */
-  private readonly free: number[] = []
-  private usedSlots = 0
+  private readonly records: PeerRecords
+  /** With `keepBeacons`: slot -> the last beacon heard of its peer. */
+  private readonly beacons: Array<LoadBeacon | undefined> | undefined
   private readonly priorBacklog: number
   private readonly priorVariance: number
   private readonly maxPeers: number
@@ -213,10 +180,7 @@ export class LoadBeliefs {
    */
   private freshRateSum = 0
   private freshCount = 0
-  private readonly heapAt: number[] = []
-  private readonly heapSlot: number[] = []
-  private readonly heapStamp: number[] = []
-  private heapSize = 0
+  private readonly expiry = new ExpiryHeap()
   private horizon = -Infinity
   private nextStamp = 0
   private updatesSinceExactSum = 0
@@ -229,13 +193,13 @@ export class LoadBeliefs {
     this.refusalVariance = init.refusalVariance ?? 0.25
     this.beaconExpiryMs = init.beaconExpiryMs ?? 60_000
     this.priorRelaxMs = init.priorRelaxMs ?? 10_000
-    this.peerIndex = init.peerIndex
-    if (this.peerIndex !== undefined) this.resizeTable(16)
+    this.records = new PeerRecords(FIELDS, init.peerIndex)
+    this.beacons = init.keepBeacons === true ? [] : undefined
   }
 
   /** Number of peers remembered. */
   get size (): number {
-    return this.peers
+    return this.records.size
   }
 
   /**
@@ -243,8 +207,8 @@ export class LoadBeliefs {
    * something newer (a beacon that overtook it, or its own observation).
    */
   onBeacon (beacon: LoadBeacon, receivedAt: number): void {
-    const slot = this.find(beacon.peerId)
-    this.applyBeacon(beacon, receivedAt, slot === NONE ? undefined : slot)
+    const slot = this.records.find(beacon.peerId)
+    this.keepBeacon(this.applyBeacon(beacon, receivedAt, slot === NONE ? undefined : slot), beacon)
   }
 
   /**
@@ -253,23 +217,38 @@ export class LoadBeliefs {
    * with a refusal); true when applied. One lookup for both steps.
    */
   onNewBeacon (beacon: LoadBeacon, receivedAt: number): boolean {
-    const known = this.find(beacon.peerId)
-    if (known !== NONE && this.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) return false
-    this.applyBeacon(beacon, receivedAt, known === NONE ? undefined : known)
+    const known = this.records.find(beacon.peerId)
+    if (known !== NONE && this.records.rec[known * FIELDS + BEACON_SENT_AT] >= beacon.sentAt) {
+      this.keepBeacon(known, beacon)
+      return false
+    }
+    this.keepBeacon(this.applyBeacon(beacon, receivedAt, known === NONE ? undefined : known), beacon)
     return true
   }
 
-  /** {@link onBeacon} for the peer's slot (undefined: not known yet). */
-  private applyBeacon (beacon: LoadBeacon, receivedAt: number, known: number | undefined): void {
+  /** The last beacon heard of `peerId` (with `keepBeacons`; undefined otherwise, or when none was heard). */
+  lastBeacon (peerId: string): LoadBeacon | undefined {
+    if (this.beacons === undefined) return undefined
+    const slot = this.records.find(peerId)
+    return slot === NONE ? undefined : this.beacons[slot]
+  }
+
+  /** With `keepBeacons`, remembers `beacon` as the last heard of the peer in `slot` (NONE: none). */
+  private keepBeacon (slot: number, beacon: LoadBeacon): void {
+    if (this.beacons !== undefined && slot !== NONE) this.beacons[slot] = beacon
+  }
+
+  /** {@link onBeacon} for the peer's slot (undefined: not known yet); returns the slot, NONE when the beacon was unusable. */
+  private applyBeacon (beacon: LoadBeacon, receivedAt: number, known: number | undefined): number {
     // Frames are validated at the edge; a non-finite value here is a bug upstream, not information.
-    if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return
+    if (!(Number.isFinite(beacon.backlog) && Number.isFinite(beacon.serviceMs) && Number.isFinite(beacon.sentAt) && Number.isFinite(receivedAt))) return NONE
     const skew = receivedAt - beacon.sentAt
     const at = skew >= 0 && skew <= this.maxClockSkewMs ? beacon.sentAt : receivedAt
     const arrivalPerSec = Math.max(0, Number.isFinite(beacon.arrivalPerSec) ? beacon.arrivalPerSec : 0)
     if (known === undefined) {
       const slot = this.allocate(beacon.peerId)
       const r = slot * FIELDS
-      const rec = this.rec
+      const rec = this.records.rec
       rec[r + MEAN] = Math.max(0, beacon.backlog)
       rec[r + VARIANCE] = 0
       rec[r + AT] = at
@@ -279,10 +258,10 @@ export class LoadBeliefs {
       rec[r + BEACON_AT] = receivedAt
       rec[r + BEACON_SENT_AT] = beacon.sentAt
       this.touch(slot, false)
-      return
+      return slot
     }
     const r = known * FIELDS
-    const rec = this.rec
+    const rec = this.records.rec
     if (beacon.serviceMs > 0) rec[r + SERVICE] = beacon.serviceMs
     if (rec[r + AT] > at) {
       // Older than what we hold: keep the estimate, but learn the rates.
@@ -293,7 +272,7 @@ export class LoadBeliefs {
       rec[r + BEACON_AT] = Number.isNaN(beaconAt) ? receivedAt : Math.max(beaconAt, receivedAt)
       if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
       this.touch(known, true)
-      return
+      return known
     }
     rec[r + MEAN] = Math.max(0, beacon.backlog)
     rec[r + VARIANCE] = 0
@@ -303,20 +282,22 @@ export class LoadBeliefs {
     rec[r + BEACON_AT] = receivedAt
     if (!(rec[r + BEACON_SENT_AT] >= beacon.sentAt)) rec[r + BEACON_SENT_AT] = beacon.sentAt
     this.touch(known, true)
+    return known
   }
 
   /** The peer refused a query as busy and reported its backlog: an exact, fresh reading. */
   onRefusal (peerId: string, reportedBacklog: number, now: number): void {
-    let slot = this.find(peerId)
+    let slot = this.records.find(peerId)
     const known = slot !== NONE
     if (slot === NONE) {
       slot = this.allocate(peerId)
       this.blank(slot)
     }
     const r = slot * FIELDS
-    this.rec[r + MEAN] = Math.max(0, reportedBacklog)
-    this.rec[r + VARIANCE] = this.refusalVariance
-    this.rec[r + AT] = now
+    const rec = this.records.rec
+    rec[r + MEAN] = Math.max(0, reportedBacklog)
+    rec[r + VARIANCE] = this.refusalVariance
+    rec[r + AT] = now
     this.touch(slot, known)
   }
 
@@ -327,9 +308,9 @@ export class LoadBeliefs {
    * that is blended with the belief at that time (a Kalman step).
    */
   onResponse (peerId: string, timing: ResponseTiming, now: number): void {
-    let slot = this.find(peerId)
+    let slot = this.records.find(peerId)
     const spentMs = Math.max(0, timing.latencyMs - timing.rttMs)
-    const rec = this.rec
+    let rec = this.records.rec
     if (slot === NONE || Number.isNaN(rec[slot * FIELDS + SERVICE]) || rec[slot * FIELDS + SERVICE_FROM_BEACON] === 0) {
       // No service time from a beacon: the fastest answer seen bounds it from
       // above, and a backlog read against a bound would be biased, so none is.
@@ -337,13 +318,14 @@ export class LoadBeliefs {
       if (slot === NONE) {
         slot = this.allocate(peerId)
         this.blank(slot)
-        this.rec[slot * FIELDS + MEAN] = this.priorBacklog
-        this.rec[slot * FIELDS + VARIANCE] = this.priorVariance
-        this.rec[slot * FIELDS + AT] = now
+        rec = this.records.rec
+        rec[slot * FIELDS + MEAN] = this.priorBacklog
+        rec[slot * FIELDS + VARIANCE] = this.priorVariance
+        rec[slot * FIELDS + AT] = now
       }
       const r = slot * FIELDS
-      const service = this.rec[r + SERVICE]
-      if (spentMs > 0) this.rec[r + SERVICE] = Math.min(Number.isNaN(service) ? Infinity : service, spentMs)
+      const service = rec[r + SERVICE]
+      if (spentMs > 0) rec[r + SERVICE] = Math.min(Number.isNaN(service) ? Infinity : service, spentMs)
       this.touch(slot, known)
       return
     }
@@ -370,9 +352,9 @@ export class LoadBeliefs {
 
   /** The believed backlog of `peerId` at `now`; the prior (with `ageMs` = Infinity) when nothing is known. */
   belief (peerId: string, now: number): Belief {
-    const slot = this.slotOf(peerId)
+    const slot = this.records.slotOf(peerId)
     if (slot === NONE) return { mean: this.priorBacklog, variance: this.priorVariance, ageMs: Infinity }
-    const rec = this.rec
+    const rec = this.records.rec
     const r = slot * FIELDS
     const ageMs = Math.max(0, now - rec[r + AT])
     const serviceMs = rec[r + SERVICE]
@@ -390,21 +372,21 @@ export class LoadBeliefs {
 
   /** Mean service time of one request at `peerId`, ms, from its beacons or (without any) the fastest answer seen. */
   serviceMs (peerId: string): number | undefined {
-    const slot = this.slotOf(peerId)
+    const slot = this.records.slotOf(peerId)
     if (slot === NONE) return undefined
-    const t = this.rec[slot * FIELDS + SERVICE]
+    const t = this.records.rec[slot * FIELDS + SERVICE]
     return Number.isNaN(t) ? undefined : t
   }
 
   /** Arrival rate the last beacon of `peerId` carried, per second. */
   arrivalPerSec (peerId: string): number | undefined {
-    const slot = this.find(peerId)
-    return slot === NONE ? undefined : this.rec[slot * FIELDS + ARRIVAL]
+    const slot = this.records.find(peerId)
+    return slot === NONE ? undefined : this.records.rec[slot * FIELDS + ARRIVAL]
   }
 
   /** Drops everything known of `peerId` (it left the network). */
   forget (peerId: string): void {
-    const slot = this.find(peerId)
+    const slot = this.records.find(peerId)
     if (slot === NONE) return
     this.uncount(slot)
     this.release(slot)
@@ -419,11 +401,12 @@ export class LoadBeliefs {
     if (now < this.horizon) this.rebuildFresh(now)
     this.horizon = now
     // Beacons that have gone stale since the last call leave the sum.
-    while (this.heapSize > 0 && !(now - this.heapAt[0] <= this.beaconExpiryMs)) {
-      const slot = this.heapSlot[0]
-      const stamp = this.heapStamp[0]
-      this.popExpiry()
-      if (this.rec[slot * FIELDS + STAMP] === stamp) this.uncount(slot)
+    const expiry = this.expiry
+    while (expiry.size > 0 && !(now - expiry.topAt() <= this.beaconExpiryMs)) {
+      const slot = expiry.topSlot()
+      const stamp = expiry.topStamp()
+      expiry.pop()
+      if (this.records.rec[slot * FIELDS + STAMP] === stamp) this.uncount(slot)
     }
     return this.freshRateSum * Math.max(0, windowMs) / 1000 * Math.min(1, Math.max(0, delegatedShare))
   }
@@ -431,127 +414,29 @@ export class LoadBeliefs {
   /** {@link estimateRivals} by a loop over every peer: the reference the incremental sum is checked against. */
   estimateRivalsByScan (now: number, windowMs: number, delegatedShare = 1): number {
     const rates: number[] = []
-    const rec = this.rec
-    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) {
+    const records = this.records
+    const rec = records.rec
+    for (let slot = records.oldest; slot !== NONE; slot = records.next(slot)) {
       const beaconAt = rec[slot * FIELDS + BEACON_AT]
       if (!Number.isNaN(beaconAt) && now - beaconAt <= this.beaconExpiryMs) rates.push(rec[slot * FIELDS + ARRIVAL])
     }
     return expectedRivals(rates, windowMs, delegatedShare)
   }
 
-  /** The slot of `peerId` (NONE: not known), remembered for the next call with the same peer. */
-  private slotOf (peerId: string): number {
-    if (peerId === this.lastPeer) return this.lastSlot
-    const slot = this.find(peerId)
-    this.lastPeer = peerId
-    this.lastSlot = slot
-    return slot
-  }
-
-  /** The slot of `peerId`, NONE when it is not known. */
-  private find (peerId: string): number {
-    if (this.peerIndex === undefined) return this.slots.get(peerId) ?? NONE
-    const key = this.keyOf(peerId)
-    const table = this.table
-    const mask = this.tableMask
-    for (let h = Math.imul(key, 0x9E3779B1) >>> this.tableShift; ; h = (h + 1) & mask) {
-      const k = table[2 * h]
-      if (k === key) return table[2 * h + 1]
-      if (k === -1) return NONE
-    }
-  }
-
-  /** Records that `peerId` (not known yet) holds `slot`. */
-  private insert (peerId: string, slot: number): void {
-    this.peers++
-    if (this.peerIndex === undefined) {
-      this.slots.set(peerId, slot)
-      return
-    }
-    // At most half full, so that a probe ends soon.
-    if (2 * this.peers > this.tableMask + 1) this.resizeTable(2 * (this.tableMask + 1))
-    this.place(this.keyOf(peerId), slot)
-  }
-
-  /** Forgets which slot `peerId` (known) holds. */
-  private remove (peerId: string): void {
-    this.peers--
-    if (this.peerIndex === undefined) {
-      this.slots.delete(peerId)
-      return
-    }
-    const key = this.keyOf(peerId)
-    const table = this.table
-    const mask = this.tableMask
-    let i = Math.imul(key, 0x9E3779B1) >>> this.tableShift
-    while (table[2 * i] !== key) i = (i + 1) & mask
-    // Backward-shift deletion: later entries of the probe run move up, so that no probe stops early at the hole.
-    for (let j = (i + 1) & mask; table[2 * j] !== -1; j = (j + 1) & mask) {
-      const home = Math.imul(table[2 * j], 0x9E3779B1) >>> this.tableShift
-      // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
-      const stays = i <= j ? (home > i && home <= j) : (home > i || home <= j)
-      if (stays) continue
-      table[2 * i] = table[2 * j]
-      table[2 * i + 1] = table[2 * j + 1]
-      i = j
-    }
-    table[2 * i] = -1
-  }
-
-  /** Puts (key, slot) in the first free place of its probe run. */
-  private place (key: number, slot: number): void {
-    const table = this.table
-    const mask = this.tableMask
-    let h = Math.imul(key, 0x9E3779B1) >>> this.tableShift
-    while (table[2 * h] !== -1) h = (h + 1) & mask
-    table[2 * h] = key
-    table[2 * h + 1] = slot
-  }
-
-  /** A table of `capacity` (a power of two) places holding the current entries. */
-  private resizeTable (capacity: number): void {
-    const old = this.table
-    this.table = new Array<number>(2 * capacity).fill(-1)
-    this.tableMask = capacity - 1
-    this.tableShift = 32 - Math.log2(capacity)
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== -1) this.place(old[i], old[i + 1])
-  }
-
-  private keyOf (peerId: string): number {
-    const key = (this.peerIndex as (peerId: string) => number)(peerId)
-    if (!(Number.isInteger(key) && key >= 0 && key <= 0x3fffffff)) throw new BeliefsInputError('peer-index', `peerIndex gave ${key} for peer ${peerId}: not a non-negative integer`)
-    return key
-  }
-
-  /** A slot for a new peer (not yet linked into the recency order). */
+  /** A slot for a new peer (not yet in the recency order), counted by nothing. */
   private allocate (peerId: string): number {
-    let slot = this.free.pop()
-    if (slot === undefined) {
-      slot = this.usedSlots++
-      if (slot === this.capacity) this.grow()
-    }
-    this.lastPeer = undefined
-    this.ids[slot] = peerId
-    this.insert(peerId, slot)
+    const slot = this.records.allocate(peerId)
     const r = slot * FIELDS
-    this.rec[r + COUNTED] = 0
-    this.rec[r + STAMP] = 0
+    const rec = this.records.rec
+    rec[r + COUNTED] = 0
+    rec[r + STAMP] = 0
     return slot
-  }
-
-  /** Doubles the slots the arrays hold (at least 16), in one copy each. */
-  private grow (): void {
-    const more = Math.max(16, this.capacity)
-    // -0.5, not 0: the records' elements are doubles from the start (0 would start them as small integers).
-    this.rec = this.rec.concat(new Array<number>(more * FIELDS).fill(-0.5))
-    this.links = this.links.concat(new Array<number>(more * 2).fill(NONE))
-    this.capacity += more
   }
 
   /** A record that knows nothing of its peer's queue yet. */
   private blank (slot: number): void {
     const r = slot * FIELDS
-    const rec = this.rec
+    const rec = this.records.rec
     rec[r + SERVICE] = NaN
     rec[r + SERVICE_FROM_BEACON] = 0
     rec[r + ARRIVAL] = 0
@@ -559,38 +444,16 @@ export class LoadBeliefs {
     rec[r + BEACON_SENT_AT] = NaN
   }
 
-  /** Unlinks `slot` and frees it, with its peer id. */
+  /** Frees `slot`, with its peer's beacon. */
   private release (slot: number): void {
-    this.lastPeer = undefined
-    this.unlink(slot)
-    this.remove(this.ids[slot])
-    this.ids[slot] = ''
-    this.free.push(slot)
-  }
-
-  private unlink (slot: number): void {
-    const links = this.links
-    const prev = links[slot * 2]
-    const next = links[slot * 2 + 1]
-    if (prev === NONE) this.oldest = next
-    else links[prev * 2 + 1] = next
-    if (next === NONE) this.newest = prev
-    else links[next * 2] = prev
-  }
-
-  private linkNewest (slot: number): void {
-    const links = this.links
-    links[slot * 2] = this.newest
-    links[slot * 2 + 1] = NONE
-    if (this.newest === NONE) this.oldest = slot
-    else links[this.newest * 2 + 1] = slot
-    this.newest = slot
+    this.records.release(slot)
+    if (this.beacons !== undefined) this.beacons[slot] = undefined
   }
 
   /** Adds `slot` to the fresh sum when its beacon is fresh as of the latest `now` asked and its rate counts. */
   private count (slot: number): void {
     const r = slot * FIELDS
-    const rec = this.rec
+    const rec = this.records.rec
     rec[r + COUNTED] = 0
     const stamp = ++this.nextStamp
     rec[r + STAMP] = stamp
@@ -601,27 +464,29 @@ export class LoadBeliefs {
     rec[r + COUNTED] = rate
     this.freshRateSum += rate
     this.freshCount++
-    this.pushExpiry(beaconAt, slot, stamp)
+    this.expiry.push(beaconAt, slot, stamp)
     // Superseded entries wait in the heap until they expire; a node that updates often and asks rarely compacts it.
-    if (this.heapSize > 4 * this.peers + 1024) this.compactExpiry()
+    if (this.expiry.size > 4 * this.records.size + 1024) this.compactExpiry()
   }
 
   /** Keeps only the current entry of each counted record. */
   private compactExpiry (): void {
-    this.heapSize = 0
-    const rec = this.rec
-    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) {
+    this.expiry.clear()
+    const records = this.records
+    const rec = records.rec
+    for (let slot = records.oldest; slot !== NONE; slot = records.next(slot)) {
       const r = slot * FIELDS
-      if (rec[r + COUNTED] > 0 && !Number.isNaN(rec[r + BEACON_AT])) this.pushExpiry(rec[r + BEACON_AT], slot, rec[r + STAMP])
+      if (rec[r + COUNTED] > 0 && !Number.isNaN(rec[r + BEACON_AT])) this.expiry.push(rec[r + BEACON_AT], slot, rec[r + STAMP])
     }
   }
 
   /** Takes `slot` out of the fresh sum (no-op when it is not counted). */
   private uncount (slot: number): void {
     const r = slot * FIELDS
-    const c = this.rec[r + COUNTED]
+    const rec = this.records.rec
+    const c = rec[r + COUNTED]
     if (c === 0) return
-    this.rec[r + COUNTED] = 0
+    rec[r + COUNTED] = 0
     this.freshCount--
     // Exactly zero when nothing is counted; otherwise the running sum, re-added exactly now and then so rounding cannot drift.
     if (this.freshCount === 0) this.freshRateSum = 0
@@ -631,85 +496,35 @@ export class LoadBeliefs {
   /** Recomputes the fresh sum and the heap from every peer, as of `now` (a clock that went back). */
   private rebuildFresh (now: number): void {
     this.horizon = now
-    this.heapSize = 0
+    this.expiry.clear()
     this.freshRateSum = 0
     this.freshCount = 0
-    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) this.count(slot)
+    const records = this.records
+    for (let slot = records.oldest; slot !== NONE; slot = records.next(slot)) this.count(slot)
   }
 
   /** Re-adds the counted rates in one pass, so that the running sum carries no accumulated rounding. */
   private exactSum (): void {
     let sum = 0
-    for (let slot = this.oldest; slot !== NONE; slot = this.links[slot * 2 + 1]) sum += this.rec[slot * FIELDS + COUNTED]
+    const records = this.records
+    const rec = records.rec
+    for (let slot = records.oldest; slot !== NONE; slot = records.next(slot)) sum += rec[slot * FIELDS + COUNTED]
     this.freshRateSum = sum
     this.updatesSinceExactSum = 0
   }
 
   /** Moves `slot` to the newest end of the recency order (re-counting it), then evicts the least recently updated over the cap. */
   private touch (slot: number, linked: boolean): void {
-    if (linked) {
-      this.uncount(slot)
-      this.unlink(slot)
-    }
-    this.linkNewest(slot)
+    if (linked) this.uncount(slot)
+    const records = this.records
+    records.touch(slot, linked)
     this.count(slot)
-    while (this.peers > this.maxPeers) {
-      const oldest = this.oldest
+    while (records.size > this.maxPeers) {
+      const oldest = records.oldest
       if (oldest === NONE) break
       this.uncount(oldest)
       this.release(oldest)
     }
     if (++this.updatesSinceExactSum >= 4 * this.maxPeers) this.exactSum()
-  }
-
-  /** Binary min-heap push, by the time the beacon was received. */
-  private pushExpiry (beaconAt: number, slot: number, stamp: number): void {
-    if (this.heapSize === this.heapAt.length) {
-      this.heapAt.push(beaconAt)
-      this.heapSlot.push(slot)
-      this.heapStamp.push(stamp)
-    }
-    const heapAt = this.heapAt
-    const heapSlot = this.heapSlot
-    const heapStamp = this.heapStamp
-    let i = this.heapSize++
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!(beaconAt < heapAt[parent])) break
-      heapAt[i] = heapAt[parent]
-      heapSlot[i] = heapSlot[parent]
-      heapStamp[i] = heapStamp[parent]
-      i = parent
-    }
-    heapAt[i] = beaconAt
-    heapSlot[i] = slot
-    heapStamp[i] = stamp
-  }
-
-  /** Binary min-heap pop of the top entry (the heap is not empty). */
-  private popExpiry (): void {
-    const heapAt = this.heapAt
-    const heapSlot = this.heapSlot
-    const heapStamp = this.heapStamp
-    const n = --this.heapSize
-    if (n === 0) return
-    const lastAt = heapAt[n]
-    const lastSlot = heapSlot[n]
-    const lastStamp = heapStamp[n]
-    let i = 0
-    while (true) {
-      const l = 2 * i + 1
-      if (l >= n) break
-      const r = l + 1
-      const c = r < n && heapAt[r] < heapAt[l] ? r : l
-      if (!(heapAt[c] < lastAt)) break
-      heapAt[i] = heapAt[c]
-      heapSlot[i] = heapSlot[c]
-      heapStamp[i] = heapStamp[c]
-      i = c
-    }
-    heapAt[i] = lastAt
-    heapSlot[i] = lastSlot
-    heapStamp[i] = lastStamp
   }
 }

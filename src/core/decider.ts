@@ -27,6 +27,8 @@ export interface DeciderOptions {
   predictAdvertised?: typeof predictSuccess
   /** An index of peer ids by which the beliefs find their records (see LoadBeliefs); without it, a map. */
   peerIndex?: (peerId: string) => number
+  /** Keep the last beacon heard of each peer, for status views ({@link Decider.lastBeacon}); default false. */
+  keepBeacons?: boolean
 }
 
 export class Decider {
@@ -35,7 +37,7 @@ export class Decider {
   private policy: RoutingPolicy
 
   constructor (private readonly opts: DeciderOptions) {
-    this.beliefs = new LoadBeliefs({ peerIndex: opts.peerIndex })
+    this.beliefs = new LoadBeliefs({ peerIndex: opts.peerIndex, keepBeacons: opts.keepBeacons })
     this.observations = new PeerObservations(opts.embedderId, opts.dim)
     this.policy = typeof opts.policy === 'string' ? createPolicy(opts.policy) : opts.policy
   }
@@ -51,6 +53,11 @@ export class Decider {
   /** A beacon reached this node at `receivedAt`; one heard twice (or an older one) is applied once. True when applied. */
   hearBeacon (beacon: LoadBeacon, receivedAt: number): boolean {
     return this.beliefs.onNewBeacon(beacon, receivedAt)
+  }
+
+  /** The last beacon heard of `peerId` (with `keepBeacons`), applied or not. */
+  lastBeacon (peerId: string): LoadBeacon | undefined {
+    return this.beliefs.lastBeacon(peerId)
   }
 
   /** `peerId` refused a query, reporting `backlog`. */

@@ -17,6 +17,7 @@
  * smoothed best response, and the equilibrium is the crowd that reproduces
  * itself. Pure and deterministic; no randomness is used.
  */
+import { ReasonError } from './errors.js'
 import type { ActionId } from './types.js'
 import { choleskySolveInPlace, maxAbs, norm2, solveInPlace } from './linalg.js'
 
@@ -97,12 +98,7 @@ export interface Equilibrium {
 export type GameInputReason = 'no-types' | 'bad-weight' | 'success-length' | 'not-finite' | 'bad-temperature'
 
 /** A game input the solver cannot use; `reason` is countable. */
-export class GameInputError extends Error {
-  override name = 'GameInputError'
-  constructor (readonly reason: GameInputReason, message: string) {
-    super(message)
-  }
-}
+export class GameInputError extends ReasonError<GameInputReason> {}
 
 /**
  * Finds the symmetric logit equilibrium of the game.

@@ -5,6 +5,7 @@
  *
  * Pure: randomness only from `ctx.rng`, time only from `ctx.now`.
  */
+import { ReasonError } from './errors.js'
 import { equilibriumStrategy, LOCAL, type Equilibrium, type GameType } from './game.js'
 import { shuffled } from './rng.js'
 import type { ActionExplanation, ActionId, Candidate, Decision, DecisionContext, PolicyName, RoutingPolicy } from './types.js'
@@ -44,12 +45,7 @@ export interface PolicyOptions {
 export type PolicyErrorReason = 'unknown-policy' | 'no-oracle'
 
 /** A policy that cannot be built or cannot decide; `reason` is countable. */
-export class PolicyError extends Error {
-  override name = 'PolicyError'
-  constructor (readonly reason: PolicyErrorReason, message: string) {
-    super(message)
-  }
-}
+export class PolicyError extends ReasonError<PolicyErrorReason> {}
 
 /** Expected latency of a remote candidate with its believed backlog, ms: round trip + (backlog + 1) services. */
 export function candidateLatencyMs (c: Candidate): number {

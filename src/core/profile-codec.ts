@@ -11,6 +11,7 @@
  * Decoding checks everything and rejects with a {@link ProfileCodecError}
  * whose `code` names the reason, so rejected records can be counted.
  */
+import { NamedError } from './errors.js'
 import type { Calibration, Profile, Prototype } from './types.js'
 import { normalize } from './vector.js'
 
@@ -38,8 +39,7 @@ export type ProfileCodecErrorCode =
   | 'BAD_SCALE'
 
 /** A rejected profile, with a countable reason. */
-export class ProfileCodecError extends Error {
-  override name = 'ProfileCodecError'
+export class ProfileCodecError extends NamedError {
   constructor (readonly code: ProfileCodecErrorCode, message: string) {
     super(`${code}: ${message}`)
   }

@@ -8,6 +8,7 @@
  * beliefs (`LoadBeliefs`). Crowd: the rivals the beacons' arrival rates imply.
  */
 import type { LoadBeliefs } from './beliefs.js'
+import { ReasonError } from './errors.js'
 import { referenceOf } from './expertise.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
@@ -29,12 +30,7 @@ export const DEFAULT_LATENCY_WEIGHT = 0.002
 export type RouterInputReason = 'embedding-space'
 
 /** The state cannot make a context; `reason` is countable. */
-export class RouterInputError extends Error {
-  override name = 'RouterInputError'
-  constructor (readonly reason: RouterInputReason, message: string) {
-    super(message)
-  }
-}
+export class RouterInputError extends ReasonError<RouterInputReason> {}
 
 /** A candidate as discovery found it: who, its advertised profile if fetched, how far. */
 export interface CandidateInput {

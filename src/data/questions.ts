@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NamedError } from '../core/errors.js'
 import { seededRng, shuffled } from '../core/rng.js'
 import type { Rng } from '../core/types.js'
 
@@ -34,9 +35,7 @@ export interface QuestionSet {
   syntheticParams: Record<string, number | string>
 }
 
-export class DataError extends Error {
-  override name = 'DataError'
-}
+export class DataError extends NamedError {}
 
 const LETTERS = ['A', 'B', 'C', 'D']
 

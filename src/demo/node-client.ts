@@ -5,12 +5,12 @@
  */
 import { Agent, request as httpRequest } from 'node:http'
 import type { z } from 'zod'
+import { NamedError } from '../core/errors.js'
 import { apiErrorSchema, chatCompletionSchema, peersSchema, statusSchema, type DemoAskResult, type DemoStatus } from './api-wire.js'
 
 export type NodeApiFailure = 'unreachable' | 'http-status' | 'malformed-body' | 'timeout'
 
-export class NodeApiError extends Error {
-  override name = 'NodeApiError'
+export class NodeApiError extends NamedError {
   constructor (readonly reason: NodeApiFailure, readonly url: string, message: string, readonly status?: number) {
     super(message)
   }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { ReasonError } from '../core/errors.js'
 
 /** The ready line `ppai node` prints on stdout (one JSON object), as far as the demo reads it. */
 export const readyLineSchema = z.looseObject({
@@ -24,12 +25,7 @@ export type ReadyInfo = z.output<typeof readyLineSchema>
 
 export type NodeStartFailure = 'exited' | 'timeout' | 'no-api'
 
-export class NodeStartError extends Error {
-  override name = 'NodeStartError'
-  constructor (readonly reason: NodeStartFailure, message: string) {
-    super(message)
-  }
-}
+export class NodeStartError extends ReasonError<NodeStartFailure> {}
 
 export interface NodeProcessInit {
   /** Node name, also its folder under the demo's temp dir. */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { formatQuestion } from '../agent/question-prompt.js'
 import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
+import { NamedError } from '../core/errors.js'
 import { type BenchResult, headline, type PolicyResult } from '../results/metrics.js'
 import { formatParams, formatTable } from '../results/table.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
@@ -56,9 +57,7 @@ export interface DemoOptions {
 /** Policies a real node can run: all but the oracle, which needs the true state no node has. */
 export const NODE_POLICIES: PolicyName[] = ['ppai', 'local-only', 'random', 'greedy', 'least-loaded', 'power-of-two']
 
-export class DemoError extends Error {
-  override name = 'DemoError'
-}
+export class DemoError extends NamedError {}
 
 /** Runs the demo and returns its result; prints the table on `out` and progress on stderr. */
 export async function runDemo (opts: DemoOptions, out: (s: string) => void = s => process.stdout.write(s)): Promise<{ result: BenchResult, notes: RunNotes[] }> {

@@ -6,6 +6,7 @@
  */
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
+import { RejectionError } from '../core/errors.js'
 import type { LoadBeacon } from '../core/types.js'
 import { LoadBeaconSchema } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
@@ -23,12 +24,7 @@ export function beaconTopic (network: string): string {
 }
 
 /** A beacon refused, with its reason. */
-export class BeaconRejectedError extends Error {
-  override name = 'BeaconRejectedError'
-  constructor (readonly reason: BeaconRejectReason, message: string) {
-    super(`${reason}: ${message}`)
-  }
-}
+export class BeaconRejectedError extends RejectionError<BeaconRejectReason> {}
 
 /** Parses and checks one gossiped beacon message. */
 export function openBeacon (msg: Message): LoadBeacon {

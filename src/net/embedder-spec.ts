@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { createOpenAiEmbedder } from '../agent/openai-embedder.js'
 import { OpenAiBackendError } from '../agent/openai.js'
 import { createHashEmbedder } from '../core/embedder.js'
+import { ReasonError } from '../core/errors.js'
 import { createLsaEmbedder, decodeLsaSpace } from '../core/lsa.js'
 import type { AsyncEmbedder, Embedder } from '../core/types.js'
 
@@ -19,12 +20,7 @@ import type { AsyncEmbedder, Embedder } from '../core/types.js'
 export const EMBEDDER_SPECS = 'hash | lsa:<file> | openai:<model>'
 
 /** A spec that cannot give an embedder, with the reason; its message is meant for the command line as it is. */
-export class EmbedderSpecError extends Error {
-  override name = 'EmbedderSpecError'
-  constructor (readonly reason: 'bad-spec' | 'missing-url' | 'unreadable' | 'malformed' | 'unreachable', message: string, options?: { cause?: unknown }) {
-    super(message, options)
-  }
-}
+export class EmbedderSpecError extends ReasonError<'bad-spec' | 'missing-url' | 'unreadable' | 'malformed' | 'unreachable'> {}
 
 /** Where an `openai:` embedder finds its server. */
 export interface EmbedderEndpoint {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { NamedError } from '../core/errors.js'
 
 /** File name of the key inside the data dir. */
 export const KEY_FILE = 'peer-key'
@@ -22,8 +23,7 @@ export interface Identity {
 }
 
 /** The key file exists but cannot be used: a named reason instead of a silent new identity. */
-export class IdentityError extends Error {
-  override name = 'IdentityError'
+export class IdentityError extends NamedError {
   constructor (message: string, readonly code: 'ERR_KEY_UNREADABLE' | 'ERR_KEY_MALFORMED' | 'ERR_KEY_NOT_ED25519') {
     super(message)
   }

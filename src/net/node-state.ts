@@ -17,6 +17,7 @@ import { open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
+import { ReasonError } from '../core/errors.js'
 import { decodeProfile, encodeProfile } from '../core/profile-codec.js'
 import type { Profile } from '../core/types.js'
 import type { Logger } from '../log.js'
@@ -54,11 +55,7 @@ export interface LoadedState {
 }
 
 /** Why a saved file is not used. */
-class Unusable extends Error {
-  constructor (readonly kind: 'damaged' | 'other-space', message: string) {
-    super(message)
-  }
-}
+class Unusable extends ReasonError<'damaged' | 'other-space'> {}
 
 const PeerId = z.string().min(1).max(128)
 const PeersFileSchema = z.object({
@@ -162,10 +159,10 @@ export class NodeStateStore {
         return value
       } catch (err) {
         if (!(err instanceof Unusable)) throw err
-        const movedTo = `${path}.${err.kind}-${new Date().toISOString().replace(/[:.]/g, '-')}${candidate === path ? '' : PREVIOUS_SUFFIX}`
+        const movedTo = `${path}.${err.reason}-${new Date().toISOString().replace(/[:.]/g, '-')}${candidate === path ? '' : PREVIOUS_SUFFIX}`
         await rename(candidate, movedTo)
         out.setAside.push({ file: candidate, movedTo, reason: err.message })
-        this.log?.warn({ file: candidate, movedTo, reason: err.message }, `saved state set aside (${err.kind}): ${candidate} moved to ${movedTo}`)
+        this.log?.warn({ file: candidate, movedTo, reason: err.message }, `saved state set aside (${err.reason}): ${candidate} moved to ${movedTo}`)
       }
     }
     return undefined

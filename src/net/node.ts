@@ -15,14 +15,15 @@ import type { AgentBackend } from '../agent/backend.js'
 import { LoadBeliefs } from '../core/beliefs.js'
 import { createHashEmbedder } from '../core/embedder.js'
 import { Decider } from '../core/decider.js'
+import { projectCentroid } from '../core/map-projection.js'
 import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
 import { BucketCode } from '../core/bucket-code.js'
 import { CandidateIndex } from '../core/retrieval.js'
-import { gaussian, seededRng, shuffled } from '../core/rng.js'
+import { seededRng, shuffled } from '../core/rng.js'
 import { DEFAULT_LATENCY_WEIGHT, ownPredictedSuccess, scoresOwnSuccess } from '../core/router.js'
 import { PeerObservations } from '../core/scoring.js'
-import type { AsyncEmbedder, Decision, DecisionContext, Embedder, LoadBeacon, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
+import type { AsyncEmbedder, Decision, DecisionContext, Embedder, PolicyName, Profile, Rng, RoutingPolicy } from '../core/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { AnswerMemos, ownCopy, type AnswerMemoLimits } from './answer-memos.js'
 import { AskError } from './ask-error.js'
@@ -214,7 +215,6 @@ class Node implements PpaiNode {
   private readonly down = new Map<string, number>()
   private readonly rtt = new Map<string, number>()
   private readonly peerIdCache = new Map<string, PeerId>()
-  private readonly lastBeacons = new Map<string, LoadBeacon>()
   private providers!: BucketProviderCache
   private sessions!: QuerySessions
   private readonly afterQuery: Array<() => void> = []
@@ -249,7 +249,7 @@ class Node implements PpaiNode {
     this.code = new BucketCode(this.network, this.embedder.dim)
     this.index = new CandidateIndex(this.code)
     this.queue = new ServingQueue({ concurrency: init.concurrency ?? NODE_DEFAULTS.concurrency, initialServiceMs: init.initialServiceMs })
-    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs })
+    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs, keepBeacons: true })
     this.policyName = this.decider.policyName
     this.answers = new AnswerMemos(init.answerMemos)
     for (const o of init.peerState?.observations ?? []) this.observations.restore(o.peerId, o.profile)
@@ -364,7 +364,6 @@ class Node implements PpaiNode {
       sample: () => ({ backlog: this.queue.backlog, serviceMs: this.queue.serviceMs, arrivalPerSec: this.queue.arrivalPerSec() }),
       onBeacon: (beacon, receivedAt) => {
         this.decider.hearBeacon(beacon, receivedAt)
-        this.lastBeacons.set(beacon.peerId, beacon)
         this.events.dispatchEvent(new CustomEvent('beacon', { detail: beacon }))
       }
     })
@@ -897,14 +896,15 @@ class Node implements PpaiNode {
     return [...ids].map(id => {
       const rec = this.directory.get(id)
       const observed = this.ratings.get(id)
+      const lastBeacon = this.decider.lastBeacon(id)
       return {
         peerId: id,
         name: rec?.name,
         addresses: conns.get(id) ?? [],
-        prototypes: (rec?.profile.prototypes ?? []).map(p => ({ count: p.count, quality: prototypeQuality(p), centroid2d: project2d(p.centroid) })),
+        prototypes: (rec?.profile.prototypes ?? []).map(p => ({ count: p.count, quality: prototypeQuality(p), centroid2d: projectCentroid(p.centroid) })),
         profileVersion: rec?.version,
-        believedBacklog: this.lastBeacons.has(id) ? this.beliefs.belief(id, now).mean : undefined,
-        lastBeacon: this.lastBeacons.get(id),
+        believedBacklog: lastBeacon != null ? this.beliefs.belief(id, now).mean : undefined,
+        lastBeacon,
         observedSuccess: observed == null ? undefined : observed.sum / observed.count,
         observedCount: observed?.count ?? 0
       }
@@ -946,23 +946,4 @@ class Node implements PpaiNode {
 function tableOf (key: string): number {
   const m = /^t(\d+):/.exec(key)
   return m == null ? 0 : Number(m[1])
-}
-
-/** A fixed 2-D projection of centroids (two seeded random directions), so every node draws the same map. */
-const projections = new Map<number, [Float32Array, Float32Array]>()
-function project2d (v: Float32Array): [number, number] {
-  let dirs = projections.get(v.length)
-  if (dirs == null) {
-    const rng = seededRng('ppai-map-2d')
-    const make = (): Float32Array => Float32Array.from({ length: v.length }, () => gaussian(rng) / Math.sqrt(v.length))
-    dirs = [make(), make()]
-    projections.set(v.length, dirs)
-  }
-  let x = 0
-  let y = 0
-  for (let i = 0; i < v.length; i++) {
-    x += v[i] * dirs[0][i]
-    y += v[i] * dirs[1][i]
-  }
-  return [x, y]
 }

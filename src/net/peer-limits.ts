@@ -7,6 +7,7 @@
 import * as lp from 'it-length-prefixed'
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { RejectionError } from '../core/errors.js'
 import { RejectionCounter } from './rejections.js'
 
 export const PEER_LIMIT_REASONS = ['streams', 'rate', 'bytes'] as const
@@ -43,12 +44,7 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
 }
 
 /** A refused stream, with the reason. */
-export class PeerLimitError extends Error {
-  override name = 'PeerLimitError'
-  constructor (readonly reason: PeerLimitReason, message: string) {
-    super(`${reason}: ${message}`)
-  }
-}
+export class PeerLimitError extends RejectionError<PeerLimitReason> {}
 
 interface PeerBudget {
   open: number

@@ -13,6 +13,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { admitRemote } from '../core/admission.js'
 import type { AgentBackend } from '../agent/backend.js'
+import { NamedError, RejectionError } from '../core/errors.js'
 import type { Logger } from '../log.js'
 import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QUERY_STREAMING_PROTOCOL, QueryChunkSchema, QueryRequestSchema, QueryResponseSchema, StreamingQueryRequestSchema, type QueryChunk, type QueryResponse, type StreamingQueryRequest } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
@@ -23,12 +24,7 @@ export const QUERY_REJECT_REASONS = ['oversize', 'malformed', 'invalid', 'empty'
 export type QueryRejectReason = (typeof QUERY_REJECT_REASONS)[number]
 
 /** A frame that could not be read or did not pass its schema. */
-export class FrameError extends Error {
-  override name = 'FrameError'
-  constructor (readonly reason: QueryRejectReason, message: string) {
-    super(`${reason}: ${message}`)
-  }
-}
+export class FrameError extends RejectionError<QueryRejectReason> {}
 
 /** A saturated owner's infinite predicted wait is reported as this (JSON has no Infinity), ms. */
 const MAX_REPORTED_WAIT_MS = 1e9
@@ -355,8 +351,7 @@ async function respond (stream: Stream, response: QueryResponse): Promise<void> 
 }
 
 /** A query attempt that failed on the wire, with the kind of failure. */
-export class QueryAttemptError extends Error {
-  override name = 'QueryAttemptError'
+export class QueryAttemptError extends NamedError {
   constructor (readonly kind: 'too-large' | 'dial' | 'timeout' | 'stream' | 'invalid-response' | 'aborted', message: string) {
     super(message)
   }

@@ -6,6 +6,7 @@
  */
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
+import { RejectionError } from '../core/errors.js'
 import { decodeProfile } from '../core/profile-codec.js'
 import type { Profile } from '../core/types.js'
 import { ProfileRecordBodySchema, ProfileRecordEnvelopeSchema, type ProfileRecordBody } from './frames.js'
@@ -24,12 +25,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 const SIGNING_PREFIX = new TextEncoder().encode('ppai-profile-record/1\n')
 
 /** A profile record refused, with its reason. */
-export class RecordRejectedError extends Error {
-  override name = 'RecordRejectedError'
-  constructor (readonly reason: RecordRejectReason, message: string) {
-    super(`${reason}: ${message}`)
-  }
-}
+export class RecordRejectedError extends RejectionError<RecordRejectReason> {}
 
 /** The fields of a profile record that its owner signs. */
 export interface RecordToSign {

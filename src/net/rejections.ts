@@ -1,13 +1,17 @@
 /**
- * Counters of rejected inputs by named reason: what the hardening work and
- * the status page read to see what a node threw away, and why.
+ * Counters of rejected inputs by named reason: what the status page reads to
+ * see what a node (and its HTTP API) threw away, and why.
  */
 
-/** Counts per reason; every reason starts at zero so a snapshot lists them all. */
+/**
+ * Counts per reason. The reasons given to the constructor start at zero, so a
+ * snapshot lists them all (the node's counters); without them a snapshot
+ * lists only the reasons counted so far (the HTTP API's, in `/api/status`).
+ */
 export class RejectionCounter<R extends string> {
   private readonly counts = new Map<R, number>()
 
-  constructor (reasons: readonly R[]) {
+  constructor (reasons: readonly R[] = []) {
     for (const r of reasons) this.counts.set(r, 0)
   }
 

@@ -9,18 +9,17 @@
  * already in service is never pre-empted.
  */
 import { ownerFirstInsertIndex } from '../core/admission.js'
+import { NamedError } from '../core/errors.js'
 
 export type Origin = 'owner' | 'remote'
 
 /** A remote task in service was stopped so that an owner query could run (owner first, ARCHITECTURE.md §5). */
-export class QueuePreemptedError extends Error {
-  override name = 'QueuePreemptedError'
+export class QueuePreemptedError extends NamedError {
   readonly code = 'ERR_QUEUE_PREEMPTED'
 }
 
 /** A queued task was cancelled (its signal aborted) before or while it ran. */
-export class QueueAbortedError extends Error {
-  override name = 'QueueAbortedError'
+export class QueueAbortedError extends NamedError {
   readonly code = 'ERR_QUEUE_ABORTED'
 }
 

@@ -105,6 +105,33 @@ describe('LoadBeliefs', () => {
     expect(beliefs.size).toBe(2)
   })
 
+  it('keeps the last beacon heard of each peer only when asked to, and forgets it with the peer', () => {
+    const plain = new LoadBeliefs()
+    plain.onNewBeacon(beacon('a'), 0)
+    expect(plain.lastBeacon('a')).toBeUndefined()
+
+    const beliefs = new LoadBeliefs({ maxPeers: 2, keepBeacons: true })
+    const first = beacon('a', { backlog: 1, sentAt: 100 })
+    expect(beliefs.onNewBeacon(first, 100)).toBe(true)
+    expect(beliefs.lastBeacon('a')).toBe(first)
+    // A late, older beacon is not applied, but it is the last one heard.
+    const late = beacon('a', { backlog: 7, sentAt: 50 })
+    expect(beliefs.onNewBeacon(late, 150)).toBe(false)
+    expect(beliefs.lastBeacon('a')).toBe(late)
+    expect(beliefs.belief('a', 100).mean).toBe(1)
+    // A peer known from a refusal only has no beacon.
+    beliefs.onRefusal('b', 3, 200)
+    expect(beliefs.lastBeacon('b')).toBeUndefined()
+    beliefs.onBeacon(beacon('b', { sentAt: 300 }), 300)
+    expect(beliefs.lastBeacon('b')?.sentAt).toBe(300)
+    // Past the bound the least recently updated peer goes, with its beacon; a forgotten one too.
+    beliefs.onNewBeacon(beacon('c', { sentAt: 400 }), 400)
+    expect(beliefs.lastBeacon('a')).toBeUndefined()
+    beliefs.forget('b')
+    expect(beliefs.lastBeacon('b')).toBeUndefined()
+    expect(beliefs.lastBeacon('c')?.sentAt).toBe(400)
+  })
+
   it('expects rivals from the arrival rates of fresh beacons only', () => {
     const beliefs = new LoadBeliefs({ beaconExpiryMs: 10_000 })
     beliefs.onBeacon(beacon('a', { arrivalPerSec: 0.5 }), 0)

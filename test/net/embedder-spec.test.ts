@@ -11,7 +11,7 @@ import { OpenAiBackendError } from '../../src/agent/openai.js'
 import { createOpenAiEmbedder } from '../../src/agent/openai-embedder.js'
 import { startApi } from '../../src/api/server.js'
 import { encodeLsaSpace, fitLsaSpace } from '../../src/core/lsa.js'
-import { registerNodeCommands } from '../../src/net/commands.js'
+import { registerNodeCommand } from '../../src/commands/node.js'
 import { EmbedderSpecError, resolveEmbedder } from '../../src/net/embedder-spec.js'
 import { createPpaiNode, type PpaiNode } from '../../src/net/node.js'
 
@@ -196,7 +196,7 @@ describe('--embedder specs', () => {
     ]
     for (const [args, expected] of cases) {
       const program = new Command().exitOverride()
-      registerNodeCommands(program)
+      registerNodeCommand(program)
       let err = ''
       const write = process.stderr.write.bind(process.stderr)
       process.stderr.write = ((chunk: string) => { err += chunk; return true }) as typeof process.stderr.write

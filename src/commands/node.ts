@@ -1,8 +1,10 @@
 /**
- * `ppai node` (run a node: libp2p + agent + HTTP API) and `ppai ask` (ask a
- * running node through its HTTP API and say who answered and why).
+ * `ppai node`: run a node (libp2p + agent + HTTP API). This is the wiring of
+ * one process: flags and config file, embedder, backend, saved state, the
+ * node (`net/node.ts`) and the HTTP API over it (`api/server.ts`), the ready
+ * line and the shutdown on a signal.
  */
-import { readFile, writeFile, rename } from 'node:fs/promises'
+import { writeFile, rename } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { addBackendOptions, createBackend, type BackendOptions } from '../agent/index.js'
 import { OpenAiBackendError } from '../agent/openai.js'
@@ -11,54 +13,12 @@ import { EXPERT_ADMISSION } from '../core/admission.js'
 import { DEFAULT_LATENCY_WEIGHT } from '../core/router.js'
 import { POLICY_NAMES, type PolicyName } from '../core/types.js'
 import { createLogger } from '../log.js'
-import { NodeConfigFileSchema, NetworkIdSchema, NodeNameSchema, SeedFileSchema, type NodeConfigFile } from './frames.js'
-import { defaultDataDir } from './identity.js'
-import { EMBEDDER_SPECS, EmbedderSpecError, resolveEmbedder } from './embedder-spec.js'
-import { createPpaiNode, DEFAULT_NETWORK } from './node.js'
-import { NodeStateStore, StateSaver } from './node-state.js'
-import type { AskResult } from './service.js'
-
-export { PROFILE_FILE, PEERS_FILE } from './node-state.js'
-
-/** A config file that cannot be used, with the reason. */
-export class ConfigFileError extends Error {
-  override name = 'ConfigFileError'
-  constructor (readonly reason: 'unreadable' | 'malformed' | 'invalid', message: string) {
-    super(message)
-  }
-}
-
-/** Reads and validates `--config FILE`. */
-export async function readConfigFile (path: string): Promise<NodeConfigFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ConfigFileError('unreadable', `cannot read config ${path}: ${(err as Error).message}`)
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigFileError('malformed', `config ${path} is not JSON: ${(err as Error).message}`)
-  }
-  const parsed = NodeConfigFileSchema.safeParse(json)
-  if (!parsed.success) throw new ConfigFileError('invalid', `config ${path}: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-  return parsed.data
-}
-
-/** Reads and validates `--seed-file FILE`. */
-export async function readSeedFile (path: string): Promise<Array<{ question: string, outcome?: number }>> {
-  let json: unknown
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'))
-  } catch (err) {
-    throw new ConfigFileError('malformed', `seed file ${path}: ${(err as Error).message}`)
-  }
-  const parsed = SeedFileSchema.safeParse(json)
-  if (!parsed.success) throw new ConfigFileError('invalid', `seed file ${path}: ${parsed.error.issues.slice(0, 3).map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-  return parsed.data
-}
+import { NetworkIdSchema, NodeNameSchema, type NodeConfigFile } from '../net/frames.js'
+import { defaultDataDir } from '../net/identity.js'
+import { EMBEDDER_SPECS, EmbedderSpecError, resolveEmbedder } from '../net/embedder-spec.js'
+import { createPpaiNode, DEFAULT_NETWORK } from '../net/node.js'
+import { NodeStateStore, StateSaver } from '../net/node-state.js'
+import { ConfigFileError, readConfigFile, readSeedFile } from './node-files.js'
 
 interface NodeFlags extends Record<string, unknown> {
   name?: string
@@ -97,8 +57,8 @@ function toNumber (value: string | number | undefined, flag: string): number | u
   return n
 }
 
-/** Registers `ppai node` and `ppai ask`. */
-export function registerNodeCommands (program: Command): void {
+/** Registers `ppai node`. */
+export function registerNodeCommand (program: Command): void {
   const node = program.command('node')
     .description('run a PPAI node: a libp2p peer with an agent and an HTTP API')
     .option('--name <name>', 'node name, 1-64 characters, shown to peers (default: node)')
@@ -269,78 +229,4 @@ export function registerNodeCommands (program: Command): void {
     process.on('SIGINT', () => { void shutdown('SIGINT') })
     process.on('SIGTERM', () => { void shutdown('SIGTERM') })
   })
-
-  program.command('ask')
-    .description('ask a running node (through its HTTP API); prints the answer, who served it and why')
-    .argument('<question>', 'the question')
-    .option('--api <url>', 'the node\'s HTTP API', process.env.PPAI_API ?? 'http://127.0.0.1:8470')
-    .option('--model <model>', 'ppai (route) | local | peer:<peer id>', 'ppai')
-    .option('--token <token>', 'bearer token of the API', process.env.PPAI_API_TOKEN)
-    .option('--timeout-ms <ms>', 'give up after this long', '120000')
-    .option('--json', 'print the whole result as JSON')
-    .action(async (question: string, flags: { api: string, model: string, token?: string, timeoutMs: string, json?: boolean }) => {
-      const code = await askCommand(question, flags)
-      process.exitCode = code
-    })
-}
-
-/** The body of `ppai ask`; returns the exit code. */
-export async function askCommand (question: string, flags: { api: string, model: string, token?: string, timeoutMs: string, json?: boolean }, out: (s: string) => void = s => process.stdout.write(s), err: (s: string) => void = s => process.stderr.write(s)): Promise<number> {
-  const url = flags.api.replace(/\/+$/, '') + '/v1/chat/completions'
-  let res: Response
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(flags.token != null ? { authorization: `Bearer ${flags.token}` } : {}) },
-      body: JSON.stringify({ model: flags.model, messages: [{ role: 'user', content: question }] }),
-      signal: AbortSignal.timeout(Math.ceil(Number(flags.timeoutMs)) || 120_000)
-    })
-  } catch (e) {
-    const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message
-    err(`ppai ask: cannot reach the node at ${flags.api} (${cause}). Is \`ppai node\` running? Pass its API with --api URL.\n`)
-    return 2
-  }
-  const text = await res.text()
-  let body: { error?: { message?: string, code?: string }, choices?: Array<{ message?: { content?: string } }>, ppai?: AskResult }
-  try {
-    body = JSON.parse(text)
-  } catch {
-    err(`ppai ask: ${flags.api} answered HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}\n`)
-    return 1
-  }
-  if (!res.ok || body.error != null) {
-    err(`ppai ask: the node refused or failed (HTTP ${res.status}, ${body.error?.code ?? 'error'}): ${body.error?.message ?? text.slice(0, 200)}\n`)
-    return 1
-  }
-  if (flags.json === true) {
-    out(JSON.stringify(body.ppai ?? body, null, 2) + '\n')
-    return 0
-  }
-  out(formatAskResult(body.choices?.[0]?.message?.content ?? '', body.ppai))
-  return 0
-}
-
-/** The human-readable report of an answer: the answer, who served it, and why. */
-export function formatAskResult (answer: string, result?: AskResult): string {
-  const lines = [answer, '']
-  if (result == null) return lines.join('\n') + '(the node did not say who answered)\n'
-  lines.push(`served by: ${result.servedBy}   latency: ${result.latencyMs} ms   answer id: ${result.id}`)
-  if (result.decision != null) {
-    const d = result.decision
-    lines.push(`policy: ${d.policy}   chose: ${d.action}   reason: ${d.reason}`)
-    if (d.fallbacks.length > 0) lines.push(`fallbacks: ${d.fallbacks.join(' → ')} → local`)
-    const rows = [...d.explanation].sort((a, b) => b.probability - a.probability).slice(0, 10)
-    if (rows.length > 0) {
-      lines.push('  action                                                  p(choose)  success  E[latency] ms  utility')
-      for (const e of rows) {
-        lines.push(`  ${e.action.padEnd(54).slice(0, 54)}  ${e.probability.toFixed(3).padStart(9)}  ${e.success.toFixed(3).padStart(7)}  ${e.expectedLatencyMs.toFixed(0).padStart(13)}  ${e.utility.toFixed(3).padStart(7)}`)
-      }
-    }
-  } else {
-    lines.push('no routing decision: the model choice forced the agent')
-  }
-  for (const a of result.attempts) {
-    lines.push(`attempt: ${a.action} → ${a.status} in ${a.latencyMs} ms${a.error != null ? ` (${a.error})` : ''}`)
-  }
-  return lines.join('\n') + '\n'
 }

@@ -1,13 +1,13 @@
 /**
- * A fixed 2-D projection of the embedding space for the dashboard's map: two
+ * The one 2-D projection of the embedding space, for the dashboard's map: two
  * random directions drawn from a fixed seed, so every node draws the same map.
- * These are the directions the node uses for its peers' `centroid2d`
- * (src/net/node.ts), so own and peers' prototypes share one map; a test
- * checks the two agree.
+ * The node places its peers' prototypes with it (`centroid2d`, net/node.ts)
+ * and the API its own (`/api/map`), so both share one map; a test checks
+ * that two nodes agree.
  */
-import { seededRng, gaussian } from '../core/rng.js'
-import { prototypeQuality } from '../core/prototypes.js'
-import type { Profile } from '../core/types.js'
+import { prototypeQuality } from './prototypes.js'
+import { gaussian, seededRng } from './rng.js'
+import type { Profile } from './types.js'
 
 /** Names the projection on the wire, so a reader knows which map they look at. */
 export const PROJECTION_NAME = 'seeded random directions (ppai-map-2d)'
