@@ -59,48 +59,115 @@ export async function findBucketProviders (routing: ContentRouting, network: str
   return found
 }
 
-/** Keeps this node announced as a provider of its current bucket keys. */
+/** Provides in flight at once per node (default of {@link BucketAnnouncer}). */
+export const DEFAULT_PROVIDE_CONCURRENCY = 4
+
+/**
+ * Keeps this node announced as a provider of its current bucket keys: every
+ * key of every table, however many.
+ *
+ * A provide is a DHT walk plus an ADD_PROVIDER to each of the closest peers:
+ * up to two kad streams to one peer. kad-dht refuses more than
+ * `maxInboundStreams` kad streams per connection (32 by default, 64 here), so
+ * a node that provided its 64 keys at once would be refused by its closest
+ * peers. The announcer therefore queues: the wanted keys are provided
+ * `concurrency` at a time (4: at most 8 streams to one peer; with kad-dht's
+ * own re-provides and the bounded bucket lookups, a node stays under the 64
+ * a peer accepts, libp2p.ts), and a call that comes
+ * while a pass is running is merged into the next pass, never dropped.
+ */
 export class BucketAnnouncer {
   private provided = new Map<string, CID>()
+  private wanted = new Set<string>()
+  private force = false
+  private signal?: AbortSignal
+  private passing?: Promise<void>
+  /** A call came during the running pass: another pass follows it. */
+  private again = false
+  readonly stats = { provided: 0, failed: 0, passes: 0 }
+  private readonly concurrency: number
 
-  constructor (private readonly routing: ContentRouting, private readonly network: string) {}
+  constructor (private readonly routing: ContentRouting, private readonly network: string, opts: { concurrency?: number } = {}) {
+    this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_PROVIDE_CONCURRENCY)
+  }
 
   /** The keys currently announced. */
   get keys (): string[] {
     return [...this.provided.keys()]
   }
 
+  /** Keys wanted but not (yet) announced: a provide failed, or the pass is still running. */
+  get missing (): string[] {
+    return [...this.wanted].filter(key => !this.provided.has(key))
+  }
+
   /**
-   * Announces `keys` (new ones provided, ones no longer held cancelled).
-   * Returns how many provide calls succeeded.
+   * Announces `keys`: new ones are provided, ones no longer held cancelled.
+   * Resolves when they have been tried once (the pass that includes this
+   * call has ended); returns how many provides succeeded in the passes this
+   * call waited for. Keys whose provide failed are tried again by the next call.
    */
   async announce (keys: string[], opts: { signal?: AbortSignal, force?: boolean } = {}): Promise<number> {
-    const wanted = new Set(keys)
+    this.wanted = new Set(keys)
     for (const [key, cid] of this.provided) {
-      if (!wanted.has(key)) {
+      if (!this.wanted.has(key)) {
         this.provided.delete(key)
         await this.routing.cancelReprovide(cid).catch(() => {})
       }
     }
-    let ok = 0
-    await mapWithConcurrency([...wanted], 4, async key => {
-      if (this.provided.has(key) && opts.force !== true) return
+    if (opts.force === true) this.force = true
+    if (opts.signal != null) this.signal = opts.signal
+    if (this.passing != null) {
+      // Merged into the pass after the running one.
+      this.again = true
+      const before = this.stats.provided
+      while (this.passing != null) await this.passing
+      return this.stats.provided - before
+    }
+    const before = this.stats.provided
+    this.passing = this.run().finally(() => { this.passing = undefined })
+    await this.passing
+    return this.stats.provided - before
+  }
+
+  /** Passes until no call came during the last one. */
+  private async run (): Promise<void> {
+    do {
+      this.again = false
+      await this.pass()
+    } while (this.again && this.signal?.aborted !== true)
+  }
+
+  /** Provides every wanted key not provided yet (all of them when forced), `concurrency` at a time. */
+  private async pass (): Promise<void> {
+    const force = this.force
+    this.force = false
+    this.stats.passes++
+    const todo = [...this.wanted].filter(key => force || !this.provided.has(key))
+    await mapWithConcurrency(todo, this.concurrency, async key => {
+      // A key withdrawn while queued, or the node stopping: skip.
+      if (!this.wanted.has(key) || this.signal?.aborted === true) return
       const cid = await bucketCid(this.network, key)
       try {
-        await this.routing.provide(cid, { signal: opts.signal })
+        await this.routing.provide(cid, { signal: this.signal })
+        if (!this.wanted.has(key)) {
+          await this.routing.cancelReprovide(cid).catch(() => {})
+          return
+        }
         this.provided.set(key, cid)
-        ok++
+        this.stats.provided++
       } catch {
-        // No DHT peers yet: the next republish tries again.
+        // No DHT peers yet: the next call tries again.
+        this.stats.failed++
       }
     })
-    return ok
   }
 
   /** Stops re-providing every key (remote provider records then expire on their own). */
   async withdraw (): Promise<void> {
     const cids = [...this.provided.values()]
     this.provided.clear()
+    this.wanted.clear()
     await Promise.all(cids.map(async cid => await this.routing.cancelReprovide(cid).catch(() => {})))
   }
 }

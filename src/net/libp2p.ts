@@ -94,7 +94,10 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
         maxOutboundStreams: 64,
         // Short-lived provider records, re-provided at half their life: churn clears itself.
         providers: { provideValidity: Math.ceil(providerTtlMs / 1000), cleanupInterval: Math.ceil(providerTtlMs / 2000) },
-        reprovide: { validity: providerTtlMs, threshold: providerTtlMs / 2, interval: Math.max(1000, providerTtlMs / 4) }
+        // Re-provides a few at a time (kad-dht's default is 10). Kad streams one node opens to one peer at once: at most 2 per
+        // provide of the announcer (4 at a time, buckets.ts), 2 per re-provide (4), 1 per bucket lookup (8): 24, under the 64
+        // inbound accepted per connection above (kad-dht's default of 32 refused a node announcing its 64 keys at once).
+        reprovide: { validity: providerTtlMs, threshold: providerTtlMs / 2, interval: Math.max(1000, providerTtlMs / 4), concurrency: 4 }
       }),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,

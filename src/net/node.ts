@@ -51,7 +51,6 @@ export const NODE_DEFAULTS = {
   concurrency: 1,
   beaconIntervalMs: BEACON_INTERVAL_MS,
   recordTtlMs: 10 * 60_000,
-  dhtTables: 2,
   lookupTimeoutMs: 1500,
   maxCandidates: 16,
   minCandidates: 4,
@@ -120,7 +119,7 @@ export interface PpaiNodeInit {
   lookupTimeoutMs?: number
   /** A query waits for the DHT only while it knows fewer candidates than this (default 4). */
   minCandidates?: number
-  /** Tables of the bucket code used in the DHT (default 2 of 8): fewer provider records and lookups, at some recall; gossip and the in-memory index cover the rest. */
+  /** Tables of the bucket code used in the DHT (default: all 8): every bucket key of every prototype is announced (the announcer queues the provides), and queries probe every table. */
   dhtTables?: number
   /** Neighbouring buckets probed per table in the DHT (default 2). */
   probeFlipBits?: number
@@ -166,6 +165,8 @@ export interface PpaiNode extends NodeService {
   publishProfile(): Promise<void>
   /** Resolves when the bucket provider records in flight have gone out. */
   announced(): Promise<void>
+  /** Own bucket keys (every table), how many of them are announced, and provides that failed so far. */
+  bucketAnnouncements(): { keys: number, announced: number, failedProvides: number }
   /** Dials a peer by multiaddr. */
   connect(addr: string): Promise<void>
   /** Sets the routing policy (e.g. between demo runs). */
@@ -261,7 +262,7 @@ class Node implements PpaiNode {
       : emptyProfile(embedder.id, embedder.dim))
     this.profileTopic = `/ppai/${this.network}/profiles/1`
     this.recordTtlMs = init.recordTtlMs ?? NODE_DEFAULTS.recordTtlMs
-    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? NODE_DEFAULTS.dhtTables, this.code.tables))
+    this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? this.code.tables, this.code.tables))
     this.peerLimiter = new PeerLimiter(init.peerLimits)
   }
 
@@ -426,13 +427,13 @@ class Node implements PpaiNode {
     const failed = results.filter(r => r.status === 'rejected').map(r => ((r as PromiseRejectedResult).reason as Error).message)
     this.log.debug({ version: this.ownProfile.version, failed }, 'profile record published')
     // Bucket provider records go out in the background: tens of DHT provides, not worth holding the caller.
-    if (this.announcing == null) {
-      const keys = this.ownBucketKeys()
-      this.announcing = this.announcer.announce(keys, { signal: this.stopController.signal })
-        .then(n => this.log.debug({ buckets: keys.length, provided: n }, 'bucket provider records published'))
-        .catch(() => {})
-        .finally(() => { this.announcing = undefined })
-    }
+    // The announcer queues them (a few at a time) and merges a call made while a pass runs into the next pass.
+    const keys = this.ownBucketKeys()
+    const announcing: Promise<void> = this.announcer.announce(keys, { signal: this.stopController.signal })
+      .then(n => this.log.debug({ buckets: keys.length, provided: n, missing: this.announcer.missing.length }, 'bucket provider records published'))
+      .catch(() => {})
+      .finally(() => { if (this.announcing === announcing) this.announcing = undefined })
+    this.announcing = announcing
   }
 
   /** Bucket keys of the own prototypes, in the tables the node announces in the DHT. */
@@ -442,7 +443,13 @@ class Node implements PpaiNode {
 
   /** Resolves when the bucket provider records in flight have gone out (tests and the demo wait on it). */
   async announced (): Promise<void> {
-    await this.announcing
+    while (this.announcing != null) await this.announcing
+  }
+
+  bucketAnnouncements (): { keys: number, announced: number, failedProvides: number } {
+    const keys = this.ownBucketKeys()
+    const provided = new Set(this.announcer.keys)
+    return { keys: keys.length, announced: keys.filter(k => provided.has(k)).length, failedProvides: this.announcer.stats.failed }
   }
 
   private async signOwnRecord (issuedAt: number, expiresAt: number): Promise<Uint8Array> {
