@@ -9,6 +9,7 @@ import { registerAskCommand } from './commands/ask.js'
 import { registerNodeCommand } from './commands/node.js'
 import { registerDemo } from './demo/command.js'
 import { registerSoak } from './soak/command.js'
+import { registerLan } from './lan/command.js'
 
 // libp2p 3 and its modules need Node 22: on an older one they fail later, far from the cause.
 if (Number(process.versions.node.split('.')[0]) < 22) {
@@ -29,5 +30,6 @@ registerDemo(program)
 registerNodeCommand(program)
 registerAskCommand(program)
 registerSoak(program)
+registerLan(program)
 
 await program.parseAsync(process.argv)

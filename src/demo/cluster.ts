@@ -19,6 +19,10 @@ export interface ClusterInit {
   argsFor: (i: number, name: string, dir: string) => string[]
   startTimeoutMs: number
   env?: NodeJS.ProcessEnv
+  /** A command that runs node `i` (e.g. in its network namespace: `ip netns exec <ns>`). */
+  wrapFor?: (i: number) => string[]
+  /** Bearer token of the nodes' HTTP APIs, sent by the clients. */
+  apiToken?: string
 }
 
 /** Every child process of this demo, for the exit handlers. */
@@ -70,7 +74,7 @@ export class Cluster {
       const name = `node-${String(i).padStart(2, '0')}`
       const dir = join(init.rootDir, name)
       mkdirSync(dir, { recursive: true })
-      const p = new NodeProcess({ name, cliPath: init.cliPath, args: init.argsFor(i, name, dir), dir, startTimeoutMs: init.startTimeoutMs, env: init.env })
+      const p = new NodeProcess({ name, cliPath: init.cliPath, args: init.argsFor(i, name, dir), dir, startTimeoutMs: init.startTimeoutMs, env: init.env, wrap: init.wrapFor?.(i) })
       this.nodes.push(p)
       live.add(p)
     }
@@ -101,12 +105,12 @@ export class Cluster {
    */
   async start (staggerMs = 250): Promise<void> {
     const first = await this.nodes[0].start()
-    this.clients[0] = new NodeClient(first.apiUrl)
+    this.clients[0] = new NodeClient(first.apiUrl, this.init.apiToken)
     const wave = Math.min(3, this.nodes.length - 1)
     const startOne = async (i: number, boot: string[], delayMs: number): Promise<void> => {
       await sleep(delayMs)
       const r = await this.nodes[i].start(boot)
-      this.clients[i] = new NodeClient(r.apiUrl)
+      this.clients[i] = new NodeClient(r.apiUrl, this.init.apiToken)
     }
     const boot0 = this.addressesOf(0)
     await Promise.all(Array.from({ length: wave }, async (_, k) => await startOne(k + 1, boot0, k * staggerMs)))
@@ -133,8 +137,13 @@ export class Cluster {
     // Two running peers to bootstrap from, so one refused dial does not leave it alone.
     const others = this.nodes.map((_, k) => k).filter(k => k !== i && this.nodes[k].running)
     const boot = [...new Set([others[0], others[1 + (i % Math.max(1, others.length - 1))]])].filter(k => k != null).flatMap(k => this.addressesOf(k))
-    const ready = await this.nodes[i].start(boot)
-    this.clients[i] = new NodeClient(ready.apiUrl)
+    return await this.startWith(i, boot)
+  }
+
+  /** Starts node `i` with these bootstrap addresses (none: it finds peers by mDNS alone). */
+  async startWith (i: number, bootstrap: string[]): Promise<ReadyInfo> {
+    const ready = await this.nodes[i].start(bootstrap)
+    this.clients[i] = new NodeClient(ready.apiUrl, this.init.apiToken)
     return ready
   }
 

@@ -23,7 +23,7 @@ export interface NodeAnswer {
 }
 
 export class NodeClient {
-  constructor (readonly baseUrl: string, private readonly token?: string) {}
+  constructor (readonly baseUrl: string, readonly token?: string) {}
 
   /** Asks the node (model `ppai` routes through the network, `local` forces its own agent). */
   async ask (question: string, model = 'ppai', timeoutMs = 30_000): Promise<NodeAnswer> {

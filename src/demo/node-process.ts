@@ -38,6 +38,8 @@ export interface NodeProcessInit {
   dir: string
   startTimeoutMs: number
   env?: NodeJS.ProcessEnv
+  /** A command that runs the node, e.g. `['ip', 'netns', 'exec', '<ns>']` (it must exec the node, so a kill reaches it). */
+  wrap?: string[]
 }
 
 /** A node child process that can be started, killed and started again. */
@@ -69,7 +71,8 @@ export class NodeProcess {
     this.starts++
     this.log ??= createWriteStream(this.logFile, { flags: 'a' })
     const args = [this.init.cliPath, 'node', ...this.init.args, ...bootstrap.flatMap(a => ['--bootstrap', a])]
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.init.env ?? process.env })
+    const [command, ...prefix] = [...(this.init.wrap ?? []), process.execPath]
+    const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: this.init.env ?? process.env })
     this.child = child
     this.exited = new Promise(resolve => child.once('exit', () => resolve()))
     child.stderr?.pipe(this.log, { end: false })

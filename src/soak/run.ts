@@ -289,15 +289,15 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
   return summarise(outcomes, { issued, skipped, ...churnStats, runMs, synthetic, params, loadAvg: `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)` })
 }
 
-/** One query through a node's HTTP API, classified. */
-async function askOnce (client: NodeClient, pq: PlannedQuery, opts: SoakOptions): Promise<{ outcome: SoakOutcome, answerId?: string }> {
+/** One query through a node's HTTP API (model `ppai` unless told), classified. */
+export async function askOnce (client: NodeClient, pq: PlannedQuery, opts: Pick<SoakOptions, 'nodeDeadlineMs' | 'lostGraceMs'>, ask: { model?: string, token?: string } = {}): Promise<{ outcome: SoakOutcome, answerId?: string }> {
   const url = client.baseUrl.replace(/\/$/, '') + '/v1/chat/completions'
   const t0 = performance.now()
   const signal = AbortSignal.timeout(opts.nodeDeadlineMs + opts.lostGraceMs)
   let res: { status: number, ok: boolean }
   let text: string
   try {
-    ;({ res, text } = await postJson(url, { model: 'ppai', messages: [{ role: 'user', content: formatQuestion(pq.question) }] }, signal))
+    ;({ res, text } = await postJson(url, { model: ask.model ?? 'ppai', messages: [{ role: 'user', content: formatQuestion(pq.question) }] }, signal, ask.token))
   } catch (err) {
     const latencyMs = performance.now() - t0
     if (signal.aborted) return { outcome: { kind: 'lost', why: 'no reply by the deadline', latencyMs } }
@@ -331,10 +331,12 @@ async function askOnce (client: NodeClient, pq: PlannedQuery, opts: SoakOptions)
  * that the node closes just as it is reused would show as a reset here
  * without anything being wrong with the node.
  */
-async function postJson (url: string, body: unknown, signal: AbortSignal): Promise<{ res: { status: number, ok: boolean }, text: string }> {
+async function postJson (url: string, body: unknown, signal: AbortSignal, token?: string): Promise<{ res: { status: number, ok: boolean }, text: string }> {
   const payload = JSON.stringify(body)
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+  if (token != null) headers.authorization = `Bearer ${token}`
   return await new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent: false, signal, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, res => {
+    const req = httpRequest(url, { method: 'POST', agent: false, signal, headers }, res => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ res: { status: res.statusCode ?? 0, ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 }, text: Buffer.concat(chunks).toString('utf8') }))
@@ -415,7 +417,7 @@ function soakParams (opts: SoakOptions, set: QuestionSet, w: DemoWorkload, plann
 }
 
 /** Each node's seed tasks: its owner's training questions and how its own agent does on them. */
-function writeSeedFiles (rootDir: string, workload: DemoWorkload): string[] {
+export function writeSeedFiles (rootDir: string, workload: DemoWorkload): string[] {
   return workload.owners.map((owner, i) => {
     const model = skillProfile({ agentId: owner.name, ownerSubjects: owner.subjects, expertModel: owner.expertModel, ...SMALL_MODEL_DEFAULTS, seed: workload.params.seed })
     const file = join(rootDir, `${owner.name}.seed.json`)
@@ -425,7 +427,6 @@ function writeSeedFiles (rootDir: string, workload: DemoWorkload): string[] {
 }
 
 function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: SoakOptions): string[] {
-  const owner = workload.owners[i]
   return [
     '--name', name,
     '--data-dir', join(dir, 'data'),
@@ -434,6 +435,14 @@ function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload,
     '--api-port', '0',
     '--no-mdns',
     '--network', `ppai-soak-${opts.seed}`,
+    ...simulatedAgentArgs(i, workload, seedFile, spaceFile, dataDir, opts)
+  ]
+}
+
+/** The arguments of `ppai node` that make node `i` the simulated personal agent of its owner in the workload (soak and LAN). */
+export function simulatedAgentArgs (i: number, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: { seed: number, timeScale: number }): string[] {
+  const owner = workload.owners[i]
+  return [
     '--backend', 'simulated',
     '--owner-subjects', owner.subjects.join(','),
     '--expert-model', owner.expertModel,
@@ -446,7 +455,7 @@ function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload,
   ]
 }
 
-async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
+export async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
   while (true) {
     const left = t - Date.now()
     if (left <= 0 || cancelled?.() === true) return
