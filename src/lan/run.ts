@@ -21,7 +21,7 @@ import { atExit, Cluster } from '../demo/cluster.js'
 import { Progress } from '../demo/progress.js'
 import { DEFAULT_WORKLOAD, planWorkload, writeSpaceFile, type PlannedQuery } from '../demo/workload.js'
 import { quantile } from '../results/metrics.js'
-import { askOnce, simulatedAgentArgs, sleepUntil, writeSeedFiles, type SoakOutcome } from '../soak/run.js'
+import { askOnce, formatKinds, outcomeFigures, simulatedAgentArgs, sleepUntil, writeSeedFiles, type SoakOutcome } from '../soak/run.js'
 import { lanLeftovers, NamespaceLan, removeLeftovers } from './netns.js'
 
 export interface LanOptions {
@@ -368,7 +368,7 @@ async function drive (cluster: Cluster, lan: NamespaceLan, queries: PlannedQuery
   await Promise.allSettled([...inFlight, ...measurements])
   done = true
   await reporter
-  return summarise(outcomes, { ...run, issued, skipped, faults, events, runMs: Date.now() - start, loadAvg: `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)`, deadlineMs: opts.nodeDeadlineMs })
+  return summarise(outcomes, { ...run, issued, skipped, faults, events, runMs: Date.now() - start, loadAvg: `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)` })
 }
 
 /** `size` distinct hosts at random. */
@@ -381,13 +381,8 @@ function pick (n: number, size: number, rng: () => number): number[] {
   return all.slice(0, Math.min(size, n - 1)).sort((a, b) => a - b)
 }
 
-function summarise (outcomes: Array<{ model: 'ppai' | 'local', outcome: SoakOutcome }>, run: { synthetic: boolean, params: Record<string, unknown>, initialDiscoveryMs: number | null, issued: number, skipped: LanReport['skipped'], faults: LanReport['faults'], events: FaultEvent[], runMs: number, loadAvg: string, deadlineMs: number }): LanReport {
+function summarise (outcomes: Array<{ model: 'ppai' | 'local', outcome: SoakOutcome }>, run: { synthetic: boolean, params: Record<string, unknown>, initialDiscoveryMs: number | null, issued: number, skipped: LanReport['skipped'], faults: LanReport['faults'], events: FaultEvent[], runMs: number, loadAvg: string }): LanReport {
   const answered = outcomes.filter((o): o is { model: 'ppai' | 'local', outcome: Answered } => o.outcome.kind === 'answered')
-  const errors = outcomes.map(o => o.outcome).filter((o): o is Extract<SoakOutcome, { kind: 'error' }> => o.kind === 'error')
-  const lost = outcomes.map(o => o.outcome).filter((o): o is Extract<SoakOutcome, { kind: 'lost' }> => o.kind === 'lost')
-  const tally = (keys: string[]): Record<string, number> => keys.reduce<Record<string, number>>((acc, k) => { acc[k] = (acc[k] ?? 0) + 1; return acc }, {})
-  const lat = answered.map(o => o.outcome.latencyMs).sort((a, b) => a - b)
-  const r = (x: number): number => Math.round(x)
   const acc = (model: 'ppai' | 'local'): [number, number] => {
     const of = answered.filter(o => o.model === model)
     return [of.length === 0 ? 0 : of.filter(o => o.outcome.correct).length / of.length, of.length]
@@ -397,25 +392,15 @@ function summarise (outcomes: Array<{ model: 'ppai' | 'local', outcome: SoakOutc
   const rediscovery = (step: 'link-up' | 'heal' | 'restart'): LanReport['rediscoveryMs']['heal'] => {
     const evs = run.events.filter(e => e.step === step)
     const ms = evs.map(e => e.rediscoveredMs).filter((x): x is number => x != null).sort((a, b) => a - b)
-    return { count: evs.length, p50: r(quantile(ms, 0.5)), max: r(ms.at(-1) ?? NaN), notWithinWait: evs.filter(e => e.rediscoveredMs === null).length, connectionsLost: evs.filter(e => e.connectionsLost === true || e.step === 'restart').length }
+    return { count: evs.length, p50: Math.round(quantile(ms, 0.5)), max: Math.round(ms.at(-1) ?? NaN), notWithinWait: evs.filter(e => e.rediscoveredMs === null).length, connectionsLost: evs.filter(e => e.connectionsLost === true || e.step === 'restart').length }
   }
   return {
     synthetic: run.synthetic,
     params: run.params,
     initialDiscoveryMs: run.initialDiscoveryMs,
-    issued: run.issued,
-    answered: answered.length,
-    answeredShare: run.issued === 0 ? 0 : answered.length / run.issued,
-    errors: errors.length,
-    errorsByKind: tally(errors.map(e => e.code)),
-    errorsAfterDeadline: errors.filter(e => !e.beforeDeadline).length,
-    lost: lost.length,
-    lostByWhy: tally(lost.map(l => l.why)),
+    ...outcomeFigures(outcomes.map(o => o.outcome), run.issued),
     skipped: run.skipped,
-    latencyMs: { p50: r(quantile(lat, 0.5)), p95: r(quantile(lat, 0.95)), p99: r(quantile(lat, 0.99)), max: r(lat.at(-1) ?? NaN) },
     accuracy: { ppai, ppaiAnswered, localOnly, localAnswered },
-    answeredRemotely: answered.filter(o => o.outcome.remote).length,
-    answeredAfterFallback: answered.filter(o => o.outcome.attempts > 1).length,
     faults: run.faults,
     rediscoveryMs: { 'link-up': rediscovery('link-up'), heal: rediscovery('heal'), restart: rediscovery('restart') },
     events: run.events,
@@ -427,7 +412,7 @@ function summarise (outcomes: Array<{ model: 'ppai' | 'local', outcome: SoakOutc
 
 /** The summary printed at the end. */
 export function formatLan (s: LanReport): string {
-  const kinds = (o: Record<string, number>): string => Object.keys(o).length === 0 ? 'none' : Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+  const kinds = formatKinds
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`
   const red = (x: LanReport['rediscoveryMs']['heal']): string => x.count === 0 ? 'none' : `${x.count} (connections lost in ${x.connectionsLost}), p50 ${x.p50} ms, max ${x.max} ms${x.notWithinWait > 0 ? `, ${x.notWithinWait} not within the wait` : ''}`
   return [

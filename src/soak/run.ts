@@ -347,7 +347,8 @@ async function postJson (url: string, body: unknown, signal: AbortSignal, token?
   })
 }
 
-function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: SoakReport['skipped'], kills: number, starts: number, failedStarts: number, crashes: number, runMs: number, synthetic: boolean, params: Record<string, unknown>, loadAvg: string }): SoakReport {
+/** What every run of queries reports (soak and LAN): shares, errors and losses by kind, latencies of the answered. */
+export function outcomeFigures (outcomes: SoakOutcome[], issued: number): Pick<SoakReport, 'issued' | 'answered' | 'answeredShare' | 'errors' | 'errorsByKind' | 'errorsAfterDeadline' | 'lost' | 'lostByWhy' | 'latencyMs' | 'answeredAfterFallback' | 'answeredRemotely'> {
   const answered = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'answered' }> => o.kind === 'answered')
   const errors = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'error' }> => o.kind === 'error')
   const lost = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'lost' }> => o.kind === 'lost')
@@ -355,20 +356,27 @@ function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: Soa
   const lat = answered.map(o => o.latencyMs).sort((a, b) => a - b)
   const r = (x: number): number => Math.round(x)
   return {
-    synthetic: run.synthetic,
-    params: run.params,
-    issued: run.issued,
+    issued,
     answered: answered.length,
-    answeredShare: run.issued === 0 ? 0 : answered.length / run.issued,
+    answeredShare: issued === 0 ? 0 : answered.length / issued,
     errors: errors.length,
     errorsByKind: tally(errors.map(e => e.code)),
     errorsAfterDeadline: errors.filter(e => !e.beforeDeadline).length,
     lost: lost.length,
     lostByWhy: tally(lost.map(l => l.why)),
-    skipped: run.skipped,
     latencyMs: { p50: r(quantile(lat, 0.5)), p95: r(quantile(lat, 0.95)), p99: r(quantile(lat, 0.99)), max: r(lat.at(-1) ?? NaN) },
     answeredAfterFallback: answered.filter(o => o.attempts > 1).length,
-    answeredRemotely: answered.filter(o => o.remote).length,
+    answeredRemotely: answered.filter(o => o.remote).length
+  }
+}
+
+function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: SoakReport['skipped'], kills: number, starts: number, failedStarts: number, crashes: number, runMs: number, synthetic: boolean, params: Record<string, unknown>, loadAvg: string }): SoakReport {
+  const answered = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'answered' }> => o.kind === 'answered')
+  return {
+    synthetic: run.synthetic,
+    params: run.params,
+    ...outcomeFigures(outcomes, run.issued),
+    skipped: run.skipped,
     accuracy: answered.length === 0 ? 0 : answered.filter(o => o.correct).length / answered.length,
     kills: run.kills,
     starts: run.starts,
@@ -379,9 +387,14 @@ function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: Soa
   }
 }
 
+/** Outcomes by kind, most frequent first, for the summaries. */
+export function formatKinds (o: Record<string, number>): string {
+  return Object.keys(o).length === 0 ? 'none' : Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+}
+
 /** The summary printed at the end. */
 export function formatSoak (s: SoakReport): string {
-  const kinds = (o: Record<string, number>): string => Object.keys(o).length === 0 ? 'none' : Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+  const kinds = formatKinds
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`
   return [
     `ppai soak${s.synthetic ? ' (SYNTHETIC workload)' : ''}: ${s.params.nodes} nodes, ${(s.runMs / 1000).toFixed(1)} s, ${s.kills} kills, ${s.starts} starts (${s.failedStarts} failed), ${s.crashes} crashes`,
