@@ -267,6 +267,10 @@ async function drive (cluster: Cluster, lan: NamespaceLan, queries: PlannedQuery
       const kind = STEPS[step % STEPS.length]
       step++
       const ev: FaultEvent = { step: kind, hosts: [], atMs: Date.now() - start }
+      if (kind === 'kill' && away.some(Boolean)) {
+        // Hosts still away (a start failed) are tried again before others go.
+        await restart({ ...ev, step: 'restart', hosts: away.map((a, i) => a ? i : -1).filter(i => i >= 0) }, before)
+      }
       if (kind === 'link-down' || kind === 'split' || kind === 'kill') {
         before = await peerCounts(cluster)
         const size = kind === 'link-down' ? 1 : Math.max(1, Math.floor(n / (kind === 'split' ? 3 : 6)))
@@ -322,6 +326,8 @@ async function drive (cluster: Cluster, lan: NamespaceLan, queries: PlannedQuery
       } else {
         faults.failedStarts++
         progress.note(`${cluster.nodes[ev.hosts[k]].init.name} failed to start: ${(r.reason as Error).message.split('\n')[0]}`)
+        // A start that timed out may still be running: it is stopped, and the host stays away (its owner asks nothing).
+        void cluster.nodes[ev.hosts[k]].kill()
       }
     })
     measure(ev, before)
