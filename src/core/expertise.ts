@@ -225,6 +225,11 @@ export function calibratedEstimate (c: Calibration, x: number): { mean: number, 
  */
 export function calibratedSuccess (profile: Profile, embedding: Float32Array, sims: ArrayLike<number>): { mean: number, variance: number, evidence: number } | undefined {
   const c = profile.calibration
-  if (c === undefined || profile.prototypes.length === 0 || !references.has(profile.embedderId)) return undefined
+  if (c === undefined || !predictsByDensity(profile)) return undefined
   return calibratedEstimate(c, expertiseFeatureOf(profile.embedderId, embedding, sims, profile.prototypes))
+}
+
+/** Whether `profile` predicts by its calibrated density feature (a calibration, prototypes, and a space with a corpus reference) rather than by its Beta mixture. */
+export function predictsByDensity (profile: Profile): boolean {
+  return profile.calibration !== undefined && profile.prototypes.length > 0 && references.has(profile.embedderId)
 }

@@ -9,7 +9,7 @@
  */
 import type { LoadBeliefs } from './beliefs.js'
 import { ReasonError } from './errors.js'
-import { referenceOf } from './expertise.js'
+import { predictsByDensity } from './expertise.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
 
@@ -136,7 +136,7 @@ export function ownPredictedSuccess (profile: Profile, embedding: Float32Array, 
 
 /** Whether {@link ownPredictedSuccess} says anything for `profile` (asked before embedding a question only for it). */
 export function scoresOwnSuccess (profile: Profile): boolean {
-  return profile.calibration !== undefined && profile.prototypes.length > 0 && referenceOf(profile.embedderId) !== undefined
+  return predictsByDensity(profile)
 }
 
 /** Answers a profile summarises (its prototypes' Beta evidence, the uniform prior removed). */

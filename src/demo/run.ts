@@ -202,7 +202,7 @@ function demoParams (opts: DemoOptions, set: QuestionSet, w: DemoWorkload): Reco
     ...(set.synthetic ? { syntheticParams: set.syntheticParams } : {}),
     agent: 'simulated personal agent: expert model\'s recorded answers on owner subjects, small model elsewhere',
     ownerInterests: w.interestsSource,
-    embedder: 'LSA fitted on the training split (question and options), handed to every node as --embedder lsa:<file>',
+    embedder: 'topic space fitted on the training split (question and options, subject labels), handed to every node as --embedder lsa:<file>',
     ownerSubjectCount: p.ownerSubjectCount,
     smallModelAccuracy: SMALL_MODEL_DEFAULTS.smallModelAccuracy,
     smallModelSubjectSpread: SMALL_MODEL_DEFAULTS.smallModelSubjectSpread,

@@ -9,6 +9,7 @@ import { createOpenAiBackend, OpenAiBackendError, redactUrl } from '../../src/ag
 import OpenAI, { APIError } from 'openai'
 import { createInstantBackend } from '../../src/agent/instant.js'
 import { startApiNetwork } from '../api/support/network.js'
+import { readThenGoAway } from '../support/abort-stream.js'
 import { until } from '../support/until.js'
 
 /** A real HTTP server on 127.0.0.1 whose behaviour each test picks by path. */
@@ -322,15 +323,7 @@ describe('a node whose agent is an OpenAI-compatible model server, asked by a pe
   })
 
   it('cancels the peer\'s call to its model server when the client goes away mid-stream', async () => {
-    const gone = new AbortController()
-    const stream = await client.chat.completions.create({ model: peer(3), stream: true, messages: [{ role: 'user', content: 'a long one' }] }, { signal: gone.signal })
-    let pieces = 0
-    await (async () => {
-      for await (const chunk of stream) {
-        if ((chunk.choices[0]?.delta?.content ?? '') !== '') pieces++
-        if (pieces === 3) gone.abort()
-      }
-    })().catch(() => {})
+    const pieces = await readThenGoAway(client, peer(3), 3)
     expect(pieces).toBe(3)
     // 200 pieces 60 ms apart would take 12 s: the model server sees its connection closed long before.
     await until(() => cutShort.includes('/streamlong/v1/chat/completions'), 5000, 'the peer to close its call to the model server')

@@ -9,6 +9,7 @@ import { recordedTrace } from '../../src/agent/recorded-trace.js'
 import { EDGE_DEVICE, serviceTimeMs } from '../../src/agent/service-time.js'
 import { createSimulatedBackend } from '../../src/agent/simulated.js'
 import { syntheticQuestionSet } from '../../src/data/questions.js'
+import { readThenGoAway } from '../support/abort-stream.js'
 import { tokenBackend } from '../support/token-backend.js'
 import { until } from '../support/until.js'
 import { startApiNetwork, type ApiNetwork } from './support/network.js'
@@ -97,15 +98,7 @@ describe('token streaming to an OpenAI SDK client, across the libp2p hop', () =>
   })
 
   it('cancels the peer\'s work when the client goes away mid-stream', async () => {
-    const gone = new AbortController()
-    const stream = await client.chat.completions.create({ model: peer(2), stream: true, messages: [{ role: 'user', content: 'a long one' }] }, { signal: gone.signal })
-    let pieces = 0
-    await (async () => {
-      for await (const chunk of stream) {
-        if ((chunk.choices[0]?.delta?.content ?? '') !== '') pieces++
-        if (pieces === 3) gone.abort()
-      }
-    })().catch(() => {})
+    await readThenGoAway(client, peer(2), 3)
     await until(() => slow.aborted.length === 1, 5000, 'the peer to cancel its backend')
     expect(slow.asked.at(-1)?.streamed).toBe(true)
   })
