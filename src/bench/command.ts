@@ -106,7 +106,7 @@ export function registerBench (program: Command): void {
   program.command('bench')
     .description('simulate every routing policy on the same workload and print one table (paper | trace | scale)')
     .addOption(new Option('--scenario <name>', 'paper (one domain per owner) | subjects (three random subjects per owner) | trace | scale').default('paper'))
-    .addOption(new Option('--embedder <space>', 'topics (one dimension per subject: the TF-IDF centroids of the run\'s training split, with its subject labels) | lsa (an SVD of the training split, no labels) | hash (model-free hashed n-grams); default topics').choices(['topics', 'lsa', 'hash']))
+    .addOption(new Option('--embedder <space>', 'topics (one dimension per subject: a logistic regression of the subject on the TF-IDF words of the run\'s training split, with its subject labels) | lsa (an SVD of the training split, no labels) | hash (model-free hashed n-grams); default topics').choices(['topics', 'lsa', 'hash']))
     .option('--json <file>', 'write the results as JSON')
     .option('--seed <n>', 'random seed (same seed, same JSON)')
     .option('--agents <n>', 'number of agents')

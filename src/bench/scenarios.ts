@@ -38,8 +38,9 @@ export interface AgentParams {
   subjectsPerOwner: number
   /**
    * The embedding space, fitted on the run's training split (question and
-   * options): `topics`, one dimension per subject, its TF-IDF centroid (the
-   * split's subject labels say which question is which); `lsa`, an SVD of
+   * options): `topics`, one dimension per subject, fitted by a logistic
+   * regression of the subject on the TF-IDF words (the split's subject
+   * labels say which question is which); `lsa`, an SVD of
    * the split without labels; `hash`, the model-free hashed n-grams.
    */
   embedder: 'topics' | 'lsa' | 'hash'
@@ -221,7 +222,7 @@ function drawScenario (set: QuestionSet, p: ScenarioParams): DrawnScenario {
   if (test.length === 0 || train.length === 0) throw new RangeError('the split left no training or no test questions')
   // The space is fitted on the training split only: never on a question the run asks.
   const embedderSource = p.agents.embedder === 'topics'
-    ? `topic space fitted on the run's training split (${train.length} questions with their options and subject labels; one dimension per subject)`
+    ? `topic space fitted on the run's training split (${train.length} questions with their options and subject labels; one dimension per subject, logistic regression on TF-IDF words)`
     : p.agents.embedder === 'lsa'
       ? `LSA fitted on the run's training split (${train.length} questions with their options; seed ${seed})`
       : 'model-free hashed n-grams (nothing fitted)'

@@ -50,11 +50,25 @@ export interface LsaFitOptions {
   referencePrototypes?: number
   /**
    * The topic label of each text (e.g. its subject). With them the space is
-   * supervised: its directions are the topics' TF-IDF centroids (one
-   * dimension per topic, no SVD), so a query's coordinates are its cosines
-   * with every topic of the corpus.
+   * supervised, one dimension per topic and no SVD (see `topicFit`).
    */
   labels?: readonly string[]
+  /**
+   * How a labelled space is fitted. `logistic` (default): a multinomial
+   * logistic regression of the label on the TF-IDF vector, so that a query's
+   * coordinates are its topic log-odds (up to a constant); words that tell
+   * topics apart weigh most. `centroid`: the topics' unit TF-IDF centroids,
+   * so that a query's coordinates are its cosines with every topic.
+   * Measured on the MMLU-Redux training split of the paper world (seed 1,
+   * 3,990 questions, 57 subjects; test questions embedded): subject top-1
+   * 0.595 (centroid 0.57), domain top-1 0.690, own-agent AUC 0.914
+   * (`npm run bench:core`).
+   */
+  topicFit?: 'logistic' | 'centroid'
+  /** The logistic fit's L2 penalty per unit document (default 1e-4). */
+  l2?: number
+  /** The logistic fit's full-batch gradient steps (default 300). */
+  fitIterations?: number
 }
 
 const SEED_WORD = 0x3c6ef372
@@ -143,7 +157,9 @@ export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {})
   }
   if (opts.labels !== undefined) {
     if (opts.labels.length !== n) throw new RangeError(`a topic space needs one label per document; got ${opts.labels.length} for ${n}`)
-    const { basis, topics } = topicBasis(docs, opts.labels, m)
+    const { basis, topics } = (opts.topicFit ?? 'logistic') === 'logistic'
+      ? logisticTopicBasis(docs, opts.labels, m, opts.l2 ?? 1e-4, opts.fitIterations ?? 300)
+      : topicBasis(docs, opts.labels, m)
     return finish(basis, topics)
   }
   const l = Math.min(dim + 10, Math.min(m, n))
@@ -204,6 +220,68 @@ function topicBasis (docs: readonly SparseDoc[], labels: readonly string[], m: n
     for (let r = 0; r < m; r++) sq += sums[r * t + k] * sums[r * t + k]
     const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0
     for (let r = 0; r < m; r++) basis[r * t + k] = sums[r * t + k] * inv
+  }
+  return { basis, topics: t }
+}
+
+/**
+ * The basis of a discriminative topic space: multinomial logistic regression of
+ * the label on the TF-IDF vector (L2 penalty `l2`, Nesterov-accelerated
+ * gradient descent from zero, `iterations` full-batch steps: deterministic),
+ * each word's row centred across topics (softmax's shift invariance removed),
+ * so that a query's coordinates are its topic log-odds up to a constant.
+ */
+function logisticTopicBasis (docs: readonly SparseDoc[], labels: readonly string[], m: number, l2: number, iterations: number): { basis: Float32Array, topics: number } {
+  const names = [...new Set(labels)].sort()
+  const column = new Map(names.map((l, k) => [l, k]))
+  const t = names.length
+  const n = docs.length
+  const y = labels.map(l => column.get(l) as number)
+  let w = new Float64Array(m * t)
+  let prev = new Float64Array(m * t)
+  const bias = new Float64Array(t)
+  const look = new Float64Array(m * t)
+  const grad = new Float64Array(m * t)
+  const gb = new Float64Array(t)
+  const z = new Float64Array(t)
+  // Step 1/L: the loss's curvature is at most 1/2 per unit document, the penalty's l2.
+  const step = 1 / (0.5 + l2)
+  for (let it = 0; it < iterations; it++) {
+    const mom = it / (it + 3)
+    for (let i = 0; i < look.length; i++) look[i] = w[i] + mom * (w[i] - prev[i])
+    grad.fill(0)
+    gb.fill(0)
+    for (let d = 0; d < n; d++) {
+      const { rows, weights } = docs[d]
+      for (let k = 0; k < t; k++) z[k] = bias[k]
+      for (let i = 0; i < rows.length; i++) {
+        const o = rows[i] * t
+        const x = weights[i]
+        for (let k = 0; k < t; k++) z[k] += x * look[o + k]
+      }
+      let mx = -Infinity
+      for (let k = 0; k < t; k++) if (z[k] > mx) mx = z[k]
+      let sum = 0
+      for (let k = 0; k < t; k++) { z[k] = Math.exp(z[k] - mx); sum += z[k] }
+      for (let k = 0; k < t; k++) z[k] = z[k] / sum - (k === y[d] ? 1 : 0)
+      for (let k = 0; k < t; k++) gb[k] += z[k] / n
+      for (let i = 0; i < rows.length; i++) {
+        const o = rows[i] * t
+        const x = weights[i] / n
+        for (let k = 0; k < t; k++) grad[o + k] += x * z[k]
+      }
+    }
+    const next = prev
+    for (let i = 0; i < look.length; i++) next[i] = look[i] - step * (grad[i] + l2 * look[i])
+    for (let k = 0; k < t; k++) bias[k] -= step * gb[k]
+    prev = w
+    w = next
+  }
+  const basis = new Float32Array(m * t)
+  for (let r = 0; r < m; r++) {
+    let mean = 0
+    for (let k = 0; k < t; k++) mean += w[r * t + k] / t
+    for (let k = 0; k < t; k++) basis[r * t + k] = w[r * t + k] - mean
   }
   return { basis, topics: t }
 }

@@ -166,7 +166,7 @@ export function planWorkload (set: QuestionSet, params: DemoWorkloadParams): Dem
  * writes it to `rootDir/space.lsa`, for `ppai node --embedder lsa:<file>`.
  */
 export function writeSpaceFile (rootDir: string, workload: DemoWorkload): string {
-  const source = `topic space fitted on the demo's training split (${workload.train.length} questions with their options and subject labels; one dimension per subject)`
+  const source = `topic space fitted on the demo's training split (${workload.train.length} questions with their options and subject labels; one dimension per subject, logistic regression on TF-IDF words)`
   const space = fitLsaSpace(workload.train.map(formatQuestion), { seed: workload.params.seed, source, labels: workload.train.map(q => q.subject) })
   const file = join(rootDir, 'space.lsa')
   writeFileSync(file, encodeLsaSpace(space))
