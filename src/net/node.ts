@@ -7,7 +7,6 @@
  * clear error before its deadline.
  */
 import { randomUUID } from 'node:crypto'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -16,7 +15,6 @@ import { LoadBeliefs } from '../core/beliefs.js'
 import { createHashEmbedder } from '../core/embedder.js'
 import { Decider } from '../core/decider.js'
 import { projectCentroid } from '../core/map-projection.js'
-import { encodeProfile } from '../core/profile-codec.js'
 import { buildProfile, emptyProfile, observe, prototypeQuality } from '../core/prototypes.js'
 import { BucketCode } from '../core/bucket-code.js'
 import { CandidateIndex } from '../core/retrieval.js'
@@ -28,7 +26,7 @@ import { createLogger, type Logger } from '../log.js'
 import { AnswerMemos, ownCopy, type AnswerMemoLimits } from './answer-memos.js'
 import { AskError } from './ask-error.js'
 import { BEACON_INTERVAL_MS, BEACON_REJECT_REASONS, BeaconService, type BeaconRejectReason } from './beacons.js'
-import { BucketAnnouncer, BucketProviderCache } from './buckets.js'
+import { BucketProviderCache } from './buckets.js'
 import { DecisionLog } from './decision-log.js'
 import { QUERY_PROTOCOL, QUERY_SESSION_PROTOCOL, QUERY_SESSION_STREAMING_PROTOCOL, QUERY_STREAMING_PROTOCOL } from './frames.js'
 import { loadOrCreateIdentity } from './identity.js'
@@ -36,9 +34,10 @@ import { createPpaiLibp2p, type PpaiLibp2p } from './libp2p.js'
 import type { PeerState } from './node-state.js'
 import { PeerLimiter, limitPerPeer, type PeerLimitReason, type PeerLimits } from './peer-limits.js'
 import { ProfileDirectory } from './profile-directory.js'
+import { ProfilePublisher } from './profile-publisher.js'
 import { QUERY_REJECT_REASONS, QueryAttemptError, createQueryHandler, createQuerySessionHandler, encodeRequest, type QueryRejectReason, type QueryServerInit } from './query-protocol.js'
 import { QuerySessions } from './query-sessions.js'
-import { RECORD_REJECT_REASONS, RecordRejectedError, profileRecordKey, signProfileRecord, type RecordRejectReason } from './records.js'
+import { RECORD_REJECT_REASONS, type RecordRejectReason } from './records.js'
 import { RejectionCounter } from './rejections.js'
 import { ServingQueue } from './serving-queue.js'
 import type { AskOptions, AskResult, Attempt, DecisionRecord, NodeService, NodeStatus, PeerSummary } from './service.js'
@@ -190,8 +189,6 @@ export async function createPpaiNode (init: PpaiNodeInit): Promise<PpaiNode> {
 }
 
 const DEFAULT_RTT_MS = 20
-/** A record with less life left than this is a withdrawal (a stopping node re-issues its record to expire at once), ms. */
-const WITHDRAWAL_MS = 5000
 
 class Node implements PpaiNode {
   readonly events = new EventTarget()
@@ -219,27 +216,19 @@ class Node implements PpaiNode {
   private providers!: BucketProviderCache
   private sessions!: QuerySessions
   private readonly afterQuery: Array<() => void> = []
-  private announcing?: Promise<void>
   private queryPeersCache?: { at: number, ids: string[] }
   private readonly dhtTables: number
   private readonly served = { local: 0, remote: 0, refused: 0 }
   private readonly asked = { total: 0, delegated: 0, failed: 0 }
   private readonly stopController = new AbortController()
   private ownProfile: Profile
-  private ownRecordVersion = -1
-  private lastPublishedAt = 0
   private directory!: ProfileDirectory
   private beacons!: BeaconService
-  private announcer!: BucketAnnouncer
+  private publisher!: ProfilePublisher
   private rng!: Rng
-  private key!: PrivateKey
   private readonly ratings = new Map<string, { sum: number, count: number }>()
-  private republishTimer?: NodeJS.Timeout
-  private profileDirtyTimer?: NodeJS.Timeout
-  private regossipTimer?: NodeJS.Timeout
   private startedAt = 0
   private stopped = false
-  private readonly profileTopic: string
   private readonly recordTtlMs: number
 
   constructor (private readonly init: PpaiNodeInit) {
@@ -260,7 +249,6 @@ class Node implements PpaiNode {
     this.ownProfile = init.profile ?? (init.seed != null && init.seed.length > 0 && 'embed' in embedder
       ? buildProfile(embedder.id, embedder.dim, init.seed.map(s => ({ embedding: embedder.embed(s.question), outcome: s.outcome })))
       : emptyProfile(embedder.id, embedder.dim))
-    this.profileTopic = `/ppai/${this.network}/profiles/1`
     this.recordTtlMs = init.recordTtlMs ?? NODE_DEFAULTS.recordTtlMs
     this.dhtTables = Math.max(1, Math.min(init.dhtTables ?? this.code.tables, this.code.tables))
     this.peerLimiter = new PeerLimiter(init.peerLimits)
@@ -296,7 +284,6 @@ class Node implements PpaiNode {
       const { generateKeyPair } = await import('@libp2p/crypto/keys')
       privateKey = await generateKeyPair('Ed25519')
     }
-    this.key = privateKey
     this.libp2p = await createPpaiLibp2p({
       privateKey,
       host: this.init.host,
@@ -312,7 +299,6 @@ class Node implements PpaiNode {
     this.startedAt = Date.now()
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
     this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
-    this.announcer = new BucketAnnouncer(this.libp2p.contentRouting, this.network)
     this.providers = new BucketProviderCache({
       routing: this.libp2p.contentRouting,
       network: this.network,
@@ -369,32 +355,25 @@ class Node implements PpaiNode {
       }
     })
     this.beacons.start()
-    this.startProfileGossip()
-
-    // First publication in the background: it needs DHT peers, which arrive with bootstrap.
-    void this.publishSoon()
-    this.republishTimer = setInterval(() => { void this.publishProfile().catch(err => this.log.warn({ err: (err as Error).message }, 'republish failed')) }, Math.max(1000, this.recordTtlMs / 2))
-    this.republishTimer.unref()
+    this.publisher = new ProfilePublisher({
+      libp2p: this.libp2p,
+      key: privateKey,
+      name: this.name,
+      network: this.network,
+      embedderId: this.embedder.id,
+      profile: () => this.ownProfile,
+      code: this.code,
+      dhtTables: this.dhtTables,
+      recordTtlMs: this.recordTtlMs,
+      republishMs: this.init.profileRepublishMs ?? NODE_DEFAULTS.profileRepublishMs,
+      directory: this.directory,
+      index: this.index,
+      recordRejections: this.recordRejections,
+      signal: this.stopController.signal,
+      log: this.log
+    })
+    this.publisher.start()
     this.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), network: this.network, agent: this.init.backend.description, policy: this.policyName }, 'node started')
-  }
-
-  /** Publishes once now and again shortly after peers first connect, so early records are not lost for want of DHT peers. */
-  private async publishSoon (): Promise<void> {
-    const tryPublish = async (): Promise<void> => {
-      if (this.stopped) return
-      await this.publishProfile().catch(err => this.log.debug({ err: (err as Error).message }, 'early publish failed'))
-    }
-    let republishedOnConnect = false
-    const onConnect = (): void => {
-      if (republishedOnConnect) return
-      republishedOnConnect = true
-      this.libp2p.removeEventListener('peer:connect', onConnect)
-      // Give identify a moment so the DHT knows the new peer speaks its protocol; once more when the routing table has filled.
-      setTimeout(() => { void tryPublish() }, 300).unref()
-      setTimeout(() => { void tryPublish() }, 5000).unref()
-    }
-    this.libp2p.addEventListener('peer:connect', onConnect)
-    await tryPublish()
   }
 
   multiaddrs (): string[] {
@@ -414,112 +393,16 @@ class Node implements PpaiNode {
   }
 
   async publishProfile (): Promise<void> {
-    if (this.stopped) return
-    const now = Date.now()
-    const bytes = await this.signOwnRecord(now, now + this.recordTtlMs)
-    this.ownRecordVersion = this.ownProfile.version
-    this.lastPublishedAt = now
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)])
-    const results = await Promise.allSettled([
-      this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), bytes, { signal }),
-      this.libp2p.services.pubsub.publish(this.profileTopic, bytes)
-    ])
-    const failed = results.filter(r => r.status === 'rejected').map(r => ((r as PromiseRejectedResult).reason as Error).message)
-    this.log.debug({ version: this.ownProfile.version, failed }, 'profile record published')
-    // Bucket provider records go out in the background: tens of DHT provides, not worth holding the caller.
-    // The announcer queues them (a few at a time) and merges a call made while a pass runs into the next pass.
-    const keys = this.ownBucketKeys()
-    const announcing: Promise<void> = this.announcer.announce(keys, { signal: this.stopController.signal })
-      .then(n => this.log.debug({ buckets: keys.length, provided: n, missing: this.announcer.missing.length }, 'bucket provider records published'))
-      .catch(() => {})
-      .finally(() => { if (this.announcing === announcing) this.announcing = undefined })
-    this.announcing = announcing
-  }
-
-  /** Bucket keys of the own prototypes, in the tables the node announces in the DHT. */
-  private ownBucketKeys (): string[] {
-    return [...new Set(this.ownProfile.prototypes.flatMap(p => this.code.keysFor(p.centroid).slice(0, this.dhtTables)))]
+    await this.publisher.publish()
   }
 
   /** Resolves when the bucket provider records in flight have gone out (tests and the demo wait on it). */
   async announced (): Promise<void> {
-    while (this.announcing != null) await this.announcing
+    await this.publisher.announced()
   }
 
   bucketAnnouncements (): { keys: number, announced: number, failedProvides: number } {
-    const keys = this.ownBucketKeys()
-    const provided = new Set(this.announcer.keys)
-    return { keys: keys.length, announced: keys.filter(k => provided.has(k)).length, failedProvides: this.announcer.stats.failed }
-  }
-
-  private async signOwnRecord (issuedAt: number, expiresAt: number): Promise<Uint8Array> {
-    return await signProfileRecord(this.key, {
-      name: this.name,
-      network: this.network,
-      embedderId: this.embedder.id,
-      version: this.ownProfile.version,
-      issuedAt,
-      expiresAt,
-      profileBytes: encodeProfile(this.ownProfile)
-    })
-  }
-
-  private startProfileGossip (): void {
-    const pubsub = this.libp2p.services.pubsub
-    pubsub.topicValidators.set(this.profileTopic, async (_peer, msg) => {
-      if (msg.type !== 'signed') {
-        this.recordRejections.count('unsigned')
-        return TopicValidatorResult.Reject
-      }
-      if (msg.from.equals(this.libp2p.peerId)) return TopicValidatorResult.Ignore
-      try {
-        const rec = await this.directory.accept(msg.data, msg.from.toString())
-        // A record about to expire is a leaving peer's withdrawal: stop offering it as a candidate.
-        if (rec.expiresAt - Date.now() < WITHDRAWAL_MS) this.index.remove(rec.peerId)
-        else this.index.upsert(rec.peerId, rec.profile)
-        return TopicValidatorResult.Accept
-      } catch (err) {
-        // Replays are ignored rather than punished: gossip may deliver an old record late.
-        if (err instanceof RecordRejectedError && err.reason === 'replay') return TopicValidatorResult.Ignore
-        return TopicValidatorResult.Reject
-      }
-    })
-    pubsub.subscribe(this.profileTopic)
-    // A peer that joins the topic has missed earlier records: re-gossip ours (at most every few seconds).
-    pubsub.addEventListener('subscription-change', evt => {
-      if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.profileTopic)) return
-      this.regossipSoon()
-    })
-  }
-
-  /** Gossips the current record again after a short delay, coalescing the requests of several newcomers. */
-  private regossipSoon (): void {
-    if (this.regossipTimer != null || this.stopped) return
-    this.regossipTimer = setTimeout(() => {
-      this.regossipTimer = undefined
-      if (this.stopped) return
-      const now = Date.now()
-      void this.signOwnRecord(now, now + this.recordTtlMs)
-        .then(async bytes => await this.libp2p.services.pubsub.publish(this.profileTopic, bytes))
-        .catch(err => this.log.debug({ err: (err as Error).message }, 're-gossip failed'))
-    }, 1500)
-    this.regossipTimer.unref()
-  }
-
-  /**
-   * Own profile changed: republish after a short quiet period, and no sooner
-   * than `profileRepublishMs` after the last publication — with feedback on
-   * every answer the profile changes every few seconds, while peers need only
-   * its drift (their own observations of this node weigh more).
-   */
-  private profileChanged (): void {
-    if (this.profileDirtyTimer != null || this.stopped) return
-    const delay = Math.max(2000, this.lastPublishedAt + (this.init.profileRepublishMs ?? NODE_DEFAULTS.profileRepublishMs) - Date.now())
-    this.profileDirtyTimer = setTimeout(() => {
-      this.profileDirtyTimer = undefined
-      if (this.ownProfile.version !== this.ownRecordVersion) void this.publishProfile().catch(() => {})
-    }, delay)
-    this.profileDirtyTimer.unref()
+    return this.publisher.bucketAnnouncements()
   }
 
   // ---- asking ---------------------------------------------------------------
@@ -852,7 +735,7 @@ class Node implements PpaiNode {
   private learn (servedBy: string, embedding: Float32Array, outcome: number): void {
     if (servedBy === 'local') {
       observe(this.ownProfile, embedding, outcome)
-      this.profileChanged()
+      this.publisher.changed()
     } else {
       this.decider.recordAnswer(servedBy, embedding, outcome)
       const r = this.ratings.get(servedBy) ?? { sum: 0, count: 0 }
@@ -925,23 +808,9 @@ class Node implements PpaiNode {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    clearInterval(this.republishTimer)
-    clearTimeout(this.profileDirtyTimer)
-    clearTimeout(this.regossipTimer)
     this.beacons.stop()
     this.providers?.stop()
-    // Withdraw what can be: stop re-providing buckets, and replace the profile record by one that expires at once.
-    try {
-      const now = Date.now()
-      const tombstone = await this.signOwnRecord(now, now + WITHDRAWAL_MS / 2)
-      await Promise.allSettled([
-        this.libp2p.contentRouting.put(profileRecordKey(this.network, this.peerId), tombstone, { signal: AbortSignal.timeout(1000) }),
-        this.libp2p.services.pubsub.publish(this.profileTopic, tombstone),
-        this.announcer.withdraw()
-      ])
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'withdraw incomplete')
-    }
+    await this.publisher.withdraw()
     this.stopController.abort(new Error('node stopping'))
     this.sessions?.close()
     await this.libp2p.stop()
