@@ -216,3 +216,12 @@ export function benchCluster (count: number, network: string, extraArgs: string[
 export function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
+
+/** Resolves at wall-clock time `t` (ms), or sooner once `cancelled` says so (checked every 250 ms at most). */
+export async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
+  while (true) {
+    const left = t - Date.now()
+    if (left <= 0 || cancelled?.() === true) return
+    await sleep(Math.min(left, 250))
+  }
+}

@@ -7,7 +7,7 @@
 import { cpus, loadavg } from 'node:os'
 import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
 import { summarise, type PolicyResult, type QueryOutcome } from '../results/metrics.js'
-import { sleep, type Cluster } from './cluster.js'
+import { sleep, sleepUntil, type Cluster } from './cluster.js'
 import { DecisionDigester, type DecisionDigest } from './decision-digest.js'
 import { NodeApiError, type NodeAnswer } from './node-client.js'
 import type { Progress } from './progress.js'
@@ -213,13 +213,5 @@ async function waitForProfiles (cluster: Cluster, timeoutMs: number, quietMs = 5
     }
     if (complete >= n || Date.now() >= deadline || Date.now() - lastProgress >= quietMs) return complete
     await sleep(300)
-  }
-}
-
-async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
-  while (true) {
-    const left = t - Date.now()
-    if (left <= 0 || cancelled?.() === true) return
-    await sleep(Math.min(left, 250))
   }
 }

@@ -7,8 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { formatQuestion } from '../agent/question-prompt.js'
-import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
+import { SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { NamedError } from '../core/errors.js'
 import { type BenchResult, headline, type PolicyResult } from '../results/metrics.js'
 import { formatParams, formatTable } from '../results/table.js'
@@ -19,6 +18,7 @@ import { atExit, Cluster } from './cluster.js'
 import { formatDigest } from './decision-digest.js'
 import { drivePolicy, type RunNotes } from './driver.js'
 import { Progress } from './progress.js'
+import { simulatedAgentArgs, writeSeedFiles } from './simulated-nodes.js'
 import { formatSummary } from './summary.js'
 import { DEFAULT_WORKLOAD, nodeName, planWorkload, writeSpaceFile, type DemoWorkload, type DemoWorkloadParams } from './workload.js'
 
@@ -82,7 +82,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   const rootDir = mkdtempSync(join(tmpdir(), 'ppai-demo-'))
   const cancelRemoval = opts.keepDir === true ? () => undefined : atExit(() => rmSync(rootDir, { recursive: true, force: true }))
   progress.phase(`demo: ${opts.nodes} nodes on 127.0.0.1, ${workload.queries.length} queries per policy, policies ${opts.policies.join(', ')}; ${set.synthetic ? 'SYNTHETIC workload (no MMLU-Redux data found)' : `questions from ${set.source}`}; nodes' folders in ${rootDir}`)
-  const seedFiles = writeSeedFiles(rootDir, set, workload)
+  const seedFiles = writeSeedFiles(rootDir, workload)
   const spaceFile = writeSpaceFile(rootDir, workload)
 
   const results: PolicyResult[] = []
@@ -143,19 +143,7 @@ export async function runDemo (opts: DemoOptions, out: (s: string) => void = s =
   return { result, notes }
 }
 
-/** Each node's seed tasks: its owner's training questions and how its own agent does on them. */
-function writeSeedFiles (rootDir: string, set: QuestionSet, workload: DemoWorkload): string[] {
-  return workload.owners.map((owner, i) => {
-    const model = skillProfile({ agentId: owner.name, ownerSubjects: owner.subjects, expertModel: owner.expertModel, ...SMALL_MODEL_DEFAULTS, seed: workload.params.seed })
-    const tasks = workload.warmup[i].map(q => ({ question: formatQuestion(q), outcome: model.correct(q) ? 1 : 0 }))
-    const file = join(rootDir, `${owner.name}.seed.json`)
-    writeFileSync(file, JSON.stringify(tasks))
-    return file
-  })
-}
-
 function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: DemoOptions): string[] {
-  const owner = workload.owners[i]
   const args = [
     '--name', name,
     '--data-dir', join(dir, 'data'),
@@ -165,18 +153,10 @@ function nodeArgs (i: number, name: string, dir: string, policy: PolicyName, wor
     '--no-mdns',
     '--network', `ppai-demo-${opts.seed}`,
     '--policy', policy,
-    '--backend', 'simulated',
-    '--owner-subjects', owner.subjects.join(','),
-    '--expert-model', owner.expertModel,
-    '--sim-seed', String(opts.seed),
-    '--time-scale', String(opts.timeScale),
-    '--seed-file', seedFile,
-    '--embedder', `lsa:${spaceFile}`,
+    ...simulatedAgentArgs(i, workload, seedFile, spaceFile, dataDir, { ...opts, logLevel: process.env.PPAI_DEMO_NODE_LOG ?? 'warn' }),
     // λ is per second of a real device; the demo's seconds are timeScale of those, so a demo second weighs 1/timeScale as much.
-    '--latency-weight', String(demoLatencyWeight(opts.timeScale)),
-    '--log-level', process.env.PPAI_DEMO_NODE_LOG ?? 'warn'
+    '--latency-weight', String(demoLatencyWeight(opts.timeScale))
   ]
-  args.push('--data', dataDir ?? 'synthetic')
   if (name !== nodeName(i)) throw new DemoError(`node ${i} named ${name}, expected ${nodeName(i)}`)
   return args
 }

@@ -17,11 +17,12 @@ import { dirname, join, resolve } from 'node:path'
 import { SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { seededRng } from '../core/rng.js'
 import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
-import { atExit, Cluster } from '../demo/cluster.js'
+import { atExit, Cluster, sleepUntil } from '../demo/cluster.js'
+import { simulatedAgentArgs, writeSeedFiles } from '../demo/simulated-nodes.js'
 import { Progress } from '../demo/progress.js'
 import { DEFAULT_WORKLOAD, planWorkload, writeSpaceFile, type PlannedQuery } from '../demo/workload.js'
 import { quantile } from '../results/metrics.js'
-import { askOnce, formatKinds, outcomeFigures, simulatedAgentArgs, sleepUntil, writeSeedFiles, type SoakOutcome } from '../soak/run.js'
+import { askOnce, formatKinds, type OutcomeFigures, outcomeFigures, type SoakOutcome } from '../soak/outcomes.js'
 import { lanLeftovers, NamespaceLan, removeLeftovers } from './netns.js'
 
 export interface LanOptions {
@@ -80,25 +81,14 @@ export interface FaultEvent {
 
 type Answered = Extract<SoakOutcome, { kind: 'answered' }>
 
-export interface LanReport {
+export interface LanReport extends OutcomeFigures {
   synthetic: boolean
   params: Record<string, unknown>
   /** ms from the last start until every node saw every other (mDNS and DHT only). */
   initialDiscoveryMs: number | null
-  issued: number
-  answered: number
-  answeredShare: number
-  errors: number
-  errorsByKind: Record<string, number>
-  errorsAfterDeadline: number
-  lost: number
-  lostByWhy: Record<string, number>
   skipped: { ownerAway: number, backpressure: number }
-  latencyMs: { p50: number, p95: number, p99: number, max: number }
   /** Accuracy of the answered queries, by how they were asked (the same owners, the same network, the same faults). */
   accuracy: { ppai: number, ppaiAnswered: number, localOnly: number, localAnswered: number }
-  answeredRemotely: number
-  answeredAfterFallback: number
   faults: { linkDowns: number, splits: number, kills: number, starts: number, failedStarts: number }
   rediscoveryMs: Record<'link-up' | 'heal' | 'restart', { count: number, p50: number, max: number, notWithinWait: number, connectionsLost: number }>
   events: FaultEvent[]
@@ -175,7 +165,7 @@ export async function runLan (opts: LanOptions, out: (s: string) => void = s => 
         '--api-port', '8470',
         '--api-token', token,
         '--network', `ppai-lan-${process.pid}`,
-        ...simulatedAgentArgs(i, workload, seedFiles[i], spaceFile, dataDir, opts)
+        ...simulatedAgentArgs(i, workload, seedFiles[i], spaceFile, dataDir, { ...opts, logLevel: process.env.PPAI_SOAK_NODE_LOG ?? 'warn' })
       ]
     })
     progress.phase(`starting ${opts.hosts} nodes, one per namespace, no bootstrap list`)

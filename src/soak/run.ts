@@ -8,19 +8,16 @@
  * a grace, or a connection cut) — the soak counts all three.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { correctLetter, formatQuestion, parseAnswerLetter } from '../agent/question-prompt.js'
-import { skillProfile, SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
-import { quantile } from '../results/metrics.js'
+import { SMALL_MODEL_DEFAULTS } from '../agent/skill-profile.js'
 import { seededRng } from '../core/rng.js'
 import { loadQuestionSet, repoRoot, type QuestionSet } from '../data/questions.js'
-import { apiErrorSchema, chatCompletionSchema } from '../demo/api-wire.js'
-import { atExit, Cluster, sleep } from '../demo/cluster.js'
-import { NodeClient } from '../demo/node-client.js'
+import { atExit, Cluster, sleepUntil } from '../demo/cluster.js'
+import { simulatedAgentArgs, writeSeedFiles } from '../demo/simulated-nodes.js'
 import { Progress } from '../demo/progress.js'
 import { DEFAULT_WORKLOAD, planWorkload, writeSpaceFile, type DemoWorkload, type PlannedQuery } from '../demo/workload.js'
+import { askOnce, formatKinds, type OutcomeFigures, outcomeFigures, type SoakOutcome } from './outcomes.js'
 
 /** Every knob of a soak, printed with its figures. */
 export interface SoakOptions {
@@ -69,31 +66,12 @@ export const DEFAULT_SOAK: Omit<SoakOptions, 'nodes' | 'minutes'> = {
   settleMs: 30_000
 }
 
-/** How one query ended. */
-export type SoakOutcome = { kind: 'answered', latencyMs: number, attempts: number, remote: boolean, correct: boolean } |
-{ kind: 'error', code: string, latencyMs: number, beforeDeadline: boolean } |
-{ kind: 'lost', why: string, latencyMs: number }
-
 /** The soak's figures. */
-export interface SoakReport {
+export interface SoakReport extends OutcomeFigures {
   synthetic: boolean
   params: Record<string, unknown>
-  issued: number
-  answered: number
-  answeredShare: number
-  errors: number
-  /** Errors by kind (the node's error code, or `http-<status>`). */
-  errorsByKind: Record<string, number>
-  errorsAfterDeadline: number
-  lost: number
-  lostByWhy: Record<string, number>
   /** Planned queries not issued: their owner was away (killed) or too many were in flight. */
   skipped: { ownerAway: number, backpressure: number }
-  latencyMs: { p50: number, p95: number, p99: number, max: number }
-  /** Answered queries that needed a fallback (more than one attempt). */
-  answeredAfterFallback: number
-  /** Answered by a peer rather than the asker's own agent. */
-  answeredRemotely: number
   accuracy: number
   kills: number
   starts: number
@@ -289,87 +267,6 @@ async function drive (cluster: Cluster, queries: PlannedQuery[], opts: SoakOptio
   return summarise(outcomes, { issued, skipped, ...churnStats, runMs, synthetic, params, loadAvg: `${loadAtStart.toFixed(1)} → ${loadavg()[0].toFixed(1)} (${cpus().length} cores)` })
 }
 
-/** One query through a node's HTTP API (model `ppai` unless told), classified. */
-export async function askOnce (client: NodeClient, pq: PlannedQuery, opts: Pick<SoakOptions, 'nodeDeadlineMs' | 'lostGraceMs'>, ask: { model?: string, token?: string } = {}): Promise<{ outcome: SoakOutcome, answerId?: string }> {
-  const url = client.baseUrl.replace(/\/$/, '') + '/v1/chat/completions'
-  const t0 = performance.now()
-  const signal = AbortSignal.timeout(opts.nodeDeadlineMs + opts.lostGraceMs)
-  let res: { status: number, ok: boolean }
-  let text: string
-  try {
-    ;({ res, text } = await postJson(url, { model: ask.model ?? 'ppai', messages: [{ role: 'user', content: formatQuestion(pq.question) }] }, signal, ask.token))
-  } catch (err) {
-    const latencyMs = performance.now() - t0
-    if (signal.aborted) return { outcome: { kind: 'lost', why: 'no reply by the deadline', latencyMs } }
-    const cause = (err as { code?: string }).code ?? (err as Error).name
-    return { outcome: { kind: 'lost', why: `connection: ${cause}`, latencyMs } }
-  }
-  const latencyMs = performance.now() - t0
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    return { outcome: { kind: 'error', code: `http-${res.status}-not-json`, latencyMs, beforeDeadline: latencyMs <= opts.nodeDeadlineMs } }
-  }
-  if (!res.ok) {
-    const e = apiErrorSchema.safeParse(json)
-    const code = e.success && e.data.error.code != null ? String(e.data.error.code) : `http-${res.status}`
-    return { outcome: { kind: 'error', code, latencyMs, beforeDeadline: latencyMs <= opts.nodeDeadlineMs } }
-  }
-  const parsed = chatCompletionSchema.safeParse(json)
-  if (!parsed.success) return { outcome: { kind: 'error', code: 'malformed-answer', latencyMs, beforeDeadline: true } }
-  const a = parsed.data
-  const correct = parseAnswerLetter(a.choices[0].message.content ?? '') === correctLetter(pq.question)
-  return {
-    outcome: { kind: 'answered', latencyMs, attempts: a.ppai.attempts.length, remote: a.ppai.servedBy !== 'local', correct },
-    answerId: a.ppai.id
-  }
-}
-
-/**
- * POST on a fresh TCP connection (no keep-alive pool): a pooled idle socket
- * that the node closes just as it is reused would show as a reset here
- * without anything being wrong with the node.
- */
-async function postJson (url: string, body: unknown, signal: AbortSignal, token?: string): Promise<{ res: { status: number, ok: boolean }, text: string }> {
-  const payload = JSON.stringify(body)
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-  if (token != null) headers.authorization = `Bearer ${token}`
-  return await new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent: false, signal, headers }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ res: { status: res.statusCode ?? 0, ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 }, text: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
-
-/** What every run of queries reports (soak and LAN): shares, errors and losses by kind, latencies of the answered. */
-export function outcomeFigures (outcomes: SoakOutcome[], issued: number): Pick<SoakReport, 'issued' | 'answered' | 'answeredShare' | 'errors' | 'errorsByKind' | 'errorsAfterDeadline' | 'lost' | 'lostByWhy' | 'latencyMs' | 'answeredAfterFallback' | 'answeredRemotely'> {
-  const answered = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'answered' }> => o.kind === 'answered')
-  const errors = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'error' }> => o.kind === 'error')
-  const lost = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'lost' }> => o.kind === 'lost')
-  const tally = (keys: string[]): Record<string, number> => keys.reduce<Record<string, number>>((acc, k) => { acc[k] = (acc[k] ?? 0) + 1; return acc }, {})
-  const lat = answered.map(o => o.latencyMs).sort((a, b) => a - b)
-  const r = (x: number): number => Math.round(x)
-  return {
-    issued,
-    answered: answered.length,
-    answeredShare: issued === 0 ? 0 : answered.length / issued,
-    errors: errors.length,
-    errorsByKind: tally(errors.map(e => e.code)),
-    errorsAfterDeadline: errors.filter(e => !e.beforeDeadline).length,
-    lost: lost.length,
-    lostByWhy: tally(lost.map(l => l.why)),
-    latencyMs: { p50: r(quantile(lat, 0.5)), p95: r(quantile(lat, 0.95)), p99: r(quantile(lat, 0.99)), max: r(lat.at(-1) ?? NaN) },
-    answeredAfterFallback: answered.filter(o => o.attempts > 1).length,
-    answeredRemotely: answered.filter(o => o.remote).length
-  }
-}
-
 function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: SoakReport['skipped'], kills: number, starts: number, failedStarts: number, crashes: number, runMs: number, synthetic: boolean, params: Record<string, unknown>, loadAvg: string }): SoakReport {
   const answered = outcomes.filter((o): o is Extract<SoakOutcome, { kind: 'answered' }> => o.kind === 'answered')
   return {
@@ -385,11 +282,6 @@ function summarise (outcomes: SoakOutcome[], run: { issued: number, skipped: Soa
     runMs: run.runMs,
     loadAvg: run.loadAvg
   }
-}
-
-/** Outcomes by kind, most frequent first, for the summaries. */
-export function formatKinds (o: Record<string, number>): string {
-  return Object.keys(o).length === 0 ? 'none' : Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
 }
 
 /** The summary printed at the end. */
@@ -429,16 +321,6 @@ function soakParams (opts: SoakOptions, set: QuestionSet, w: DemoWorkload, plann
   }
 }
 
-/** Each node's seed tasks: its owner's training questions and how its own agent does on them. */
-export function writeSeedFiles (rootDir: string, workload: DemoWorkload): string[] {
-  return workload.owners.map((owner, i) => {
-    const model = skillProfile({ agentId: owner.name, ownerSubjects: owner.subjects, expertModel: owner.expertModel, ...SMALL_MODEL_DEFAULTS, seed: workload.params.seed })
-    const file = join(rootDir, `${owner.name}.seed.json`)
-    writeFileSync(file, JSON.stringify(workload.warmup[i].map(q => ({ question: formatQuestion(q), outcome: model.correct(q) ? 1 : 0 }))))
-    return file
-  })
-}
-
 function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: SoakOptions): string[] {
   return [
     '--name', name,
@@ -448,30 +330,6 @@ function nodeArgs (i: number, name: string, dir: string, workload: DemoWorkload,
     '--api-port', '0',
     '--no-mdns',
     '--network', `ppai-soak-${opts.seed}`,
-    ...simulatedAgentArgs(i, workload, seedFile, spaceFile, dataDir, opts)
+    ...simulatedAgentArgs(i, workload, seedFile, spaceFile, dataDir, { ...opts, logLevel: process.env.PPAI_SOAK_NODE_LOG ?? 'warn' })
   ]
-}
-
-/** The arguments of `ppai node` that make node `i` the simulated personal agent of its owner in the workload (soak and LAN). */
-export function simulatedAgentArgs (i: number, workload: DemoWorkload, seedFile: string, spaceFile: string, dataDir: string | undefined, opts: { seed: number, timeScale: number }): string[] {
-  const owner = workload.owners[i]
-  return [
-    '--backend', 'simulated',
-    '--owner-subjects', owner.subjects.join(','),
-    '--expert-model', owner.expertModel,
-    '--sim-seed', String(opts.seed),
-    '--time-scale', String(opts.timeScale),
-    '--seed-file', seedFile,
-    '--embedder', `lsa:${spaceFile}`,
-    '--log-level', process.env.PPAI_SOAK_NODE_LOG ?? 'warn',
-    '--data', dataDir ?? 'synthetic'
-  ]
-}
-
-export async function sleepUntil (t: number, cancelled?: () => boolean): Promise<void> {
-  while (true) {
-    const left = t - Date.now()
-    if (left <= 0 || cancelled?.() === true) return
-    await sleep(Math.min(left, 250))
-  }
 }
