@@ -6,51 +6,28 @@
  * answered by `chunk` frames as the backend writes, then the response frame.
  * Owner-first: a remote query is admitted only while the owner's predicted
  * wait stays within its bound, otherwise a fast `busy` refusal with the load.
+ *
+ * This file is the serving side; the frames on the stream are in
+ * frame-io.ts, the asking side in query-client.ts (re-exported here).
  */
 import * as lp from 'it-length-prefixed'
-import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import { admitRemote } from '../core/admission.js'
 import type { AgentBackend } from '../agent/backend.js'
-import { NamedError, RejectionError } from '../core/errors.js'
 import type { Logger } from '../log.js'
-import { MAX_FRAME_BYTES, MAX_QUESTION_CHARS, QUERY_PROTOCOL, QUERY_STREAMING_PROTOCOL, QueryChunkSchema, QueryRequestSchema, QueryResponseSchema, StreamingQueryRequestSchema, type QueryChunk, type QueryResponse, type StreamingQueryRequest } from './frames.js'
+import { FrameError, FrameReader, parseJson, readFrame, truncateUtf8, utf8Length, type QueryRejectReason } from './frame-io.js'
+import { MAX_FRAME_BYTES, QueryRequestSchema, StreamingQueryRequestSchema, type QueryChunk, type QueryResponse, type StreamingQueryRequest } from './frames.js'
 import type { RejectionCounter } from './rejections.js'
 import { QueueAbortedError, QueuePreemptedError, type ServingQueue } from './serving-queue.js'
 
-export const QUERY_REJECT_REASONS = ['oversize', 'malformed', 'invalid', 'empty', 'read-timeout'] as const
-/** Why an incoming query frame was refused before it reached the queue. */
-export type QueryRejectReason = (typeof QUERY_REJECT_REASONS)[number]
-
-/** A frame that could not be read or did not pass its schema. */
-export class FrameError extends RejectionError<QueryRejectReason> {}
+export { FrameError, FrameReader, QUERY_REJECT_REASONS, readFrame, type QueryRejectReason } from './frame-io.js'
+export { encodeRequest, parseResponse, QueryAttemptError, readAnswer, sendQuery, type Dialer, type SendQueryOptions } from './query-client.js'
 
 /** A saturated owner's infinite predicted wait is reported as this (JSON has no Infinity), ms. */
 const MAX_REPORTED_WAIT_MS = 1e9
 
 /** How long a server waits for the request frame after a stream opens, ms. */
 export const REQUEST_READ_TIMEOUT_MS = 5_000
-
-/** Reads exactly one length-prefixed frame, capped at `maxBytes`. */
-export async function readFrame (stream: Stream, maxBytes: number = MAX_FRAME_BYTES): Promise<Uint8Array> {
-  try {
-    for await (const frame of lp.decode(stream, { maxDataLength: maxBytes })) {
-      return frame.subarray()
-    }
-  } catch (err) {
-    throw asFrameError(err, maxBytes)
-  }
-  throw new FrameError('empty', 'stream ended before a frame')
-}
-
-function parseJson (bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
-  } catch (err) {
-    throw new FrameError('malformed', (err as Error).message.slice(0, 200))
-  }
-}
 
 /** What happened to one served remote query, for the node's counters and logs. */
 export interface ServedEvent {
@@ -154,33 +131,6 @@ export function createQuerySessionHandler (init: QuerySessionServerInit): Stream
       if (response == null || !await send(stream, response)) return
     }
   }
-}
-
-/** Successive length-prefixed frames of one stream (a session reads many; `readFrame` reads one). */
-export class FrameReader {
-  private readonly frames: AsyncIterator<Uint8ArrayList | Uint8Array>
-
-  constructor (stream: Stream, private readonly maxBytes: number = MAX_FRAME_BYTES) {
-    this.frames = lp.decode(stream, { maxDataLength: maxBytes })[Symbol.asyncIterator]()
-  }
-
-  /** The next frame, or undefined when the stream has ended. */
-  async next (): Promise<Uint8Array | undefined> {
-    try {
-      const r = await this.frames.next()
-      return r.done === true ? undefined : r.value.subarray()
-    } catch (err) {
-      throw asFrameError(err, this.maxBytes)
-    }
-  }
-}
-
-function asFrameError (err: unknown, maxBytes: number): unknown {
-  const e = err as Error & { code?: string }
-  if (e.name === 'InvalidDataLengthError' || e.code === 'ERR_MSG_DATA_TOO_LONG' || /too long|data length/i.test(e.message)) {
-    return new FrameError('oversize', `frame over ${maxBytes} bytes`)
-  }
-  return err
 }
 
 function parseRequest (init: QueryServerInit, bytes: Uint8Array): StreamingQueryRequest {
@@ -307,9 +257,6 @@ export class ChunkSender {
   }
 }
 
-function utf8Length (text: string): number {
-  return new TextEncoder().encode(text).length
-}
 
 /**
  * The response as frame bytes within the size cap: an answer too long for one
@@ -348,157 +295,6 @@ async function respond (stream: Stream, response: QueryResponse): Promise<void> 
     // The asker has gone; nothing left to tell it.
     stream.abort(new Error('could not respond'))
   }
-}
-
-/** A query attempt that failed on the wire, with the kind of failure. */
-export class QueryAttemptError extends NamedError {
-  constructor (readonly kind: 'too-large' | 'dial' | 'timeout' | 'stream' | 'invalid-response' | 'aborted', message: string) {
-    super(message)
-  }
-}
-
-export interface SendQueryOptions {
-  /** Time this attempt may take, ms; the request's deadline is set slightly shorter. */
-  timeoutMs: number
-  signal?: AbortSignal
-  /**
-   * Asks for the answer streamed: called with each piece as it arrives (from
-   * a peer that speaks 1.1; one that speaks only 1.0 sends the answer whole,
-   * in the response, and this is never called).
-   */
-  onChunk?: (text: string) => void
-}
-
-/** Something that can open protocol streams: the libp2p node. */
-export interface Dialer {
-  dialProtocol(peer: PeerId | Multiaddr | Multiaddr[], protocols: string | string[], options?: { signal?: AbortSignal }): Promise<Stream>
-  hangUp?(peer: PeerId): Promise<void>
-  getConnections?(peer: PeerId): Connection[]
-}
-
-/**
- * Sends one query to one peer and waits for its response frame. Throws
- * {@link QueryAttemptError} on dial failure, timeout, a broken stream or an
- * invalid response; a `busy` or `error` reply is a returned value.
- */
-export async function sendQuery (dialer: Dialer, peer: PeerId, req: { id: string, question: string }, opts: SendQueryOptions): Promise<QueryResponse> {
-  encodeRequest(req, opts.timeoutMs)
-  // 1.1 first when the answer is wanted streamed; a 1.0 peer negotiates 1.0.
-  const protocols = opts.onChunk == null ? [QUERY_PROTOCOL] : [QUERY_STREAMING_PROTOCOL, QUERY_PROTOCOL]
-  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)))
-  const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
-  let stream: Stream | undefined
-  // Two tries: an existing connection may be broken under us; the second try dials afresh.
-  for (let attempt = 1; stream == null; attempt++) {
-    // An open connection takes the stream directly: the dial path also rewrites the peer store, a cost on every query.
-    const existing = attempt === 1 ? dialer.getConnections?.(peer).find(c => c.status === 'open') : undefined
-    try {
-      stream = existing != null ? await existing.newStream(protocols, { signal }) : await dialer.dialProtocol(peer, protocols, { signal })
-    } catch (err) {
-      if (timeout.aborted) throw new QueryAttemptError('timeout', `dial timed out after ${opts.timeoutMs} ms`)
-      if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while dialling')
-      const broken = /closed|closing|reset/i.test((err as Error).message)
-      if (attempt >= 2 || (existing == null && !broken)) throw new QueryAttemptError('dial', (err as Error).message)
-      // A connection whose muxer has closed can stay listed until the connection monitor notices: drop it and dial afresh.
-      if (broken) await dialer.hangUp?.(peer).catch(() => {})
-    }
-  }
-  const open: Stream = stream
-  const onAbort = (): void => open.abort(new Error(timeout.aborted ? 'query timed out' : 'query aborted'))
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const streamed = opts.onChunk != null && open.protocol === QUERY_STREAMING_PROTOCOL
-    stream.send(lp.encode.single(encodeRequest(req, opts.timeoutMs, streamed)))
-    let response: QueryResponse | undefined
-    try {
-      response = await readAnswer(new FrameReader(stream), req.id, streamed ? opts.onChunk : undefined)
-    } catch (err) {
-      if (timeout.aborted) throw new QueryAttemptError('timeout', `no response within ${Math.round(opts.timeoutMs)} ms`)
-      if (opts.signal?.aborted === true) throw new QueryAttemptError('aborted', 'aborted while waiting')
-      throw err
-    }
-    if (response == null) throw new QueryAttemptError('stream', 'empty: stream ended before a frame')
-    await stream.close().catch(() => {})
-    return response
-  } catch (err) {
-    stream.abort(err as Error)
-    throw err
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
-/** A response frame checked against its schema; throws {@link QueryAttemptError} (`invalid-response`). */
-export function parseResponse (bytes: Uint8Array): QueryResponse {
-  const frame = parseServerFrame(bytes)
-  if (frame.type !== 'response') throw new QueryAttemptError('invalid-response', 'a chunk frame where a response was due')
-  return frame
-}
-
-/** A frame from the serving side: a chunk of a streamed answer or the response; throws {@link QueryAttemptError} (`invalid-response`). */
-function parseServerFrame (bytes: Uint8Array): QueryChunk | QueryResponse {
-  let json: unknown
-  try {
-    json = parseJson(bytes)
-  } catch (err) {
-    throw new QueryAttemptError('invalid-response', (err as Error).message)
-  }
-  const parsed = (json as { type?: unknown } | null)?.type === 'chunk' ? QueryChunkSchema.safeParse(json) : QueryResponseSchema.safeParse(json)
-  if (!parsed.success) throw new QueryAttemptError('invalid-response', parsed.error.issues.map(i => i.message).join('; ').slice(0, 300))
-  return parsed.data
-}
-
-/**
- * Reads the answer to request `id`: chunk frames (only when `onChunk` asked
- * for them), each handed on at once, then the response frame. Undefined when
- * the stream ended before any frame; a stream that ends or breaks after a
- * chunk, a chunk not asked for or past the answer's byte cap throws
- * {@link QueryAttemptError}.
- */
-export async function readAnswer (frames: FrameReader, id: string, onChunk?: (text: string) => void): Promise<QueryResponse | undefined> {
-  let bytes = 0
-  // Bounded: every chunk carries at least one byte and an answer's chunks at most MAX_FRAME_BYTES together.
-  for (let n = 0; n <= MAX_FRAME_BYTES; n++) {
-    let frame: Uint8Array | undefined
-    try {
-      frame = await frames.next()
-    } catch (err) {
-      throw new QueryAttemptError('stream', (err as Error).message)
-    }
-    if (frame == null) {
-      if (n === 0) return undefined
-      throw new QueryAttemptError('stream', `the stream ended after ${n} chunks of a streamed answer`)
-    }
-    const parsed = parseServerFrame(frame)
-    if (parsed.type === 'response') return parsed
-    if (onChunk == null || parsed.id !== id) throw new QueryAttemptError('invalid-response', 'a chunk frame of an answer not asked to stream')
-    bytes += utf8Length(parsed.text)
-    if (bytes > MAX_FRAME_BYTES) throw new QueryAttemptError('invalid-response', `a streamed answer over ${MAX_FRAME_BYTES} bytes`)
-    onChunk(parsed.text)
-  }
-  throw new QueryAttemptError('invalid-response', 'too many chunk frames')
-}
-
-/**
- * Encodes a request for the wire (`stream` only on a 1.1 stream); throws
- * {@link QueryAttemptError} (`too-large`) when it does not fit in one frame.
- */
-export function encodeRequest (req: { id: string, question: string }, timeoutMs: number, stream = false): Uint8Array {
-  // Leave the server a little margin to answer before our own timer fires.
-  const deadlineMs = Math.max(1, Math.floor(timeoutMs * 0.95))
-  const request: StreamingQueryRequest = { type: 'query', id: req.id, question: req.question, deadlineMs, ...(stream ? { stream: true } : {}) }
-  const requestBytes = new TextEncoder().encode(JSON.stringify(request))
-  // Checked before dialling: the peer would refuse it anyway, and only the local agent can take it.
-  if (req.question.length > MAX_QUESTION_CHARS || requestBytes.length > MAX_FRAME_BYTES) throw new QueryAttemptError('too-large', `the question does not fit in one frame (${requestBytes.length} bytes, cap ${MAX_FRAME_BYTES})`)
-  return requestBytes
-}
-
-/** Cuts a text to at most `maxBytes` of UTF-8 (an answer must fit in one frame, whatever its script). */
-export function truncateUtf8 (text: string, maxBytes: number): string {
-  const bytes = new TextEncoder().encode(text)
-  if (bytes.length <= maxBytes) return text
-  // fatal: false drops a character cut in half at the end.
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, '')
 }
 
 async function withTimeout<T> (p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -9,7 +9,9 @@
 import * as lp from 'it-length-prefixed'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { QUERY_SESSION_PROTOCOL, QUERY_SESSION_STREAMING_PROTOCOL, type QueryResponse } from './frames.js'
-import { FrameReader, QueryAttemptError, SESSION_IDLE_MS, encodeRequest, readAnswer, sendQuery, type Dialer, type SendQueryOptions } from './query-protocol.js'
+import { FrameReader } from './frame-io.js'
+import { QueryAttemptError, encodeRequest, readAnswer, sendQuery, type Dialer, type SendQueryOptions } from './query-client.js'
+import { SESSION_IDLE_MS } from './query-protocol.js'
 
 /** Offered in this order: a peer that speaks only 1.0 negotiates 1.0, and its answers come whole. */
 const SESSION_PROTOCOLS = [QUERY_SESSION_STREAMING_PROTOCOL, QUERY_SESSION_PROTOCOL]
