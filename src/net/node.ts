@@ -108,7 +108,6 @@ class Node implements PpaiNode {
   private readonly answers: AnswerMemos
   private providers!: BucketProviderCache
   private sessions!: QuerySessions
-  private candidates!: CandidateFinder
   private queryPath?: QueryPath
   private readonly dhtTables: number
   /** Peers' queries served and refused (the owner's are counted by the query path). */
@@ -268,7 +267,7 @@ class Node implements PpaiNode {
       log: this.log
     })
     this.publisher.start()
-    this.candidates = new CandidateFinder({
+    const candidates = new CandidateFinder({
       libp2p: this.libp2p,
       code: this.code,
       index: this.index,
@@ -288,7 +287,7 @@ class Node implements PpaiNode {
       backend: this.init.backend,
       decider: this.decider,
       embedder: this.embedder,
-      candidates: this.candidates,
+      candidates,
       sessions: this.sessions,
       answers: this.answers,
       ratings: this.ratings,
