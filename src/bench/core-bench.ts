@@ -319,6 +319,18 @@ function expertiseFigures (set: QuestionSet, seed: number): void {
   }
   const q = routingQuality(world, { ownInterestShare: p.sim.ownInterestShare, candidates: p.sim.candidatesPerQuery, seed })
   console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] paper world (seed ${seed}), space ${built.embedderId} (${built.embedderSource}): nearest-centroid top-1 of the ${testQs.length} asked questions: subject ${fmt(topOne(x => x.subject))}, domain ${fmt(topOne(x => SUBJECT_DOMAINS[x.subject] ?? x.subject))} (centroids from training questions)`)
+  // Retrieval in the topic space: the core bench's population of agents, profiled on this world's training split.
+  const population = { ...DEFAULT_POPULATION, seed }
+  const t1 = performance.now()
+  const agents = buildAgentPopulation(trainSplit, x => world.embed(x), { id: world.embedderId, dim: world.dim }, population)
+  const index = new CandidateIndex(new BucketCode('core-bench', world.dim))
+  for (const a of agents) index.upsert(a.id, a.profile)
+  const buildS = (performance.now() - t1) / 1000
+  const queries = shuffled(testQs, seededRng(`core-bench-topic-queries:${seed}`)).slice(0, 200).map(x => world.embed(x))
+  for (const e of queries.slice(0, 20)) index.candidates(e, 5)
+  const { truth, exhaustiveMs } = exhaustiveTopK(agents, queries, 5)
+  const r = retrievalRecall(index, agents, queries, 5, { truth })
+  console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] retrieve in the topic space ${built.embedderId} over ${agents.length} agents (profiled on the training split in ${fmt(buildS, 1)} s), ${queries.length} asked questions: median ${fmt(quantile(r.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(r.latenciesMs, 0.99))} ms, CPU ${fmt(r.cpuMsPerQuery)} ms/query, recall@5 ${fmt(r.recall)} (every calibrated profile scored exactly by one ${world.dim}-dim dot product; exhaustive predictSuccess: median ${fmt(quantile(exhaustiveMs, 0.5), 1)} ms)`)
   console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] own-agent AUC (owner's-domain vs other questions, ${q.pairs} asks of ${Math.min(50, world.agents.length)} agents, no load): ${fmt(q.ownAuc, 3)}; predicted ${fmt(q.ownPredictedIn)} / ${fmt(q.ownPredictedOut)} against right ${fmt(q.ownTrueIn)} / ${fmt(q.ownTrueOut)}; no-load accuracy local ${fmt(q.local)}, best-scored of own + ${p.sim.candidatesPerQuery} candidates ${fmt(q.bestScored)}, truly best of them ${fmt(q.bestTrue)} (${fmt((performance.now() - t0) / 1000, 1)} s)`)
 }
 

@@ -37,6 +37,14 @@ export interface DhtRecallParams {
   lookupTimeoutMs: number
   /** Longest wait for every node to have announced every key, ms. */
   announceTimeoutMs: number
+  /**
+   * Life of the nodes' profile and provider records, ms (the node's default is 10 min, re-provided at half
+   * of it). Here 3 h: the N nodes share one process and two cores, and at 64 nodes announcing alone takes
+   * longer than 5 min, so with the default the re-provides of the keys already out (64 × 62 every 5 min)
+   * would ask more of the process than it delivers and the measurement would never end. On separate
+   * devices each node carries only its own re-provides.
+   */
+  recordTtlMs: number
 }
 
 export interface DhtRecallResult {
@@ -64,7 +72,8 @@ export const DEFAULT_DHT_RECALL: Omit<DhtRecallParams, 'nodes'> = {
   flipBits: 2,
   limitPerBucket: 32,
   lookupTimeoutMs: 1500,
-  announceTimeoutMs: 600_000
+  announceTimeoutMs: 3_600_000,
+  recordTtlMs: 3 * 3_600_000
 }
 
 /** Runs one size; progress lines go to `note`. */
@@ -103,6 +112,7 @@ export async function measureDhtRecall (params: DhtRecallParams, note: (s: strin
         profile: agents[i].profile,
         // No queries run here: no background bucket lookups either.
         providerRefreshMs: 0,
+        recordTtlMs: params.recordTtlMs,
         // Nor load beacons: this part measures the DHT, not the gossip.
         beaconIntervalMs: 600_000,
         logLevel: 'silent'
@@ -196,7 +206,7 @@ export function formatDhtRecall (r: DhtRecallResult): string {
 async function main (): Promise<void> {
   const sizes = (process.env.PPAI_NETBENCH_DHT_SIZES ?? '16,64').split(',').map(Number).filter(n => Number.isInteger(n) && n >= 2)
   const queries = Number(process.env.PPAI_NETBENCH_DHT_QUERIES ?? DEFAULT_DHT_RECALL.queries)
-  console.log(`\n## candidate retrieval through the real DHT: ${sizes.join(' and ')} PPAI nodes in one process on 127.0.0.1, every node announcing every bucket key of its prototypes in all 8 tables; ${queries} held-out queries each (env PPAI_NETBENCH_DHT_SIZES, PPAI_NETBENCH_DHT_QUERIES)`)
+  console.log(`\n## candidate retrieval through the real DHT: ${sizes.join(' and ')} PPAI nodes in one process on 127.0.0.1, every node announcing every bucket key of its prototypes in all 8 tables; ${queries} held-out queries each (env PPAI_NETBENCH_DHT_SIZES, PPAI_NETBENCH_DHT_QUERIES); records live ${DEFAULT_DHT_RECALL.recordTtlMs / 3_600_000} h here, not the node's 10 min, so no re-provide runs while one process carries every node`)
   for (const nodes of sizes) {
     const r = await measureDhtRecall({ ...DEFAULT_DHT_RECALL, nodes, queries }, s => { process.stderr.write(s + '\n') })
     console.log(formatDhtRecall(r))

@@ -29,6 +29,8 @@ export interface DeciderOptions {
   peerIndex?: (peerId: string) => number
   /** Keep the last beacon heard of each peer, for status views ({@link Decider.lastBeacon}); default false. */
   keepBeacons?: boolean
+  /** The peers admit by expertise: candidates that would refuse as not expert are left out (RouterInput `expertPeers`); default false. */
+  expertPeers?: boolean
 }
 
 export class Decider {
@@ -83,7 +85,8 @@ export class Decider {
       observations: this.observations,
       rivalsWindowMs: this.opts.beaconWindowMs,
       scoring: this.opts.scoring,
-      predictAdvertised: this.opts.predictAdvertised
+      predictAdvertised: this.opts.predictAdvertised,
+      expertPeers: this.opts.expertPeers
     })
     inspect?.(ctx)
     return this.policy.decide(ctx)

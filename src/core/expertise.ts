@@ -218,6 +218,30 @@ export function calibratedEstimate (c: Calibration, x: number): { mean: number, 
 }
 
 /**
+ * The calibrated predictor of `profile` as one linear form of the query: its
+ * success is σ(w·q + c), exactly {@link calibratedSuccess}'s mean, since the
+ * feature is linear in q (see {@link expertiseFeatureOf}): with b the
+ * calibration's slope and d the dimension, w = b·d·(m − μ) and
+ * c = a − b·d·(|m|² − |μ|²)/2. Undefined when the profile does not predict by
+ * density. Lets a node score every such profile it knows with one dot product
+ * each (`core/density-scores.ts`).
+ */
+export function densityForm (profile: Profile): { w: Float64Array, c: number } | undefined {
+  const cal = profile.calibration
+  const ref = references.get(profile.embedderId)
+  if (cal === undefined || ref === undefined || !predictsByDensity(profile)) return undefined
+  const ps = profile.prototypes
+  const d = profile.dim
+  const { total, sq } = meanStats(ps)
+  const w = new Float64Array(d)
+  if (total <= 0) return { w, c: cal.a }
+  for (const p of ps) for (let i = 0; i < d; i++) w[i] += p.count * p.centroid[i]
+  const scale = cal.b * d
+  for (let i = 0; i < d; i++) w[i] = scale * (w[i] / total - (ref.mean.length === d ? ref.mean[i] : 0))
+  return { w, c: cal.a - scale * (sq - ref.meanSq) / 2 }
+}
+
+/**
  * The calibrated success of `profile` on a query, given the query's cosines
  * `sims` with its prototypes; undefined when the profile has no calibration or
  * its space no corpus density (the caller's Beta mixture predicts then). The

@@ -9,9 +9,10 @@
  */
 import type { LoadBeliefs } from './beliefs.js'
 import { ReasonError } from './errors.js'
+import { EXPERT_ADMISSION } from './admission.js'
 import { predictsByDensity } from './expertise.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
-import type { Candidate, DecisionContext, OracleView, Profile, Rng } from './types.js'
+import type { Candidate, DecisionContext, OracleView, Profile, Rng, SuccessEstimate } from './types.js'
 
 /**
  * λ, utility lost per second of expected latency, of a node and of the
@@ -68,6 +69,12 @@ export interface RouterInput {
   scoring?: CandidateScoringOptions
   /** Predicts an advertised profile's success (default {@link predictSuccess}); a caller that asks about the same unchanged profile and query many times may pass a memo of it. */
   predictAdvertised?: typeof predictSuccess
+  /**
+   * The peers admit by expertise (core `EXPERT_ADMISSION`, a node's default): a candidate whose advertised profile
+   * scores itself firmly (see {@link ownPredictedSuccess}) and predicts below `EXPERT_ADMISSION.minSuccess` on this
+   * query is left out, since it would refuse it (`not-expert`) after a round trip. Default false.
+   */
+  expertPeers?: boolean
 }
 
 /**
@@ -91,9 +98,15 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     if (seen !== undefined ? seen.has(c.id) : isKept(candidates, c.id)) continue
     seen?.add(c.id)
     const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
+    let claim: SuccessEstimate | undefined
+    if (advertised !== undefined && input.expertPeers === true && predictsByDensity(advertised)) {
+      // What the peer's own admission will compute from the same profile (its calibrated prediction does not depend on the background).
+      claim = (input.predictAdvertised ?? predictSuccess)(advertised, embedding, input.scoring)
+      if (!(claim.mean >= EXPERT_ADMISSION.minSuccess)) continue
+    }
     candidates.push({
       id: c.id,
-      success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring, input.predictAdvertised),
+      success: scoreCandidate(advertised, observations.estimate(c.id, embedding), embedding, input.scoring, input.predictAdvertised, claim),
       backlog: beliefs.belief(c.id, now),
       serviceMs: c.serviceMs ?? beliefs.serviceMs(c.id) ?? defaultServiceMs,
       rttMs: c.rttMs,

@@ -318,16 +318,17 @@ export interface CandidateScoringOptions extends ScoringOptions {
  * prior of at most `advertisedCap` pseudo-observations; this node's own
  * observations are added as evidence at full weight. A peer that claims
  * expertise everywhere and answers wrongly drops below the network prior
- * after a handful of answers.
+ * after a handful of answers. `advertisedEstimate` is the advertised
+ * profile's prediction when the caller has made it already.
  */
-export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions, predict: typeof predictSuccess = predictSuccess): SuccessEstimate {
+export function scoreCandidate (advertised: Profile | undefined, observed: SuccessEstimate | undefined, embedding: Float32Array, opts?: CandidateScoringOptions, predict: typeof predictSuccess = predictSuccess, advertisedEstimate?: SuccessEstimate): SuccessEstimate {
   const prior = opts?.prior ?? DEFAULT_PRIOR
   const cap = opts?.advertisedCap ?? 10
   let baseMean = prior.mean
   let baseWeight = prior.weight
   let advertisedEvidence = 0
   if (advertised != null) {
-    const adv = predict(advertised, embedding, opts)
+    const adv = advertisedEstimate ?? predict(advertised, embedding, opts)
     baseMean = adv.mean
     baseWeight = Math.min(cap, prior.weight + adv.evidence)
     advertisedEvidence = Math.max(0, baseWeight - prior.weight)

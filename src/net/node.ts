@@ -131,7 +131,7 @@ class Node implements PpaiNode {
     this.code = new BucketCode(this.network, this.embedder.dim)
     this.index = new CandidateIndex(this.code)
     this.queue = new ServingQueue({ concurrency: init.concurrency ?? NODE_DEFAULTS.concurrency, initialServiceMs: init.initialServiceMs })
-    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs, keepBeacons: true })
+    this.decider = new Decider({ embedderId: this.embedder.id, dim: this.embedder.dim, policy: init.policy ?? 'ppai', beaconWindowMs: init.beaconIntervalMs ?? NODE_DEFAULTS.beaconIntervalMs, keepBeacons: true, expertPeers: init.expertAdmission !== false })
     this.policyName = this.decider.policyName
     this.answers = new AnswerMemos(init.answerMemos)
     for (const o of init.peerState?.observations ?? []) this.observations.restore(o.peerId, o.profile)

@@ -194,7 +194,7 @@ export function setUpWorld (world: SimWorld, params: SimParams, policy: PolicyNa
       }, arrivalRng),
       arrivalRng,
       churnRng,
-      decider: new Decider({ embedderId: world.embedderId, dim: world.dim, policy, beaconWindowMs: params.beaconPeriodMs, scoring: params.kernel, predictAdvertised: advertisedScores.predict, peerIndex: peerIndexOf }),
+      decider: new Decider({ embedderId: world.embedderId, dim: world.dim, policy, beaconWindowMs: params.beaconPeriodMs, scoring: params.kernel, predictAdvertised: advertisedScores.predict, peerIndex: peerIndexOf, expertPeers: params.expertAdmission }),
       ownProfile: params.learnDuringRun ? cloneProfile(spec.profile) : spec.profile,
       allMeter: new RateMeter(params.rateMeterTauMs),
       ownerMeter: new RateMeter(params.rateMeterTauMs),
