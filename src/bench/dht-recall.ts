@@ -113,6 +113,8 @@ export async function measureDhtRecall (params: DhtRecallParams, note: (s: strin
         // No queries run here: no background bucket lookups either.
         providerRefreshMs: 0,
         recordTtlMs: params.recordTtlMs,
+        // One process lags its event loop by seconds under 64 nodes: a late heartbeat is not a dead peer here.
+        abortOnPingFailure: false,
         // Nor load beacons: this part measures the DHT, not the gossip.
         beaconIntervalMs: 600_000,
         logLevel: 'silent'
@@ -123,8 +125,22 @@ export async function measureDhtRecall (params: DhtRecallParams, note: (s: strin
     // Every key of every node announced, or the wait runs out (a node whose provides failed tries again on its next publication).
     const deadline = Date.now() + params.announceTimeoutMs
     let lastNote = Date.now()
+    const progress = (): string => {
+      const c = nodes.map(n => n.bucketAnnouncements())
+      const behind = nodes.filter((_, i) => c[i].announced < c[i].keys)
+      const conns = behind.map(n => n.libp2p.getConnections().length).sort((x, y) => x - y)
+      return `${c.reduce((x, y) => x + y.announced, 0)}/${c.reduce((x, y) => x + y.keys, 0)} keys announced, ${c.reduce((x, y) => x + y.failedProvides, 0)} provides failed so far (${((performance.now() - t0) / 1000).toFixed(0)} s); ${behind.length} nodes not done${behind.length > 0 ? `, with ${conns.join(', ')} connections` : ''}`
+    }
     while (true) {
-      await Promise.all(nodes.map(async n => await n.announced()))
+      let passed = false
+      const pass = Promise.all(nodes.map(async n => await n.announced())).then(() => { passed = true })
+      while (!passed && Date.now() < deadline) {
+        await Promise.race([pass, sleep(1000)])
+        if (!passed && Date.now() - lastNote > 30_000) {
+          note(`  ${progress()}`)
+          lastNote = Date.now()
+        }
+      }
       const counts = nodes.map(n => n.bucketAnnouncements())
       const missing = counts.reduce((s, c) => s + c.keys - c.announced, 0)
       if (missing === 0 || Date.now() >= deadline) break
@@ -206,9 +222,10 @@ export function formatDhtRecall (r: DhtRecallResult): string {
 async function main (): Promise<void> {
   const sizes = (process.env.PPAI_NETBENCH_DHT_SIZES ?? '16,64').split(',').map(Number).filter(n => Number.isInteger(n) && n >= 2)
   const queries = Number(process.env.PPAI_NETBENCH_DHT_QUERIES ?? DEFAULT_DHT_RECALL.queries)
-  console.log(`\n## candidate retrieval through the real DHT: ${sizes.join(' and ')} PPAI nodes in one process on 127.0.0.1, every node announcing every bucket key of its prototypes in all 8 tables; ${queries} held-out queries each (env PPAI_NETBENCH_DHT_SIZES, PPAI_NETBENCH_DHT_QUERIES); records live ${DEFAULT_DHT_RECALL.recordTtlMs / 3_600_000} h here, not the node's 10 min, so no re-provide runs while one process carries every node`)
+  const announceTimeoutMs = 1000 * Number(process.env.PPAI_NETBENCH_DHT_ANNOUNCE_S ?? DEFAULT_DHT_RECALL.announceTimeoutMs / 1000)
+  console.log(`\n## candidate retrieval through the real DHT: ${sizes.join(' and ')} PPAI nodes in one process on 127.0.0.1, every node announcing every bucket key of its prototypes in all 8 tables; ${queries} held-out queries each (env PPAI_NETBENCH_DHT_SIZES, PPAI_NETBENCH_DHT_QUERIES); the lookups start when every key is announced or after ${announceTimeoutMs / 1000} s (PPAI_NETBENCH_DHT_ANNOUNCE_S); records live ${DEFAULT_DHT_RECALL.recordTtlMs / 3_600_000} h here, not the node's 10 min, so no re-provide runs while one process carries every node, and a late heartbeat ping does not close a connection (the process's event loop lags, its peers are alive)`)
   for (const nodes of sizes) {
-    const r = await measureDhtRecall({ ...DEFAULT_DHT_RECALL, nodes, queries }, s => { process.stderr.write(s + '\n') })
+    const r = await measureDhtRecall({ ...DEFAULT_DHT_RECALL, nodes, queries, announceTimeoutMs }, s => { process.stderr.write(s + '\n') })
     console.log(formatDhtRecall(r))
   }
 }

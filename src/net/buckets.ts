@@ -63,6 +63,14 @@ export async function findBucketProviders (routing: ContentRouting, network: str
 export const DEFAULT_PROVIDE_CONCURRENCY = 4
 
 /**
+ * Longest one provide may take, ms (default of {@link BucketAnnouncer}): kad-dht bounds a query only when the caller
+ * passes no signal, and the announcer passes the node's stop signal, so without it one slow walk would hold a pass, and
+ * every key queued behind it, for as long as the walk's peers keep answering late. A provide that runs out is counted
+ * as failed and tried again by the next pass.
+ */
+export const DEFAULT_PROVIDE_TIMEOUT_MS = 60_000
+
+/**
  * Keeps this node announced as a provider of its current bucket keys: every
  * key of every table, however many.
  *
@@ -86,9 +94,11 @@ export class BucketAnnouncer {
   private again = false
   readonly stats = { provided: 0, failed: 0, passes: 0 }
   private readonly concurrency: number
+  private readonly timeoutMs: number
 
-  constructor (private readonly routing: ContentRouting, private readonly network: string, opts: { concurrency?: number } = {}) {
+  constructor (private readonly routing: ContentRouting, private readonly network: string, opts: { concurrency?: number, timeoutMs?: number } = {}) {
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_PROVIDE_CONCURRENCY)
+    this.timeoutMs = Math.max(1, opts.timeoutMs ?? DEFAULT_PROVIDE_TIMEOUT_MS)
   }
 
   /** The keys currently announced. */
@@ -149,7 +159,8 @@ export class BucketAnnouncer {
       if (!this.wanted.has(key) || this.signal?.aborted === true) return
       const cid = await bucketCid(this.network, key)
       try {
-        await this.routing.provide(cid, { signal: this.signal })
+        const timeout = AbortSignal.timeout(this.timeoutMs)
+        await this.routing.provide(cid, { signal: this.signal != null ? AbortSignal.any([this.signal, timeout]) : timeout })
         if (!this.wanted.has(key)) {
           await this.routing.cancelReprovide(cid).catch(() => {})
           return

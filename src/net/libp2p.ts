@@ -49,6 +49,11 @@ export interface Libp2pInit {
   providerTtlMs?: number
   /** Refuses some connections (hardening; tests use it to keep two peers apart). */
   connectionGater?: ConnectionGater
+  /**
+   * Close a connection whose heartbeat ping fails (libp2p's connection monitor; default true). Many nodes sharing one
+   * process (the DHT bench's 64) lag their event loop by seconds, which the monitor takes for dead peers: there, false.
+   */
+  abortOnPingFailure?: boolean
 }
 
 /** Creates (and starts) the libp2p node. */
@@ -72,6 +77,7 @@ export async function createPpaiLibp2p (init: Libp2pInit): Promise<PpaiLibp2p> {
     // address (a LAN's NAT, or several nodes on 127.0.0.1) then start isolated, as a refused bootstrap dial is not retried.
     // Per-peer stream, request and byte limits (peer-limits.ts) do the flood protection instead.
     connectionManager: { inboundConnectionThreshold: 50, maxIncomingPendingConnections: 32 },
+    connectionMonitor: { abortConnectionOnPingFailure: init.abortOnPingFailure ?? true },
     addresses: { listen: [`/${family}/${host}/tcp/${init.port ?? 0}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

@@ -70,6 +70,8 @@ export interface PpaiNodeInit {
   beaconIntervalMs?: number
   /** Lifetime of profile and provider records, ms (default 10 min); republished at half of it. */
   recordTtlMs?: number
+  /** Close a connection whose heartbeat ping fails (default true; see `Libp2pInit.abortOnPingFailure`). */
+  abortOnPingFailure?: boolean
   /** A profile changed by feedback is republished at most this often, ms (default 30 s): each publication is a DHT put, a gossip message every peer verifies, and bucket provides. */
   profileRepublishMs?: number
   /** λ: utility lost per second of expected latency (default {@link DEFAULT_LATENCY_WEIGHT}). */

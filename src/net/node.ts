@@ -186,7 +186,8 @@ class Node implements PpaiNode {
       embedderId: this.embedder.id,
       recordRejections: this.recordRejections,
       // Provider records live as long as profile records; kad-dht re-provides them at half their life.
-      providerTtlMs: this.recordTtlMs
+      providerTtlMs: this.recordTtlMs,
+      abortOnPingFailure: this.init.abortOnPingFailure
     })
     this.startedAt = Date.now()
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
