@@ -72,7 +72,8 @@ export interface RouterInput {
   /**
    * The peers admit by expertise (core `EXPERT_ADMISSION`, a node's default): a candidate whose advertised profile
    * scores itself firmly (see {@link ownPredictedSuccess}) and predicts below `EXPERT_ADMISSION.minSuccess` on this
-   * query is left out, since it would refuse it (`not-expert`) after a round trip. Default false.
+   * query is left out, since it would refuse it (`not-expert`) after a round trip; the oracle sees every candidate.
+   * Default false.
    */
   expertPeers?: boolean
 }
@@ -99,7 +100,8 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     seen?.add(c.id)
     const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
     let claim: SuccessEstimate | undefined
-    if (advertised !== undefined && input.expertPeers === true && predictsByDensity(advertised)) {
+    // (Not for the oracle: it knows each peer's true success and its live admission, not only the published claim.)
+    if (advertised !== undefined && input.expertPeers === true && input.oracle === undefined && predictsByDensity(advertised)) {
       // What the peer's own admission will compute from the same profile (its calibrated prediction does not depend on the background).
       claim = (input.predictAdvertised ?? predictSuccess)(advertised, embedding, input.scoring)
       if (!(claim.mean >= EXPERT_ADMISSION.minSuccess)) continue

@@ -44,7 +44,8 @@ describe('building a scenario on two threads', () => {
     const built = await buildScenarioParallel(set, p, { worker: 'always', workerOptions: fromSources })
     expect(built.threads).toBe(2)
     expect(built.byWorker.profiles).toBeGreaterThan(0)
-    expect(built.byWorker.rankings).toBeGreaterThan(0)
+    // (Rankings go to whichever thread is free: scored exactly by one dot product a profile (core/density-scores.ts) in a
+    // space with a corpus reference, they may all be done by the main thread before the worker has built its index.)
     expect(alone.threads).toBe(1)
     expect(fingerprint(built)).toBe(expected)
   })
