@@ -51,6 +51,11 @@ export interface AdmissionState {
  */
 export const EXPERT_ADMISSION = { minSuccess: 0.75, ownerWaitServices: 6, maxRemoteQueued: 8 }
 
+/** Whether an agent that predicts `ownSuccess` on a question lends itself for it ({@link EXPERT_ADMISSION}): else `not-expert`. */
+export function admitsAsExpert (ownSuccess: number): boolean {
+  return ownSuccess >= EXPERT_ADMISSION.minSuccess
+}
+
 /** The owner's terms. */
 export interface AdmissionOptions {
   /** Longest predicted wait the owner accepts for its next query, ms. Default: 2 × serviceMs (6 × for an expert's query, see {@link EXPERT_ADMISSION}). */
@@ -96,7 +101,7 @@ export function admitRemote (state: AdmissionState, opts: AdmissionOptions = {})
   const rhoOwner = Math.max(0, state.ownerArrivalPerSec) * serviceMs / 1000
   if (rhoOwner >= 1) return { admit: false, reason: 'owner-saturated', predictedOwnerWaitMs: Infinity }
   const predictedOwnerWaitMs = (ownerBacklog + 1) * serviceMs / (1 - rhoOwner)
-  if (state.ownSuccess !== undefined && !(state.ownSuccess >= EXPERT_ADMISSION.minSuccess)) return { admit: false, reason: 'not-expert', predictedOwnerWaitMs }
+  if (state.ownSuccess !== undefined && !admitsAsExpert(state.ownSuccess)) return { admit: false, reason: 'not-expert', predictedOwnerWaitMs }
   if (predictedOwnerWaitMs > bound) return { admit: false, reason: 'owner-wait-bound', predictedOwnerWaitMs }
   if (remote >= maxRemote) return { admit: false, reason: 'remote-queue-full', predictedOwnerWaitMs }
   const perPeer = opts.maxPerPeerQueued ?? Math.ceil(maxRemote / 2)

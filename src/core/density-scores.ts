@@ -8,8 +8,8 @@
  * candidate index (`core/retrieval.ts`) holds these profiles here and the
  * others in its cells.
  */
-import { densityForm } from './expertise.js'
-import { ranksBefore } from './index-cells.js'
+import { densityForm, sigmoid } from './expertise.js'
+import { keepRanked } from './index-cells.js'
 import type { Profile } from './types.js'
 
 export class DensityScores {
@@ -64,26 +64,21 @@ export class DensityScores {
   /** The best `limit` agents on `embedding`, best first (ties to the lower id), with their predicted success. */
   top (embedding: Float32Array, limit: number): Array<{ agentId: string, score: number }> {
     const keep = Math.max(0, Math.trunc(limit))
+    // Ranked by the logit z (the last kept's is the bar a row must pass); its logistic is the score.
     const out: Array<{ agentId: string, score: number }> = []
     if (keep === 0 || embedding.length !== this.dim) return out
     const d = this.dim
     const rows = this.rows
-    // Ranked by the logit z; its logistic is the score.
-    const z: Array<{ agentId: string, score: number }> = []
     for (let slot = 0; slot < this.ids.length; slot++) {
       const agentId = this.ids[slot]
       if (agentId === '') continue
-      let s = this.consts[slot]
+      let z = this.consts[slot]
       const base = slot * d
-      for (let i = 0; i < d; i++) s += rows[base + i] * embedding[i]
-      if (z.length === keep && !(s > z[keep - 1].score || (s === z[keep - 1].score && agentId < z[keep - 1].agentId))) continue
-      const c = { agentId, score: s }
-      let at = z.length < keep ? z.length : keep - 1
-      if (z.length < keep) z.push(c)
-      while (at > 0 && ranksBefore(c, z[at - 1])) { z[at] = z[at - 1]; at-- }
-      z[at] = c
+      for (let i = 0; i < d; i++) z += rows[base + i] * embedding[i]
+      if (out.length === keep && z < out[keep - 1].score) continue
+      keepRanked(out, { agentId, score: z }, keep)
     }
-    for (const c of z) out.push({ agentId: c.agentId, score: 1 / (1 + Math.exp(-c.score)) })
+    for (const c of out) c.score = sigmoid(c.score)
     return out
   }
 }

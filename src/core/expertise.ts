@@ -139,7 +139,8 @@ function logit (p: number): number {
   return Math.log(p / (1 - p))
 }
 
-function sigmoid (z: number): number {
+/** The logistic function: a calibration's success from its linear predictor. */
+export function sigmoid (z: number): number {
   return 1 / (1 + Math.exp(-z))
 }
 

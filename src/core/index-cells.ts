@@ -114,6 +114,19 @@ export function ranksBefore (a: { agentId: string, score: number }, b: { agentId
   return a.score > b.score || (a.score === b.score && a.agentId < b.agentId)
 }
 
+/**
+ * Puts candidate `c` into `out`, which holds at most `keep` candidates best first (by {@link ranksBefore}): the same
+ * as sorting everything seen and cutting. False, and `out` unchanged, when `out` is full and `c` ranks after its last.
+ */
+export function keepRanked (out: Array<{ agentId: string, score: number }>, c: { agentId: string, score: number }, keep: number): boolean {
+  if (out.length === keep && !ranksBefore(c, out[keep - 1])) return false
+  let at = out.length < keep ? out.length : keep - 1
+  if (out.length < keep) out.push(c)
+  while (at > 0 && ranksBefore(c, out[at - 1])) { out[at] = out[at - 1]; at-- }
+  out[at] = c
+  return true
+}
+
 /** Indices of the `k` largest of `n` values, largest first. */
 export function topK (n: number, value: (i: number) => number, k: number): number[] {
   const idx: number[] = []

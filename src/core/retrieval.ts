@@ -10,7 +10,7 @@ import { DensityScores } from './density-scores.js'
 import { calibratedSuccess } from './expertise.js'
 import { DEFAULT_PRIOR, kernelWeight, mixtureEstimate, posterior, type ScoringOptions } from './scoring.js'
 import type { Profile } from './types.js'
-import { best, kmeans, LeafQueue, nearestRow, ranksBefore, splitCell, topK } from './index-cells.js'
+import { best, keepRanked, kmeans, LeafQueue, nearestRow, ranksBefore, splitCell, topK } from './index-cells.js'
 import { dotGather, dotRows } from './vector.js'
 
 /** Options of {@link CandidateIndex}. */
@@ -243,12 +243,7 @@ export class CandidateIndex {
     for (const slot of keep > 0 ? best(touched, approx, rescore) : []) {
       const entry = this.slots[slot]
       if (entry == null) continue
-      const c = { agentId: entry.agentId, score: this.score(entry, embedding) }
-      if (out.length === keep && !ranksBefore(c, out[keep - 1])) continue
-      let at = out.length < keep ? out.length : keep - 1
-      if (out.length < keep) out.push(c)
-      while (at > 0 && ranksBefore(c, out[at - 1])) { out[at] = out[at - 1]; at-- }
-      out[at] = c
+      keepRanked(out, { agentId: entry.agentId, score: this.score(entry, embedding) }, keep)
     }
     return out
   }

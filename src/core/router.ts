@@ -9,7 +9,7 @@
  */
 import type { LoadBeliefs } from './beliefs.js'
 import { ReasonError } from './errors.js'
-import { EXPERT_ADMISSION } from './admission.js'
+import { admitsAsExpert } from './admission.js'
 import { predictsByDensity } from './expertise.js'
 import { predictSuccess, scoreCandidate, type CandidateScoringOptions, type PeerObservations } from './scoring.js'
 import type { Candidate, DecisionContext, OracleView, Profile, Rng, SuccessEstimate } from './types.js'
@@ -101,10 +101,10 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
     const advertised = c.profile !== undefined && c.profile.embedderId === space && c.profile.dim === embedding.length ? c.profile : undefined
     let claim: SuccessEstimate | undefined
     // (Not for the oracle: it knows each peer's true success and its live admission, not only the published claim.)
-    if (advertised !== undefined && input.expertPeers === true && input.oracle === undefined && predictsByDensity(advertised)) {
+    if (advertised !== undefined && input.expertPeers === true && input.oracle === undefined && scoresOwnSuccess(advertised)) {
       // What the peer's own admission will compute from the same profile (its calibrated prediction does not depend on the background).
       claim = (input.predictAdvertised ?? predictSuccess)(advertised, embedding, input.scoring)
-      if (!(claim.mean >= EXPERT_ADMISSION.minSuccess)) continue
+      if (!admitsAsExpert(claim.mean)) continue
     }
     candidates.push({
       id: c.id,
