@@ -348,12 +348,13 @@ function assemble (set: QuestionSet, p: ScenarioParams, drawn: DrawnScenario, ou
   const retrieve = (q: Question, user: number): number[] => {
     const order = rankedPersonas(q)
     if (p.agents.personas <= 0) return order
-    // Replicas of one persona are equally good: each user lists them from its own offset, so ties do not all go to the first.
+    // The index ranks personas; a replica stands for an agent of its own, with a profile like its persona's. Each
+    // user lists one replica of each persona, from its own offset, so that its candidates are as many distinct agents
+    // as in a world without personas and equal profiles do not send every asker of a question to the same replicas.
     const out: number[] = []
     for (const k of order) {
       const group = replicas[k]
-      const start = user % group.length
-      for (let r = 0; r < group.length && out.length < want; r++) out.push(group[(start + r) % group.length])
+      if (group.length > 0) out.push(group[user % group.length])
       if (out.length >= want) break
     }
     return out

@@ -65,6 +65,23 @@ describe('building a scenario on two threads', () => {
     expect(fingerprint(built)).toBe(expected)
   })
 
+  it('lists each user one replica of each ranked persona, from the user\'s own offset', () => {
+    const w = alone.world
+    const personaOf = (j: number): number => j % p.agents.personas
+    for (const q of w.pool.all.slice(0, 20)) {
+      const lists = [0, 1, 2, 3, 899].map(user => w.retrieve(q, user))
+      for (const list of lists) {
+        expect(list.length).toBe(2 * p.sim.candidatesPerQuery + 1)
+        // Distinct personas, in the index's order (the same for every user).
+        expect(new Set(list.map(personaOf)).size).toBe(list.length)
+        expect(list.map(personaOf)).toEqual(lists[0].map(personaOf))
+      }
+      // Users 0 and 1 list other replicas of the same personas; users 0 and 3 (the same offset among 3 replicas) the same ones.
+      expect(lists[1].every((j, n) => j !== lists[0][n])).toBe(true)
+      expect(lists[3]).toEqual(lists[0])
+    }
+  })
+
   it('keeps a small world on one thread unless told otherwise', async () => {
     const paper = scenarioDefaults('paper')
     expect(paper.agents.agents).toBeLessThan(PARALLEL_MIN_PROFILES)
