@@ -26,7 +26,12 @@ export interface RoutingQuality {
   local: number
   bestScored: number
   bestTrue: number
+  /** The same, a candidate chosen only when its score beats the own agent's by `margin` (as ppai's winner's-curse margin asks): accuracy and share delegated. */
+  bestScoredAtMargin: Array<{ margin: number, accuracy: number, delegated: number }>
 }
+
+/** The margins {@link routingQuality} reports the best-scored choice at. */
+export const QUALITY_MARGINS = [0.05, 0.1, 0.15] as const
 
 /** Measures {@link RoutingQuality} over up to `perAgent` asks of each of up to `agents` agents (their owners' mix). */
 export function routingQuality (world: SimWorld, opts: { agents?: number, perAgent?: number, ownInterestShare: number, candidates: number, seed: number, scoring?: CandidateScoringOptions }): RoutingQuality {
@@ -40,6 +45,7 @@ export function routingQuality (world: SimWorld, opts: { agents?: number, perAge
   let local = 0
   let bestScored = 0
   let bestTrue = 0
+  const atMargin = QUALITY_MARGINS.map(margin => ({ margin, right: 0, delegated: 0 }))
   let asks = 0
   const beliefs = new LoadBeliefs()
   for (let i = 0; i < n; i++) {
@@ -69,7 +75,13 @@ export function routingQuality (world: SimWorld, opts: { agents?: number, perAge
       let best = -1
       let bestMean = own
       for (let c = 0; c < ctx.candidates.length; c++) if (ctx.candidates[c].success.mean > bestMean) { bestMean = ctx.candidates[c].success.mean; best = c }
-      bestScored += best < 0 ? right : (world.agents[Number(ctx.candidates[best].id)].model.correct(q) ? 1 : 0)
+      const bestRight = best < 0 ? right : (world.agents[Number(ctx.candidates[best].id)].model.correct(q) ? 1 : 0)
+      bestScored += bestRight
+      for (const m of atMargin) {
+        const away = best >= 0 && bestMean > own + m.margin
+        m.right += away ? bestRight : right
+        if (away) m.delegated++
+      }
       let top = a.model.successProbability(q)
       for (const j of ids) top = Math.max(top, world.agents[j].model.successProbability(q))
       bestTrue += top
@@ -85,7 +97,8 @@ export function routingQuality (world: SimWorld, opts: { agents?: number, perAge
     ownTrueOut: trueOut / Math.max(1, scoresOut.length),
     local: local / asks,
     bestScored: bestScored / asks,
-    bestTrue: bestTrue / asks
+    bestTrue: bestTrue / asks,
+    bestScoredAtMargin: atMargin.map(m => ({ margin: m.margin, accuracy: m.right / asks, delegated: m.delegated / asks }))
   }
 }
 

@@ -11,6 +11,7 @@ import type { AnswerMemoLimits } from './answer-memos.js'
 import { BEACON_INTERVAL_MS } from './beacons.js'
 import type { PeerState } from './node-state.js'
 import type { PeerLimits } from './peer-limits.js'
+import type { ReconnectorOptions } from './reconnector.js'
 
 /** The default network id. */
 export const DEFAULT_NETWORK = 'ppai-main'
@@ -45,6 +46,8 @@ export interface PpaiNodeInit {
   mdns?: boolean
   /** Dial peers found by discovery (mDNS) while connected to fewer than this many (default 32). */
   autoDialBelow?: number
+  /** Re-dialling the bootstrap list and known peers while the node has few connections (reconnector.ts; its defaults). */
+  reconnect?: ReconnectorOptions
   backend: AgentBackend
   /** A policy value or name (default `ppai`): the demo runs every policy through this. */
   policy?: RoutingPolicy | PolicyName

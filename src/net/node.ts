@@ -38,6 +38,7 @@ import { ProfilePublisher } from './profile-publisher.js'
 import { QueryPath } from './query-path.js'
 import { QUERY_REJECT_REASONS, createQueryHandler, createQuerySessionHandler, type QueryRejectReason, type QueryServerInit } from './query-protocol.js'
 import { QuerySessions } from './query-sessions.js'
+import { Reconnector } from './reconnector.js'
 import { RECORD_REJECT_REASONS, type RecordRejectReason } from './records.js'
 import { RejectionCounter } from './rejections.js'
 import { ServingQueue } from './serving-queue.js'
@@ -107,6 +108,8 @@ class Node implements PpaiNode {
   private readonly peerLimiter: PeerLimiter
   private readonly answers: AnswerMemos
   private providers!: BucketProviderCache
+  /** Re-dials the bootstrap list and known peers while the node has few connections. */
+  private reconnector: Reconnector | undefined
   private sessions!: QuerySessions
   private queryPath?: QueryPath
   private readonly dhtTables: number
@@ -190,6 +193,8 @@ class Node implements PpaiNode {
       abortOnPingFailure: this.init.abortOnPingFailure
     })
     this.startedAt = Date.now()
+    this.reconnector = new Reconnector(this.libp2p, this.init.bootstrap ?? [], this.log, this.init.reconnect)
+    this.reconnector.start()
     this.rng = seededRng(this.init.seedRng ?? this.peerId)
     this.directory = new ProfileDirectory({ network: this.network, embedderId: this.embedder.id, selfId: this.peerId, routing: this.libp2p.contentRouting, rejections: this.recordRejections })
     const maxCandidates = this.init.maxCandidates ?? NODE_DEFAULTS.maxCandidates
@@ -428,6 +433,7 @@ class Node implements PpaiNode {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.reconnector?.stop()
     this.beacons.stop()
     this.providers?.stop()
     await this.publisher.withdraw()
