@@ -344,20 +344,13 @@ function assemble (set: QuestionSet, p: ScenarioParams, drawn: DrawnScenario, ou
     }
     return list
   }
-  const want = 2 * p.sim.candidatesPerQuery + 1
   const retrieve = (q: Question, user: number): number[] => {
     const order = rankedPersonas(q)
     if (p.agents.personas <= 0) return order
     // The index ranks personas; a replica stands for an agent of its own, with a profile like its persona's. Each
     // user lists one replica of each persona, from its own offset, so that its candidates are as many distinct agents
     // as in a world without personas and equal profiles do not send every asker of a question to the same replicas.
-    const out: number[] = []
-    for (const k of order) {
-      const group = replicas[k]
-      if (group.length > 0) out.push(group[user % group.length])
-      if (out.length >= want) break
-    }
-    return out
+    return order.map(k => replicas[k][user % replicas[k].length])
   }
   return {
     world: { agents, pool, embedderId: embedder.id, dim: embedder.dim, embed, retrieve },

@@ -1,8 +1,11 @@
 /**
  * Keeps a node in the network. libp2p 3 dials the bootstrap peers once, at
- * start, and re-dials nobody: a node whose connections all close (its peers
- * restarted, a link went down, a partition healed) and that has no mDNS on
- * its network stays alone for good, though it knows where its peers were.
+ * start; after that only the DHT's own queries dial, and only peers still in
+ * its routing table: a node whose connections all close (its peers
+ * restarted, a link went down, a partition healed), whose table has lost
+ * them and that has no mDNS on its network stays alone for good (the DHT
+ * bench saw nodes left with no connection), though it knows where its peers
+ * were.
  * The reconnector looks every `periodMs`; while the node has fewer than
  * `below` peers it dials, a few at a time, the bootstrap addresses and the
  * peers of its peer store that have addresses, each with its own backoff
@@ -51,7 +54,14 @@ export class Reconnector {
   readonly stats: ReconnectStats = { checks: 0, dials: 0, failed: 0, reconnected: 0 }
 
   constructor (private readonly libp2p: Libp2p, bootstrap: readonly string[], private readonly log: Logger, opts: ReconnectorOptions = {}) {
-    this.o = { ...RECONNECT_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) }
+    const d = RECONNECT_DEFAULTS
+    this.o = {
+      below: opts.below ?? d.below,
+      periodMs: opts.periodMs ?? d.periodMs,
+      dialsPerCheck: opts.dialsPerCheck ?? d.dialsPerCheck,
+      maxBackoffMs: opts.maxBackoffMs ?? d.maxBackoffMs,
+      dialTimeoutMs: opts.dialTimeoutMs ?? d.dialTimeoutMs
+    }
     this.bootstrap = []
     for (const a of bootstrap) {
       try {
@@ -86,22 +96,19 @@ export class Reconnector {
   /** One look: below `below` peers, dials up to `dialsPerCheck` targets whose backoff has passed. Resolves to the dials started. */
   async check (now = Date.now()): Promise<number> {
     this.stats.checks++
-    if (this.libp2p.status !== 'started' || this.libp2p.getPeers().length >= this.o.below) return 0
+    if (this.libp2p.status !== 'started') return 0
+    const connected = new Set(this.libp2p.getPeers().map(String))
+    if (connected.size >= this.o.below) return 0
     const self = this.libp2p.peerId.toString()
     const targets: Array<{ key: string, dial: PeerId | Multiaddr }> = []
     for (const b of this.bootstrap) {
       const id = b.addr.getComponents().find(c => c.name === 'p2p')?.value
-      if (id === self || (id !== undefined && this.connectedTo(id))) continue
+      if (id === self || (id !== undefined && connected.has(id))) continue
       targets.push({ key: id ?? b.key, dial: b.addr })
     }
     const peers = await this.libp2p.peerStore.all({ filters: [p => p.addresses.length > 0 && p.id.toString() !== self] })
-    for (const p of peers) if (!this.connectedTo(p.id.toString())) targets.push({ key: p.id.toString(), dial: p.id })
+    for (const p of peers) if (!connected.has(p.id.toString())) targets.push({ key: p.id.toString(), dial: p.id })
     return this.dialSome(targets, now)
-  }
-
-  private connectedTo (peerId: string): boolean {
-    for (const c of this.libp2p.getConnections()) if (c.remotePeer.toString() === peerId) return true
-    return false
   }
 
   private dialSome (targets: ReadonlyArray<{ key: string, dial: PeerId | Multiaddr }>, now: number): number {

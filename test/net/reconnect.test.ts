@@ -1,5 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHashEmbedder } from '../../src/core/embedder.js'
 import { createLogger } from '../../src/log.js'
@@ -14,7 +14,7 @@ const embedder = createHashEmbedder()
 const log = createLogger('reconnect-test', 'silent')
 
 /** A real libp2p node on 127.0.0.1 without mDNS: it finds peers only through its bootstrap list. */
-async function node (privateKey: PrivateKey, opts: { bootstrap?: string[], port?: number } = {}): Promise<PpaiLibp2p> {
+async function node (privateKey: PrivateKey, opts: { bootstrap?: string[], port?: number, connectionGater?: ConnectionGater } = {}): Promise<PpaiLibp2p> {
   return await createPpaiLibp2p({ privateKey, network: NETWORK, embedderId: embedder.id, mdns: false, host: '127.0.0.1', recordRejections: new RejectionCounter(RECORD_REJECT_REASONS), ...opts })
 }
 
@@ -28,25 +28,39 @@ describe('a node that lost its connections (real libp2p on 127.0.0.1, no mDNS)',
     await Promise.all(nodes.splice(0).map(async n => await n.stop()))
   })
 
-  it('stays alone without the reconnector, and is back within a few periods with it', async () => {
+  it('dials a lost peer once per look, by its bootstrap address and its peer-store entry alike, and waits out its backoff', async () => {
     const hub = await node(await generateKeyPair('Ed25519'))
-    const member = await node(await generateKeyPair('Ed25519'), { bootstrap: hub.getMultiaddrs().map(String) })
+    // While `unreachable`, no connection between the two can open: the member's dials (the reconnector's, or its DHT's own
+    // queries) are refused, and so are the hub's (its DHT dials the peers of its routing table too).
+    let unreachable = false
+    const apart = (p: PeerId): boolean => unreachable && p.equals(hub.peerId)
+    const gate = { denyDialPeer: apart, denyInboundEncryptedConnection: apart }
+    const member = await node(await generateKeyPair('Ed25519'), { bootstrap: hub.getMultiaddrs().map(String), connectionGater: gate })
     nodes.push(hub, member)
     await until(() => member.getPeers().length === 1, 10_000, 'the member to reach the hub by bootstrap')
-
-    // The hub hangs up: libp2p re-dials nobody.
-    await hub.hangUp(member.peerId)
-    await until(() => member.getPeers().length === 0, 5000, 'the connection to close')
-    await sleep(1500)
-    expect(member.getPeers()).toHaveLength(0)
-
-    const r = new Reconnector(member, hub.getMultiaddrs().map(String), log, { periodMs: 200 })
+    const r = new Reconnector(member, hub.getMultiaddrs().map(String), log, { periodMs: 300, dialTimeoutMs: 1000 })
     reconnectors.push(r)
+    expect(await r.check()).toBe(0)
+
+    unreachable = true
+    // Hung up until none is left: a connection whose upgrade began before the gate closed may still open after it.
+    await until(async () => {
+      if (member.getPeers().length > 0) await hub.hangUp(member.peerId)
+      return member.getPeers().length === 0
+    }, 5000, 'the connections to close')
+    // The hub is both a bootstrap address and a peer-store entry: one dial.
+    expect(await r.check()).toBe(1)
+    await until(() => r.stats.failed === 1, 5000, 'the dial to fail')
+    // Within its backoff (300 ms after the first failure) the hub is not dialled again; after it, it is.
+    expect(await r.check()).toBe(0)
+    await sleep(400)
+    expect(await r.check()).toBe(1)
+    await until(() => r.stats.failed === 2, 5000, 'the second dial to fail')
+
+    unreachable = false
     r.start()
-    await until(() => member.getPeers().length === 1, 5000, 'the member to re-dial the hub')
+    await until(() => member.getPeers().length === 1, 5000, 'the member to be back with the hub')
     expect(member.getPeers()[0].equals(hub.peerId)).toBe(true)
-    expect(r.stats.reconnected).toBeGreaterThanOrEqual(1)
-    expect(r.stats.failed).toBe(0)
   })
 
   it('backs off from a peer that is gone, and finds it again at its address when it is back', async () => {
