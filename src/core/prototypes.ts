@@ -23,14 +23,25 @@ export interface ProfileOptions {
    * the centroid the exact running mean; a small floor lets it follow drift.
    */
   minLearningRate?: number
+  /**
+   * Whether outcomes also fit the profile's density calibration (in a space with a corpus reference; default true).
+   * A profile that is only ever read by its Beta evidence (a node's observations of a peer) does without.
+   */
+  calibrate?: boolean
 }
 
-const DEFAULTS = { maxPrototypes: 8, spawnSimilarity: 0.35, priorAlpha: 1, priorBeta: 1, minLearningRate: 0 }
+const DEFAULTS = { maxPrototypes: 8, spawnSimilarity: 0.35, priorAlpha: 1, priorBeta: 1, minLearningRate: 0, calibrate: true }
 
-type Resolved = typeof DEFAULTS
+type Resolved = Readonly<typeof DEFAULTS>
+
+/** The last options resolved and their resolution: a learner passes the same options object with every query. */
+let lastResolved: { opts: ProfileOptions | undefined, resolved: Resolved } = { opts: undefined, resolved: Object.freeze({ ...DEFAULTS }) }
 
 function resolve (opts: ProfileOptions | undefined): Resolved {
-  return { ...DEFAULTS, ...stripUndefined(opts) }
+  if (opts === lastResolved.opts) return lastResolved.resolved
+  const resolved = Object.freeze({ ...DEFAULTS, ...stripUndefined(opts) })
+  lastResolved = { opts, resolved }
+  return resolved
 }
 
 function stripUndefined<T extends object> (o: T | undefined): Partial<T> {
@@ -109,7 +120,7 @@ function learn (profile: Profile, embedding: Float32Array, outcome: number | und
   // The cosines nearestOf left in the scratch.
   const sims = scratch(ps.length)
   const similarity = index < 0 ? -Infinity : sims[index]
-  if (outcome !== undefined && referenceOf(profile.embedderId) !== undefined) {
+  if (outcome !== undefined && o.calibrate && referenceOf(profile.embedderId) !== undefined) {
     // The calibration learns where the query fell before the profile moves toward it (in a space with a corpus density).
     profile.calibration ??= priorCalibration()
     updateCalibration(profile.calibration, expertiseFeatureOf(profile.embedderId, embedding, sims, ps), outcome)

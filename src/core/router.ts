@@ -134,8 +134,12 @@ export function buildDecisionContext (input: RouterInput): DecisionContext {
 
 /** The scoring of the own agent: `scoring` with the pooled background (see {@link buildDecisionContext}). */
 function ownScoring (scoring?: CandidateScoringOptions): CandidateScoringOptions {
-  return { ...scoring, background: 'pooled' }
+  // A node and the simulator pass the same options object with every decision: its own scoring is made once.
+  if (lastOwnScoring.of !== scoring) lastOwnScoring = { of: scoring, own: { ...scoring, background: 'pooled' } }
+  return lastOwnScoring.own
 }
+
+let lastOwnScoring: { of: CandidateScoringOptions | undefined, own: CandidateScoringOptions } = { of: undefined, own: { background: 'pooled' } }
 
 /**
  * The own agent's predicted success on a query, as a decision scores it:

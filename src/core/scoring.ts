@@ -216,7 +216,8 @@ export class PeerObservations {
   constructor (private readonly embedderId: string, private readonly dim: number, opts: PeerObservationsOptions = {}) {
     // A peer's own answers are few and direct evidence of how it behaves: they generalise more broadly than advertised prototypes.
     this.opts = { nearSimilarity: 0.2, temperature: 0.05, floor: 0.25, ...opts }
-    this.profileOpts = { maxPrototypes: opts.prototypesPerPeer ?? 4, spawnSimilarity: opts.spawnSimilarity }
+    // (Read by their kernel evidence only: no density calibration to fit.)
+    this.profileOpts = { maxPrototypes: opts.prototypesPerPeer ?? 4, spawnSimilarity: opts.spawnSimilarity, calibrate: false }
   }
 
   /** Records one answer of `peerId` to a query, `outcome` in [0, 1]. */

@@ -118,3 +118,24 @@ describe('online prototypes', () => {
     expect(a.prototypes.length).toBeLessThanOrEqual(8)
   })
 })
+
+describe('density calibration while learning', () => {
+  it('fits the calibration from outcomes in a space with a corpus reference, unless told not to', async () => {
+    const { registerReference } = await import('../../src/core/expertise.js')
+    registerReference('calibrated-space', Array.from({ length: 4 }, (_, i) => ({ centroid: axis(i), count: 10, alpha: 1, beta: 1 })))
+    const fitted = emptyProfile('calibrated-space', DIM)
+    const plain = emptyProfile('calibrated-space', DIM)
+    const rng = seededRng(3)
+    for (let n = 0; n < 40; n++) {
+      const q = near(axis(n % 2), 0.1, rng)
+      // The same options object every time, as a learner passes it: its resolution is reused, not its first caller's.
+      observe(fitted, q, n % 2 === 0 ? 1 : 0, { maxPrototypes: 4 })
+      observe(plain, q, n % 2 === 0 ? 1 : 0, { maxPrototypes: 4, calibrate: false })
+    }
+    expect(fitted.calibration).toBeDefined()
+    expect(fitted.calibration!.haa).toBeGreaterThan(20)
+    expect(plain.calibration).toBeUndefined()
+    // Otherwise the two learned alike.
+    expect(plain.prototypes.map(p => p.count)).toEqual(fitted.prototypes.map(p => p.count))
+  })
+})
