@@ -319,16 +319,33 @@ function decisionFromEquilibrium (ctx: DecisionContext, eq: Equilibrium, own: Ga
   }
   // The other candidates by utility (a stable sort: ties keep the candidates' order).
   const others: ActionExplanation[] = []
-  for (let a = 1; a < A; a++) if (a !== index) others.push(explanation[a])
-  others.sort((x, y) => y.utility - x.utility)
+  for (let a = 1; a < A; a++) {
+    if (a === index) continue
+    // Insertion by utility, after every equal one: a handful of rows, sorted without the library sort's buffers.
+    const row = explanation[a]
+    let k = others.length
+    others.push(row)
+    while (k > 0 && others[k - 1].utility < row.utility) { others[k] = others[k - 1]; k-- }
+    others[k] = row
+  }
   const fallbacks = new Array<ActionId>(others.length)
   for (let k = 0; k < others.length; k++) fallbacks[k] = others[k].action
+  // The reason is written when read (a node's log and status do; the simulator's million decisions do not), from the values of now.
+  const p = strategy[index]
+  const u = utility[index]
+  const rivals = ctx.expectedRivals
+  const C = ctx.candidates.length
+  const best = eq.actions[bestIndex]
+  const bestUtility = utility[bestIndex]
+  const { iterations, residual } = eq
   return {
     policy: 'ppai',
     action,
     fallbacks,
     explanation,
-    reason: `ppai: sampled ${action} (p=${strategy[index].toFixed(3)}, utility ${utility[index].toFixed(3)}) from the equilibrium over ${A} actions with ${ctx.expectedRivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration − ${selectionMargin(ctx.candidates.length, selectionNoise).toFixed(3)} for the best of ${ctx.candidates.length} noisy scores); highest utility ${eq.actions[bestIndex]} (${utility[bestIndex].toFixed(3)}); ${eq.iterations} iterations, residual ${eq.residual.toExponential(1)}`
+    get reason () {
+      return `ppai: sampled ${action} (p=${p.toFixed(3)}, utility ${u.toFixed(3)}) from the equilibrium over ${A} actions with ${rivals.toFixed(1)} expected rivals (scores + ${exploration} sd exploration − ${selectionMargin(C, selectionNoise).toFixed(3)} for the best of ${C} noisy scores); highest utility ${best} (${bestUtility.toFixed(3)}); ${iterations} iterations, residual ${residual.toExponential(1)}`
+    }
   }
 }
 

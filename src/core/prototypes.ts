@@ -7,7 +7,7 @@
  */
 import { expertiseFeature, expertiseFeatureOf, fitCalibration, priorCalibration, referenceOf, updateCalibration } from './expertise.js'
 import type { Profile, Prototype } from './types.js'
-import { dotEach, normalize } from './vector.js'
+import { dot, dotEach, normalize } from './vector.js'
 
 /** How a profile learns. */
 export interface ProfileOptions {
@@ -34,13 +34,17 @@ const DEFAULTS = { maxPrototypes: 8, spawnSimilarity: 0.35, priorAlpha: 1, prior
 
 type Resolved = Readonly<typeof DEFAULTS>
 
-/** The last options resolved and their resolution: a learner passes the same options object with every query. */
-let lastResolved: { opts: ProfileOptions | undefined, resolved: Resolved } = { opts: undefined, resolved: Object.freeze({ ...DEFAULTS }) }
+/** Options resolved, by options object: a learner passes the same object with every query (a few such objects per process). */
+const resolvedOptions = new WeakMap<ProfileOptions, Resolved>()
+const RESOLVED_DEFAULTS: Resolved = Object.freeze({ ...DEFAULTS })
 
 function resolve (opts: ProfileOptions | undefined): Resolved {
-  if (opts === lastResolved.opts) return lastResolved.resolved
-  const resolved = Object.freeze({ ...DEFAULTS, ...stripUndefined(opts) })
-  lastResolved = { opts, resolved }
+  if (opts === undefined) return RESOLVED_DEFAULTS
+  let resolved = resolvedOptions.get(opts)
+  if (resolved === undefined) {
+    resolved = Object.freeze({ ...DEFAULTS, ...stripUndefined(opts) })
+    resolvedOptions.set(opts, resolved)
+  }
   return resolved
 }
 
@@ -101,7 +105,9 @@ function checkOutcome (outcome: number | undefined): void {
 /**
  * Learns from one query (`embedding`, unit length, of the profile's dim) and,
  * when known, how well it went (`outcome` in [0, 1], e.g. 1 right, 0 wrong).
- * Mutates `profile` and bumps its version.
+ * Mutates `profile` and bumps its version. `opts` are read once per options
+ * object (a learner passes the same one with every query): pass another
+ * object to change them.
  */
 export function observe (profile: Profile, embedding: Float32Array, outcome?: number, opts?: ProfileOptions): void {
   checkInput(profile, embedding, outcome)
@@ -203,19 +209,6 @@ class PairCosines {
   }
 }
 
-/** Cosines between every two prototypes, as `cos[i][j]` for i < j. */
-function pairwiseCosines (ps: Prototype[]): number[][] {
-  const cs = centroidsOf(ps)
-  const sims = scratch(ps.length)
-  return ps.map((_, i) => {
-    // Cosines of i with every later prototype at once (dot is symmetric, bit for bit).
-    dotEach(cs.slice(i + 1), ps.length - i - 1, cs[i], sims)
-    const row = new Array<number>(ps.length).fill(0)
-    for (let j = i + 1; j < ps.length; j++) row[j] = sims[j - i - 1]
-    return row
-  })
-}
-
 /** Merges the two prototypes that Ward's criterion picks into one (count-weighted centroid, pooled Beta evidence). */
 export function mergeClosest (profile: Profile, opts?: ProfileOptions): void {
   merge(profile, resolve(opts), undefined)
@@ -230,19 +223,21 @@ function merge (profile: Profile, o: Resolved, pairs: PairCosines | undefined): 
   // Ward's criterion: the pair whose merge adds the least within-cluster spread, n·m/(n+m)·(1 − cos).
   // Merging merely the most similar centroids snowballs: a merged centroid drifts toward the direction
   // common to all queries, becomes the nearest to every new one, and swallows the profile.
-  const cos = pairs !== undefined ? pairs.current(ps) : pairwiseCosines(ps)
+  // While a profile is built its pair cosines are kept in step; a learning profile computes each pair as it goes (dot is symmetric, bit for bit).
+  const cos = pairs?.current(ps)
   for (let i = 0; i < ps.length; i++) {
     for (let j = i + 1; j < ps.length; j++) {
       const ni = ps[i].count
       const nj = ps[j].count
-      const s = -(ni * nj / (ni + nj)) * (1 - cos[i][j])
+      const s = -(ni * nj / (ni + nj)) * (1 - (cos !== undefined ? cos[i][j] : dot(ps[i].centroid, ps[j].centroid)))
       if (s > best) { best = s; bi = i; bj = j }
     }
   }
   const a = ps[bi]
   const b = ps[bj]
   const n = a.count + b.count
-  const c = new Float32Array(a.centroid.length)
+  // Into the first one's centroid, which leaves the profile with it (centroids are the profile's own and move in place as it learns).
+  const c = a.centroid
   for (let i = 0; i < c.length; i++) c[i] = (a.centroid[i] * a.count + b.centroid[i] * b.count) / n
   normalize(c)
   // Both carry the prior once; the merged one carries it once too.

@@ -200,6 +200,9 @@ export interface PeerObservationsOptions extends ScoringOptions {
   spawnSimilarity?: number
 }
 
+/** How a node's profile of a peer learns: 4 prototypes, no density calibration. */
+const PEER_PROFILE_OPTIONS = Object.freeze({ maxPrototypes: 4, calibrate: false })
+
 /**
  * What THIS node saw of each peer: the queries it sent and how the answers
  * went, as a small profile per peer. Memory is bounded by
@@ -216,8 +219,10 @@ export class PeerObservations {
   constructor (private readonly embedderId: string, private readonly dim: number, opts: PeerObservationsOptions = {}) {
     // A peer's own answers are few and direct evidence of how it behaves: they generalise more broadly than advertised prototypes.
     this.opts = { nearSimilarity: 0.2, temperature: 0.05, floor: 0.25, ...opts }
-    // (Read by their kernel evidence only: no density calibration to fit.)
-    this.profileOpts = { maxPrototypes: opts.prototypesPerPeer ?? 4, spawnSimilarity: opts.spawnSimilarity, calibrate: false }
+    // (Read by their kernel evidence only: no density calibration to fit.) One options object for every default instance, which the learner resolves once.
+    this.profileOpts = opts.prototypesPerPeer === undefined && opts.spawnSimilarity === undefined
+      ? PEER_PROFILE_OPTIONS
+      : { ...PEER_PROFILE_OPTIONS, maxPrototypes: opts.prototypesPerPeer ?? PEER_PROFILE_OPTIONS.maxPrototypes, spawnSimilarity: opts.spawnSimilarity }
   }
 
   /** Records one answer of `peerId` to a query, `outcome` in [0, 1]. */
