@@ -21,6 +21,7 @@ import type { Embedder, Profile, Rng } from '../core/types.js'
 import { SUBJECT_DOMAINS } from '../data/domains.js'
 import { loadQuestionSet, soundQuestions, splitBySubject, type Question, type QuestionSet } from '../data/questions.js'
 import { dot } from '../core/vector.js'
+import { formatGainSources, gainSources } from './gain-sources.js'
 import { routingQuality } from './routing-quality.js'
 import { buildScenario, scenarioDefaults } from './scenarios.js'
 
@@ -332,6 +333,12 @@ function expertiseFigures (set: QuestionSet, seed: number): void {
   const r = retrievalRecall(index, agents, queries, 5, { truth })
   console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] retrieve in the topic space ${built.embedderId} over ${agents.length} agents (profiled on the training split in ${fmt(buildS, 1)} s), ${queries.length} asked questions: median ${fmt(quantile(r.latenciesMs, 0.5))} ms, p99 ${fmt(quantile(r.latenciesMs, 0.99))} ms, CPU ${fmt(r.cpuMsPerQuery)} ms/query, recall@5 ${fmt(r.recall)} (every calibrated profile scored exactly by one ${world.dim}-dim dot product; exhaustive predictSuccess: median ${fmt(quantile(exhaustiveMs, 0.5), 1)} ms)`)
   console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] own-agent AUC (owner's-domain vs other questions, ${q.pairs} asks of ${Math.min(50, world.agents.length)} agents, no load): ${fmt(q.ownAuc, 3)}; predicted ${fmt(q.ownPredictedIn)} / ${fmt(q.ownPredictedOut)} against right ${fmt(q.ownTrueIn)} / ${fmt(q.ownTrueOut)}; no-load accuracy local ${fmt(q.local)}, best-scored of own + ${p.sim.candidatesPerQuery} candidates ${fmt(q.bestScored)}, truly best of them ${fmt(q.bestTrue)}; the best-scored only when ahead of the own score by ${q.bestScoredAtMargin.map(m => `${m.margin}: ${fmt(m.accuracy)} (${fmt(m.delegated, 2)} delegated)`).join(', ')} (${fmt((performance.now() - t0) / 1000, 1)} s)`)
+  // The same world under the scenario's load and churn (as `ppai bench --scenario paper --seed N` runs ppai): where its gain comes from.
+  const t2 = performance.now()
+  for (const policy of ['ppai', 'greedy'] as const) {
+    console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] paper world (seed ${seed}, load ${p.sim.load}, churn ${p.sim.churn.enabled ? 'on' : 'off'}), gain by source: ${formatGainSources(gainSources(world, p.sim, policy))}`)
+  }
+  console.log(`[${set.synthetic ? 'SYNTHETIC' : 'MMLU-Redux'}] (gain by source: ${fmt((performance.now() - t2) / 1000, 1)} s)`)
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {

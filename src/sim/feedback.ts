@@ -21,6 +21,7 @@ export function finish (s: SimState, q: QueryState, servedBy: number, now: numbe
     messages: q.messages,
     servedBy: servedBy === LOCAL ? 'local' : s.agentIds[servedBy]
   })
+  s.hooks.onAnswer?.({ user: q.user, servedBy: servedBy === LOCAL ? q.user : servedBy, question: q.question, correct })
   if (servedBy !== LOCAL) s.agents[q.user].decider.recordAnswer(s.agentIds[servedBy], q.embedding, correct ? 1 : 0)
   else if (s.params.learnDuringRun) observe(s.agents[q.user].ownProfile, q.embedding, correct ? 1 : 0)
   if (s.onProgress !== undefined && s.answered % s.progressEvery === 0) s.onProgress(s.answered, s.params.queries)

@@ -108,4 +108,6 @@ export type ProgressCallback = (answered: number, total: number) => void
 export interface SimHooks {
   /** Every decision context, with the true backlog of any agent (`'local'` = the asking owner's) at that instant. */
   onDecision?: (ctx: DecisionContext, trueBacklog: (agentId: string) => number) => void
+  /** Every answered query: the asking owner's and the serving agent's indexes (the same when the own agent answered), the question, whether the answer was right. */
+  onAnswer?: (answer: { user: number, servedBy: number, question: Question, correct: boolean }) => void
 }
