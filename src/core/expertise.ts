@@ -91,7 +91,7 @@ function meanStats (ps: readonly Prototype[]): { total: number, sq: number } {
  * test/core/expertise-prior.test.ts re-fits it):
  * a node starts from the population's mapping and moves with its own evidence.
  */
-export const CALIBRATION_PRIOR = { mean: 0.715, slope: 0.075, precision: 20, slopePrecision: 1000 }
+export const CALIBRATION_PRIOR = { mean: 0.705, slope: 0.089, precision: 20, slopePrecision: 1000 }
 
 /**
  * The expertise feature of a query from its cosines `sims` with the

@@ -38,7 +38,7 @@ export interface LsaSpace {
 export interface LsaFitOptions {
   /** Dimensions kept (default 128). */
   dim?: number
-  /** Words in fewer documents than this are dropped (default 2). */
+  /** Features in fewer documents than this are dropped (default 2; 1 for a topic space, whose labels keep a rare word from being noise). */
   minDf?: number
   /** Seed of the randomised SVD's test matrix (default 1). */
   seed?: number
@@ -82,17 +82,27 @@ function stemEnd (lower: string, s: number, e: number): number {
   return e
 }
 
-/** The words of `text` as hashes with their counts (the space's features). */
+/**
+ * The features of `text` as hashes with their counts: its words and each pair
+ * of consecutive words (stop words between them dropped), so that "public key"
+ * or "blood pressure" says more than either of its words.
+ */
 export function wordCounts (text: string): Map<number, number> {
   const lower = text.toLowerCase()
   const spans = tokenize(lower)
   const out = new Map<number, number>()
+  let previous = -1
   for (let t = 0; t < spans.length; t += 2) {
     const s = spans[t]
     const e = stemEnd(lower, s, spans[t + 1])
     if (e - s < 2) continue
     const h = fmix32(hashSlice(lower, s, e, SEED_WORD, false, false))
     out.set(h, (out.get(h) ?? 0) + 1)
+    if (previous >= 0) {
+      const pair = fmix32((previous ^ Math.imul(h, 0x9e3779b1)) >>> 0)
+      out.set(pair, (out.get(pair) ?? 0) + 1)
+    }
+    previous = h
   }
   return out
 }
@@ -123,7 +133,7 @@ function tfidf (counts: Map<number, number>, rowOf: (word: number) => number, id
  * same space, bit for bit.
  */
 export function fitLsaSpace (texts: readonly string[], opts: LsaFitOptions = {}): LsaSpace {
-  const minDf = opts.minDf ?? 2
+  const minDf = opts.minDf ?? (opts.labels !== undefined ? 1 : 2)
   const docsCounts = texts.map(wordCounts)
   const df = new Map<number, number>()
   for (const c of docsCounts) for (const w of c.keys()) df.set(w, (df.get(w) ?? 0) + 1)

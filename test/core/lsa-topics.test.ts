@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLsaEmbedder, fitLsaSpace, type LsaSpace } from '../../src/core/lsa.js'
+import { createLsaEmbedder, fitLsaSpace, wordCounts, type LsaSpace } from '../../src/core/lsa.js'
 import { seededRng } from '../../src/core/rng.js'
 
 const TOPICS = ['algebra', 'botany', 'chemistry', 'drama']
@@ -45,6 +45,20 @@ function topOne (space: LsaSpace, texts: readonly string[], labels: readonly str
   })
   return right / texts.length
 }
+
+describe('the features of a text (wordCounts)', () => {
+  it('are its words and each ordered pair of consecutive words, stop words skipped', () => {
+    const ab = wordCounts('public key')
+    const ba = wordCounts('key public')
+    expect(ab.size).toBe(3)
+    expect(ba.size).toBe(3)
+    // The two words are shared; the pair is not, since order matters.
+    expect([...ab.keys()].filter(k => ba.has(k))).toHaveLength(2)
+    expect(wordCounts('public of the key')).toEqual(ab)
+    // public, key, "public key" twice each; "key public" once.
+    expect([...wordCounts('public key public key').values()].sort()).toEqual([1, 2, 2, 2])
+  })
+})
 
 describe('topic spaces (fitLsaSpace with labels)', () => {
   const train = corpus(1, 60)
