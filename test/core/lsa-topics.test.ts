@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLsaEmbedder, fitLsaSpace, wordCounts, type LsaSpace } from '../../src/core/lsa.js'
+import { createLsaEmbedder, fitLsaSpace, logisticTopicBasis, wordCounts, type LsaSpace, type SparseDoc } from '../../src/core/lsa.js'
 import { seededRng } from '../../src/core/rng.js'
 
 const TOPICS = ['algebra', 'botany', 'chemistry', 'drama']
@@ -96,5 +96,33 @@ describe('topic spaces (fitLsaSpace with labels)', () => {
 
   it('refuses labels that do not match the documents', () => {
     expect(() => fitLsaSpace(train.texts, { labels: train.labels.slice(1), source: 'test' })).toThrow(RangeError)
+  })
+})
+
+describe('the logistic topic fit (logisticTopicBasis)', () => {
+  it('fits the features found in one document only as one, to the same basis as fitting each', () => {
+    const r = seededRng(7)
+    const m = 60
+    const docs: SparseDoc[] = []
+    const labels: string[] = []
+    for (let d = 0; d < 40; d++) {
+      const rows = new Set<number>()
+      // Rows 0-29 are shared; each document also has its own rows among 30 + d (one document only).
+      for (let k = 0; k < 6; k++) rows.add(Math.floor(r() * 30))
+      if (d < 30) rows.add(30 + d)
+      const list = [...rows]
+      const weights = list.map(() => 0.2 + r())
+      const norm = Math.sqrt(weights.reduce((s, x) => s + x * x, 0))
+      docs.push({ rows: list, weights: weights.map(x => x / norm) })
+      labels.push(TOPICS[d % TOPICS.length])
+    }
+    const collapsed = logisticTopicBasis(docs, labels, m, 1e-3, 50)
+    const each = logisticTopicBasis(docs, labels, m, 1e-3, 50, false)
+    expect(collapsed.topics).toBe(TOPICS.length)
+    const a = Array.from(collapsed.basis)
+    const b = Array.from(each.basis)
+    // The one-document rows learnt something, and the same thing either way.
+    expect(Math.max(...b.slice(30 * TOPICS.length).map(Math.abs))).toBeGreaterThan(0.01)
+    for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5)
   })
 })
