@@ -248,14 +248,14 @@ export function logisticTopicBasis (docs: readonly SparseDoc[], labels: readonly
   const names = [...new Set(labels)].sort()
   const column = new Map(names.map((l, k) => [l, k]))
   const t = names.length
-  const { docs: fitted, columns, expand } = collapse ? collapseSingletons(docs, m) : { docs, columns: m, expand: (r: number) => ({ col: r, scale: 1 }) }
-  const w = fitLogistic(fitted, labels.map(l => column.get(l) as number), columns, t, l2, iterations)
+  const fit = collapse ? collapseSingletons(docs, m) : { docs, columns: m, col: Int32Array.from({ length: m }, (_, r) => r), scale: new Float64Array(m).fill(1) }
+  const w = fitLogistic(fit.docs, labels.map(l => column.get(l) as number), fit.columns, t, l2, iterations)
   const basis = new Float32Array(m * t)
   const row = new Float64Array(t)
   for (let r = 0; r < m; r++) {
-    const { col, scale } = expand(r)
+    const o = fit.col[r] * t
     let mean = 0
-    for (let k = 0; k < t; k++) { row[k] = scale * w[col * t + k]; mean += row[k] / t }
+    for (let k = 0; k < t; k++) { row[k] = fit.scale[r] * w[o + k]; mean += row[k] / t }
     for (let k = 0; k < t; k++) basis[r * t + k] = row[k] - mean
   }
   return { basis, topics: t }
@@ -268,37 +268,37 @@ export function logisticTopicBasis (docs: readonly SparseDoc[], labels: readonly
  * they are fitted as one feature per document, of weight √(Σ x²), and expanded
  * after: the same fit with a fraction of the work.
  */
-function collapseSingletons (docs: readonly SparseDoc[], m: number): { docs: SparseDoc[], columns: number, expand: (row: number) => { col: number, scale: number } } {
+function collapseSingletons (docs: readonly SparseDoc[], m: number): { docs: SparseDoc[], columns: number, col: Int32Array, scale: Float64Array } {
   const df = new Int32Array(m)
   for (const d of docs) for (const r of d.rows) df[r]++
-  const shared = new Int32Array(m).fill(-1)
+  // Per feature: the column it is fitted in and its share of that column's weight.
+  const col = new Int32Array(m)
+  const scale = new Float64Array(m)
   let columns = 0
-  for (let r = 0; r < m; r++) if (df[r] > 1) shared[r] = columns++
-  // A singleton's document's column and its share of that column's weight.
-  const singleCol = new Int32Array(m).fill(-1)
-  const singleScale = new Float64Array(m)
+  for (let r = 0; r < m; r++) if (df[r] > 1) { col[r] = columns++; scale[r] = 1 }
   const out = docs.map(d => {
     const rows: number[] = []
     const weights: number[] = []
+    const singles: number[] = []
     let sq = 0
     for (let i = 0; i < d.rows.length; i++) {
-      if (df[d.rows[i]] > 1) { rows.push(shared[d.rows[i]]); weights.push(d.weights[i]) } else sq += d.weights[i] * d.weights[i]
+      if (df[d.rows[i]] > 1) {
+        rows.push(col[d.rows[i]])
+        weights.push(d.weights[i])
+      } else {
+        singles.push(i)
+        sq += d.weights[i] * d.weights[i]
+      }
     }
     if (sq > 0) {
       const norm = Math.sqrt(sq)
-      const col = columns++
-      for (let i = 0; i < d.rows.length; i++) {
-        if (df[d.rows[i]] > 1) continue
-        singleCol[d.rows[i]] = col
-        singleScale[d.rows[i]] = d.weights[i] / norm
-      }
-      rows.push(col)
+      for (const i of singles) { col[d.rows[i]] = columns; scale[d.rows[i]] = d.weights[i] / norm }
+      rows.push(columns++)
       weights.push(norm)
     }
     return { rows, weights }
   })
-  const expand = (r: number): { col: number, scale: number } => shared[r] >= 0 ? { col: shared[r], scale: 1 } : { col: singleCol[r], scale: singleScale[r] }
-  return { docs: out, columns, expand }
+  return { docs: out, columns, col, scale }
 }
 
 /**
